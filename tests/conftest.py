@@ -1,0 +1,48 @@
+"""Shared fixtures: one small synthetic world, carried through the pipeline stage by stage.
+
+Each fixture is session-scoped and builds on the one before it. Tests must not modify these
+workspaces; copy them (``copy_workspace``) before running a stage that writes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+# Before anything imports falls_risk (and so lightgbm or mlflow).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ["FALLS_RISK_SECRET"] = "test-secret-not-for-real-use"
+
+WORLD_PEOPLE = 3000
+WORLD_SEED = 7
+WORLD_START = date(2019, 1, 1)
+WORLD_END = date(2025, 12, 31)
+
+
+def copy_workspace(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic world: DIR/extract and DIR/truth."""
+    from falls_risk.synth import generate_world
+
+    out = tmp_path_factory.mktemp("world")
+    generate_world(out, people=WORLD_PEOPLE, seed=WORLD_SEED, start=WORLD_START, end=WORLD_END, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ingested_workspace(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from falls_risk.ingest import run_ingest
+
+    ws = tmp_path_factory.mktemp("ws_ingested")
+    run_ingest(world_dir / "extract", ws, progress=False)
+    return ws
