@@ -46,3 +46,17 @@ def ingested_workspace(world_dir: Path, tmp_path_factory: pytest.TempPathFactory
     ws = tmp_path_factory.mktemp("ws_ingested")
     run_ingest(world_dir / "extract", ws, progress=False)
     return ws
+
+
+# --- features (events, point-in-time features and labels) ---------------------------------------
+FEATURE_INDEX_DATES = "2021-01-01:2024-10-01:quarterly"
+
+
+@pytest.fixture(scope="session")
+def feature_workspace(linked_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``linked_workspace`` with WS/events and WS/features at quarterly index dates."""
+    from falls_risk.features import build_features, parse_index_dates
+
+    ws = copy_workspace(linked_workspace, tmp_path_factory.mktemp("ws_features") / "ws")
+    build_features(ws, parse_index_dates(FEATURE_INDEX_DATES), progress=False)
+    return ws

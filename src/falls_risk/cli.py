@@ -80,6 +80,145 @@ def ingest(
     )
 
 
+@app.command()
+def features(
+    workspace: WorkspaceOpt,
+    index_dates: Annotated[
+        str,
+        typer.Option(
+            "--index-dates",
+            help="START:END:monthly, START:END:quarterly, or a list D1,D2 (dates YYYY-MM-DD).",
+        ),
+    ],
+    config: ConfigOpt = None,
+) -> None:
+    """Build the event table and point-in-time features + labels for each index date."""
+    from falls_risk.config import load_pipeline_config
+    from falls_risk.features import build_features, parse_index_dates
+
+    dates = parse_index_dates(index_dates)
+    build_features(workspace, dates, config=load_pipeline_config(config).features)
+
+
+@app.command("data-dictionary")
+def data_dictionary(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the dictionary.")] = Path("data_dictionary.md"),
+) -> None:
+    """Regenerate data_dictionary.md from the contract and the feature registry."""
+    from falls_risk.features.dictionary import write_data_dictionary
+
+    console.print(f"Wrote {write_data_dictionary(out)}")
+
+
+@app.command()
+def score(
+    extract: Annotated[Path, typer.Option("--extract", help="Folder holding this month's agency extract.")],
+    as_of: Annotated[str, typer.Option("--as-of", help="Score as of this date (YYYY-MM-DD); not in the future.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder, e.g. runs/2026-03; the ledger goes in its parent.")],
+    model: Annotated[str, typer.Option("--model", help="MLflow model URI.")] = "models:/falls-risk@champion",
+    capacity: Annotated[
+        int | None, typer.Option(min=1, help="People the teams can see (the flagged tier's size).")
+    ] = None,
+    top_percent: Annotated[
+        float | None, typer.Option("--top-percent", help="Flag this percentage of the eligible instead.")
+    ] = None,
+    per_local_authority: Annotated[
+        bool, typer.Option("--per-local-authority", help="Apply the capacity in each local authority.")
+    ] = False,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or ./mlflow.db.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the model.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+    keep_work: Annotated[
+        bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run.")
+    ] = False,
+) -> None:
+    """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
+    from falls_risk.scoring import print_result, run_scoring
+
+    result = run_scoring(
+        extract,
+        _parse_date(as_of, "--as-of"),
+        out,
+        model_uri=model,
+        capacity=capacity,
+        top_percent=top_percent,
+        per_local_authority=per_local_authority,
+        mapping=mapping,
+        extract_date=_parse_date(extract_date, "--extract-date"),
+        tracking_uri=tracking_uri,
+        linkage_model=linkage_model,
+        key_file=key_file,
+        keep_work=keep_work,
+    )
+    print_result(result)
+
+
+@app.command()
+def link(
+    workspace: WorkspaceOpt,
+    config: ConfigOpt = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="Pseudonymisation key file (outside the workspace); default FALLS_RISK_SECRET, "
+            "then ~/.config/falls-risk/secret.key.",
+        ),
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train a new Splink model even if WS/linkage/model.json exists.")
+    ] = False,
+    model: Annotated[
+        Path | None, typer.Option("--model", help="Use this trained Splink model JSON instead of the workspace's.")
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions", help="Clerical-review decisions CSV; default WS/linkage/review_decisions.csv if present."
+        ),
+    ] = None,
+) -> None:
+    """Link every record to one person of the population spine (NHS number, then Splink) and pseudonymise."""
+    from falls_risk.config import load_pipeline_config
+    from falls_risk.linkage import load_secret, run_linkage
+
+    secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
+    run_linkage(
+        workspace,
+        config=load_pipeline_config(config).linkage,
+        secret=secret,
+        retrain=retrain,
+        model_path=model,
+        decisions_path=decisions,
+    )
+
+
+@app.command("link-eval")
+def link_eval(
+    workspace: WorkspaceOpt,
+    truth: Annotated[Path, typer.Option("--truth", help="The synthetic world's truth folder (DIR/truth).")],
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="The key file used by `link`; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Precision, recall and F1 of record-to-person links per source against synthetic ground truth."""
+    from falls_risk.linkage import evaluate_linkage, load_secret
+    from falls_risk.linkage.evaluate import print_evaluation
+
+    secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
+    print_evaluation(evaluate_linkage(workspace, truth, secret=secret))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from falls_risk.errors import ConfigError
 
@@ -29,6 +29,11 @@ class LinkageConfig(StrictModel):
     review_upper: float = Field(0.99, gt=0.0, le=1.0)
     random_sample_pairs: int = Field(2_000_000, gt=0)
     seed: int = 42
+    # Share of the records of person sources whose person is in the spine (the model's prior).
+    expected_in_spine: float = Field(0.95, gt=0.0, le=1.0)
+    # DuckDB resources for linkage (the benchmark target is 2 cores and 6 GB).
+    threads: int = Field(2, ge=1)
+    memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
 
 
 class FeatureConfig(StrictModel):
@@ -38,6 +43,28 @@ class FeatureConfig(StrictModel):
     min_age: int = Field(65, ge=0)
     # Days after the fact until a source's data is complete (e.g. police: 61).
     arrival_lag_days: dict[str, int] = Field(default_factory=dict)
+    # Events linked below this probability (but kept) count as weak links in `weak_link_share`.
+    weak_link_probability: float = Field(0.99, ge=0.0, le=1.0)
+    # LSOAs ranked by the Welsh Index of Multiple Deprivation 2019 (quintile = rank band of 1/5).
+    wimd_lsoa_count: int = Field(1909, gt=0)
+    # People x index dates per DuckDB query (bounds memory; all dates in one query when they fit).
+    max_rows_per_query: int = Field(2_000_000, gt=0)
+    duckdb_threads: int = Field(2, gt=0)
+    duckdb_memory_limit: str = "6GB"
+
+    @field_validator("arrival_lag_days")
+    @classmethod
+    def _known_sources(cls, value: dict[str, int]) -> dict[str, int]:
+        from falls_risk.contract import PERSON_SOURCES
+
+        unknown = sorted(set(value) - set(PERSON_SOURCES))
+        negative = sorted(k for k, v in value.items() if v < 0)
+        if unknown or negative:
+            raise ValueError(
+                f"arrival_lag_days: sources must be among {', '.join(PERSON_SOURCES)} "
+                f"(unknown: {unknown}) and lags >= 0 days (negative: {negative})"
+            )
+        return value
 
 
 class PipelineConfig(StrictModel):
@@ -66,3 +93,133 @@ def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:
 
 def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
     return PipelineConfig() if path is None else load_yaml_model(path, PipelineConfig)
+
+
+# --- Experiments (modelling stage: `falls-risk train experiments/X.yaml`) --------------------------
+# Imports local to this section so the sections above stay untouched.
+from datetime import date as _date  # noqa: E402
+from typing import Literal  # noqa: E402
+
+from pydantic import field_validator, model_validator  # noqa: E402
+
+ModelKind = Literal[
+    "age_sex_logistic", "previous_fall_rule", "deficit_score", "logistic", "lightgbm", "lightgbm_tuned"
+]
+
+
+class ExperimentData(StrictModel):
+    # Workspace holding WS/features/ (relative paths are taken from the current directory).
+    workspace: Path = Path("workspace")
+    # Index dates to use; None = every index date in the feature table.
+    index_dates: list[_date] | None = None
+
+
+class SplitConfig(StrictModel):
+    # Out-of-time test: the last `test_months` of index dates whose labels are known.
+    test_months: int = Field(12, gt=0)
+    # Share of persons (before the test period) held out to fit the calibrator.
+    calibration_fraction: float = Field(0.2, gt=0.0, lt=0.9)
+    # Days between the last training index date and the first test index date; set it to the
+    # label horizon (365) so that no training label window overlaps the test period.
+    gap_days: int = Field(0, ge=0)
+    # Person-grouped cross-validation folds inside training (used by tuning).
+    cv_folds: int = Field(3, ge=2, le=10)
+
+
+class ModelConfig(StrictModel):
+    kind: ModelKind
+    # Run name in MLflow; defaults to the kind.
+    name: str | None = None
+    # LightGBM parameters (+ num_boost_round) or `C` for the logistic models.
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Use only these features (default: the whole registry).
+    features: list[str] | None = None
+
+
+class TuningConfig(StrictModel):
+    n_trials: int = Field(30, ge=1)
+    timeout_minutes: float | None = Field(None, gt=0)
+    # SQLite file for the Optuna study (resumable); relative to the current directory.
+    storage: Path = Path("optuna.db")
+    max_boost_rounds: int = Field(1000, ge=10)
+    early_stopping_rounds: int = Field(50, ge=1)
+    # Person-grouped folds evaluated per trial (1 = a single grouped hold-out: fastest).
+    folds_per_trial: int = Field(1, ge=1, le=10)
+    # Times a failed or crashed trial is re-queued with the same parameters.
+    max_retries: int = Field(2, ge=0)
+    # Seconds between trial heartbeats; a RUNNING trial silent for 2x this is taken as crashed.
+    heartbeat_seconds: int = Field(30, ge=1)
+
+
+class CalibrationConfig(StrictModel):
+    methods: list[Literal["isotonic", "platt"]] = Field(default_factory=lambda: ["isotonic", "platt"])
+
+    @field_validator("methods")
+    @classmethod
+    def _non_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one of isotonic, platt")
+        return value
+
+
+class EvaluationConfig(StrictModel):
+    bootstrap: int = Field(200, ge=0)
+    # Shares of the cohort flagged at each index date (capacity).
+    capacities: list[float] = Field(default_factory=lambda: [0.01, 0.02, 0.05])
+    # Capacity whose threshold is used for subgroup false-negative rates.
+    fairness_capacity: float = Field(0.02, gt=0.0, lt=1.0)
+    # Risk thresholds of the decision curve.
+    decision_thresholds: list[float] = Field(
+        default_factory=lambda: [round(0.01 * i, 2) for i in range(1, 31)]
+    )
+
+    @field_validator("capacities", "decision_thresholds")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        bad = [v for v in value if not 0.0 < v < 1.0]
+        if bad:
+            raise ValueError(f"every value must be between 0 and 1 (exclusive); got {bad}")
+        return value
+
+
+class FeatureRolesConfig(StrictModel):
+    # Which registry features are age, sex, area, fall history and deficits; None = by convention.
+    age: str | None = None
+    sex: str | None = None
+    wimd_quintile: str | None = None
+    local_authority: str | None = None
+    falls: list[str] | None = None
+    deficits: list[str] | None = None
+
+
+class TrackingConfig(StrictModel):
+    experiment: str = "falls-risk"
+    # None: MLFLOW_TRACKING_URI, else sqlite:///./mlflow.db.
+    tracking_uri: str | None = None
+    register_model: bool = True
+
+
+class ExperimentConfig(StrictModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = 42
+    data: ExperimentData = ExperimentData()
+    split: SplitConfig = SplitConfig()
+    models: list[ModelConfig] = Field(min_length=1)
+    tuning: TuningConfig = TuningConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    features: FeatureRolesConfig = FeatureRolesConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ExperimentConfig:
+        names = [m.name or m.kind for m in self.models]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; give `name:` to the repeated {dupes}")
+        return self
+
+
+def load_experiment_config(path: str | Path) -> ExperimentConfig:
+    return load_yaml_model(path, ExperimentConfig)

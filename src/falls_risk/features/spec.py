@@ -32,6 +32,11 @@ class FeatureSpec:
     # (index into ``categories``), because a served model cannot take a category dtype.
     kind: str = "numeric"
     categories: tuple[str, ...] = ()
+    # For derived features (aggregation "sum_of"): the registry features added up.
+    inputs: tuple[str, ...] = ()
+    # Overrides ``window_text`` for features that are not a look-back count: "" for a
+    # characteristic (age), "on the index date" for a state (home care in place).
+    window_label: str | None = None
 
     @property
     def is_categorical(self) -> bool:
@@ -39,6 +44,8 @@ class FeatureSpec:
 
     @property
     def window_text(self) -> str:
+        if self.window_label is not None:
+            return self.window_label
         if self.window_days is None:
             return "ever"
         if self.window_days % 365 == 0:

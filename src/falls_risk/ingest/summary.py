@@ -1,0 +1,94 @@
+"""The ingest summary: a dict written to ``WS/ingest_summary.json`` and rendered as a Rich table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    file: str
+    format: str
+    sha256: str
+    read: int
+    accepted: int
+    quarantined: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    nhs_number_invalid: int | None = None
+    extra_columns: list[str] = field(default_factory=list)
+    absent_optional_columns: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.accepted + self.quarantined
+
+
+@dataclass
+class IngestSummary:
+    extract_dir: str
+    workspace: str
+    extract_date: dt.date
+    extract_date_source: str
+    mapping: str | None
+    sources: dict[str, SourceSummary]
+    absent_sources: list[str]
+    ignored_files: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return sum(s.read for s in self.sources.values())
+
+    @property
+    def accepted(self) -> int:
+        return sum(s.accepted for s in self.sources.values())
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.quarantined for s in self.sources.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["extract_date"] = self.extract_date.isoformat()
+        data["totals"] = {"read": self.read, "accepted": self.accepted, "quarantined": self.quarantined}
+        return data
+
+
+def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
+    table = Table(
+        title=f"Ingest of {summary.extract_dir}: extract date {summary.extract_date} "
+        f"({summary.extract_date_source})",
+        title_justify="left",
+    )
+    table.add_column("source", no_wrap=True)
+    table.add_column("read", justify="right", no_wrap=True)
+    table.add_column("accepted", justify="right", no_wrap=True)
+    table.add_column("quarantined", justify="right", no_wrap=True)
+    table.add_column("top reasons (rows)", overflow="fold", ratio=1)
+    for s in summary.sources.values():
+        reasons = sorted(s.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = "\n".join(f"{reason}: {count:,}" for reason, count in reasons[:top_reasons])
+        if len(reasons) > top_reasons:
+            shown += f"\n(+{len(reasons) - top_reasons} more in ingest_summary.json)"
+        table.add_row(s.source, f"{s.read:,}", f"{s.accepted:,}", f"{s.quarantined:,}", shown or "-")
+    for name in summary.absent_sources:
+        table.add_row(f"[dim]{name}[/]", "[dim]absent[/]", "", "", "")
+    table.add_row("[bold]total[/]", f"{summary.read:,}", f"{summary.accepted:,}", f"{summary.quarantined:,}", "")
+    return table
+
+
+def print_summary(summary: IngestSummary, console: Console) -> None:
+    console.print(summary_table(summary))
+    for note in summary.notes:
+        console.print(f"[yellow]Note:[/] {note}", highlight=False)
+    console.print(
+        f"Wrote {summary.workspace}/ingested/, quarantine/ and ingest_summary.json "
+        "(every quarantined row with its reasons is in quarantine/<source>.parquet).",
+        highlight=False,
+    )

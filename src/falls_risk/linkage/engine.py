@@ -1,0 +1,167 @@
+"""The one class that runs the Splink model built in :mod:`falls_risk.linkage.model`.
+
+``SplinkModel`` registers the prepared records and spine on a DuckDB connection, trains (u by
+random sampling, m by expectation maximisation) or loads a saved model, predicts candidate pairs,
+and hands out the parameter tables and charts for the report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from splink import DuckDBAPI, Linker
+
+from falls_risk.errors import LinkageError
+from falls_risk.linkage import model as model_spec
+from falls_risk.workspace import write_text
+
+RECORDS_TABLE = "link_records"
+SPINE_TABLE = "link_spine"
+SPLINK_LOG_LEVEL = logging.ERROR
+
+
+def comparison_arrow(frame: pd.DataFrame) -> pa.Table:
+    """The comparison columns as an Arrow table with fixed types (lists stay lists)."""
+    schema = pa.schema(
+        [
+            ("unique_id", pa.string()),
+            ("forename", pa.string()),
+            ("forename_aliases", pa.list_(pa.string())),
+            ("forename_alias", pa.string()),
+            ("surname", pa.string()),
+            ("surname_key", pa.string()),
+            ("surname_first", pa.string()),
+            ("surname_last", pa.string()),
+            ("previous_surname_key", pa.string()),
+            ("dob", pa.string()),
+            ("dob_year", pa.int32()),
+            ("dob_month", pa.int32()),
+            ("dob_day", pa.int32()),
+            ("sex", pa.string()),
+            ("postcode", pa.string()),
+            ("postcode_sector", pa.string()),
+            ("postcode_district", pa.string()),
+            ("previous_postcode", pa.string()),
+            ("address_key", pa.string()),
+        ]
+    )
+    columns = {}
+    for field in schema:
+        values = frame[field.name].tolist() if field.name in frame else [None] * len(frame)
+        values = [None if _missing(v) else v for v in values]
+        columns[field.name] = pa.array(values, type=field.type)
+    return pa.table(columns, schema=schema)
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float) and value != value
+
+
+class SplinkModel:
+    """Records linked (link_only) against the spine with one Splink model.
+
+    ``settings`` is a ``SettingsCreator`` (untrained) or the dict / path of a saved model.
+    """
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        records: pd.DataFrame,
+        spine: pd.DataFrame,
+        settings: Any,
+    ) -> None:
+        logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
+        self._db = DuckDBAPI(connection=con)
+        self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
+        self._spine = self._db.register(comparison_arrow(spine), dataset_display_name=SPINE_TABLE)
+        self.linker = Linker([self._records, self._spine], settings, log_level=None)
+        self.trained = False
+
+    def train(self, *, max_pairs: int, seed: int) -> SplinkModel:
+        """u from random record-spine pairs; m from EM over each training blocking rule."""
+        training = self.linker.training
+        training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+        for rule in model_spec.training_blocking_rules():
+            training.estimate_parameters_using_expectation_maximisation(rule)
+        floored = model_spec.floor_m_probabilities(self.settings_dict())
+        self.linker = Linker([self._records, self._spine], floored, log_level=None)
+        self.trained = True
+        return self
+
+    def settings_dict(self) -> dict[str, Any]:
+        return self.linker.misc.save_model_to_json()
+
+    def save(self, path: Path) -> Path:
+        return write_text(json.dumps(self.settings_dict(), indent=2) + "\n", path)
+
+    def predict(self, floor: float) -> pd.DataFrame:
+        """Candidate pairs with probability >= ``floor``: record_uid, spine_uid, match_probability."""
+        predictions = self.linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+        table = predictions.physical_name
+        rows = self._db.duckdb_con.sql(
+            f"""
+            SELECT
+                CASE WHEN source_dataset_l = '{RECORDS_TABLE}' THEN unique_id_l ELSE unique_id_r END
+                    AS record_uid,
+                CASE WHEN source_dataset_l = '{RECORDS_TABLE}' THEN unique_id_r ELSE unique_id_l END
+                    AS spine_uid,
+                match_probability,
+                match_weight
+            FROM {table}
+            """
+        ).df()
+        predictions.drop_table_from_database_and_remove_from_cache()
+        return rows
+
+    def parameters(self) -> pd.DataFrame:
+        """m and u probabilities and match weight of every comparison level."""
+        records = self.linker._settings_obj._parameters_as_detailed_records  # noqa: SLF001
+        frame = pd.DataFrame([r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in records])
+        return frame
+
+    def chart_specs(self) -> dict[str, dict[str, Any]]:
+        """Vega-Lite specs of Splink's parameter charts (no record values in them)."""
+        charts = self.linker.visualisations
+        return {
+            "match_weights": charts.match_weights_chart().chart_dict,
+            "m_u_parameters": charts.m_u_parameters_chart().chart_dict,
+        }
+
+
+def load_saved_settings(path: Path) -> dict[str, Any]:
+    """A saved model, checked to fit the comparisons this code prepares columns for."""
+    try:
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LinkageError(f"Model file {path} does not exist. Train one with `falls-risk link --retrain`.") from None
+    except json.JSONDecodeError as exc:
+        raise LinkageError(
+            f"Model file {path} is not valid JSON ({exc}). Delete it or run `falls-risk link --retrain`."
+        ) from None
+    names = model_spec.comparison_names_in(settings)
+    if names != model_spec.COMPARISON_NAMES or settings.get("link_type") != "link_only":
+        raise LinkageError(
+            f"Model file {path} has comparisons {list(names)}, but this version of falls-risk expects "
+            f"{list(model_spec.COMPARISON_NAMES)} (link_only). Run `falls-risk link --retrain` to train a "
+            "model that fits."
+        )
+    return settings
+
+
+def connect(*, threads: int, memory_limit: str, temp_directory: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with bounded threads and memory, spilling to ``temp_directory``."""
+    con = duckdb.connect(database=":memory:")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{os.fspath(temp_directory)}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con

@@ -1,0 +1,233 @@
+"""The Splink model as data: comparisons, blocking rules and settings built by pure functions.
+
+Every comparison reads columns prepared by :mod:`falls_risk.linkage.prepare`, so the custom SQL
+here is plain ANSI (``=``, ``AND``, ``OR``, ``abs``, ``IS NULL``); the string-similarity and
+array levels come from Splink's own level library, which writes them for each backend (DuckDB
+now, Spark later). The one dialect-specific piece is therefore Splink's, not ours.
+
+Postcode and address are one comparison ("location"): older records carry the address a person
+had before moving, so "postcode and address both differ" is one piece of evidence, not two.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import splink.comparison_level_library as cll
+from splink import SettingsCreator, block_on
+from splink.comparison_library import CustomComparison
+
+# The columns each side of a comparison must carry (records and spine alike).
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "unique_id",
+    "forename",
+    "forename_aliases",
+    "forename_alias",
+    "surname",
+    "surname_key",
+    "surname_first",
+    "surname_last",
+    "previous_surname_key",
+    "dob",
+    "dob_year",
+    "dob_month",
+    "dob_day",
+    "sex",
+    "postcode",
+    "postcode_sector",
+    "postcode_district",
+    "previous_postcode",
+    "address_key",
+)
+
+COMPARISON_NAMES: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "location")
+
+
+def forename_comparison() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="forename",
+        comparison_description="Forename, with nickname/alias groups (Bill = William, Peggy = Margaret)",
+        comparison_levels=[
+            cll.NullLevel("forename"),
+            cll.ExactMatchLevel("forename").configure(tf_adjustment_column="forename"),
+            cll.ArrayIntersectLevel("forename_aliases", min_intersection=1).configure(
+                label_for_charts="Same nickname/alias group"
+            ),
+            cll.JaroWinklerLevel("forename", 0.92),
+            cll.DamerauLevenshteinLevel("forename", 1).configure(label_for_charts="One typo (Damerau-Levenshtein <= 1)"),
+            cll.CustomLevel(
+                "substr(forename_l, 1, 1) = substr(forename_r, 1, 1)", label_for_charts="Same initial"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def surname_comparison() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="surname",
+        comparison_description="Surname (letters only), term-frequency adjusted, or a known previous surname",
+        comparison_levels=[
+            cll.NullLevel("surname_key"),
+            cll.ExactMatchLevel("surname_key").configure(tf_adjustment_column="surname_key"),
+            cll.CustomLevel(
+                "surname_key_l = previous_surname_key_r OR previous_surname_key_l = surname_key_r",
+                label_for_charts="Matches a previous surname",
+            ),
+            cll.CustomLevel(
+                "surname_key_l = surname_first_r OR surname_key_l = surname_last_r"
+                " OR surname_first_l = surname_key_r OR surname_last_l = surname_key_r",
+                label_for_charts="One part of a double-barrelled surname",
+            ),
+            cll.JaroWinklerLevel("surname_key", 0.92),
+            cll.DamerauLevenshteinLevel("surname_key", 1).configure(
+                label_for_charts="One typo (Damerau-Levenshtein <= 1)"
+            ),
+            cll.JaroWinklerLevel("surname_key", 0.8),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def date_of_birth_comparison() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="date_of_birth",
+        comparison_description="Date of birth: exact, day/month swapped, year off by one, partial",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
+                label_for_charts="Day and month swapped",
+            ),
+            cll.CustomLevel(
+                "dob_month_l = dob_month_r AND dob_day_l = dob_day_r AND abs(dob_year_l - dob_year_r) = 1",
+                label_for_charts="Year off by one",
+            ),
+            cll.CustomLevel(
+                "(dob_year_l = dob_year_r AND dob_month_l = dob_month_r)"
+                " OR (dob_year_l = dob_year_r AND dob_day_l = dob_day_r)"
+                " OR (dob_month_l = dob_month_r AND dob_day_l = dob_day_r)",
+                label_for_charts="Two of day, month, year agree",
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def sex_comparison() -> CustomComparison:
+    return CustomComparison(
+        output_column_name="sex",
+        comparison_description="Sex (U counts as missing)",
+        comparison_levels=[cll.NullLevel("sex"), cll.ExactMatchLevel("sex"), cll.ElseLevel()],
+    )
+
+
+def location_comparison() -> CustomComparison:
+    """Postcode and address line as one correlated piece of evidence."""
+    return CustomComparison(
+        output_column_name="location",
+        comparison_description="Postcode and address line together (movers keep their old address)",
+        comparison_levels=[
+            cll.CustomLevel(
+                "(postcode_l IS NULL AND address_key_l IS NULL) OR (postcode_r IS NULL AND address_key_r IS NULL)"
+            ).configure(is_null_level=True),
+            cll.CustomLevel(
+                "postcode_l = postcode_r AND address_key_l = address_key_r",
+                label_for_charts="Same postcode and address",
+            ),
+            cll.CustomLevel("postcode_l = postcode_r", label_for_charts="Same postcode"),
+            cll.CustomLevel(
+                "address_key_l = address_key_r AND (postcode_district_l = postcode_district_r"
+                " OR postcode_l IS NULL OR postcode_r IS NULL)",
+                label_for_charts="Same address, postcode differs or missing",
+            ),
+            cll.CustomLevel(
+                "postcode_l = previous_postcode_r OR previous_postcode_l = postcode_r",
+                label_for_charts="A previous postcode of the person",
+            ),
+            cll.CustomLevel("postcode_sector_l = postcode_sector_r", label_for_charts="Same postcode sector"),
+            cll.CustomLevel(
+                "postcode_district_l = postcode_district_r", label_for_charts="Same postcode district"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def comparisons() -> list[CustomComparison]:
+    return [
+        forename_comparison(),
+        surname_comparison(),
+        date_of_birth_comparison(),
+        sex_comparison(),
+        location_comparison(),
+    ]
+
+
+def prediction_blocking_rules() -> list[Any]:
+    """Candidate pairs: any one rule suffices, so each covers the others' blind spots."""
+    return [
+        block_on("dob"),
+        block_on("surname_key", "forename_alias"),
+        # Day and month swapped: the exact-dob rule misses these.
+        "l.dob_year = r.dob_year AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month",
+        block_on("forename_alias", "dob_year"),
+        block_on("surname_key", "dob_year"),
+        block_on("postcode", "dob_year"),
+        block_on("postcode", "forename_alias"),
+        block_on("postcode", "surname_key"),
+        block_on("address_key", "postcode_district"),
+    ]
+
+
+def training_blocking_rules() -> list[Any]:
+    """EM sessions: each leaves some comparisons free to be estimated; together they cover all.
+
+    Pairs sharing a date of birth train names, sex and location. Date of birth is trained on pairs
+    sharing forename group, surname and postcode: nearly all true matches, whereas pairs sharing
+    only a common name (Margaret Jones) are mostly different people and would teach EM that a
+    differing birth date means little.
+    """
+    return [block_on("dob"), block_on("forename_alias", "surname_key", "postcode")]
+
+
+# EM sets m to ~0 for a disagreement level it never saw among matches (e.g. sex recorded wrongly);
+# that would make one clerical slip an absolute veto, so m is floored here.
+MIN_M_PROBABILITY = 1e-3
+
+
+def floor_m_probabilities(settings: dict[str, Any], floor: float = MIN_M_PROBABILITY) -> dict[str, Any]:
+    """A copy of a trained settings dict with every non-null level's m at least ``floor``."""
+    out = json.loads(json.dumps(settings))
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m = level.get("m_probability")
+            if not level.get("is_null_level") and m is not None and m < floor:
+                level["m_probability"] = floor
+    return out
+
+
+def build_settings(prior_match_probability: float) -> SettingsCreator:
+    """The untrained model: link_only records against the spine.
+
+    ``prior_match_probability`` is the chance that a random record-spine pair is a match: with
+    one spine row per person, about (share of records whose person is in the spine) / (spine size).
+    """
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        probability_two_random_records_match=prior_match_probability,
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=25,
+        em_convergence=0.0001,
+    )
+
+
+def comparison_names_in(settings_dict: dict[str, Any]) -> tuple[str, ...]:
+    """Output column names of the comparisons of a saved model, to check it fits this code."""
+    return tuple(c.get("output_column_name", "") for c in settings_dict.get("comparisons", []))

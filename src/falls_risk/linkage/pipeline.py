@@ -1,0 +1,362 @@
+"""``run_linkage``: NHS-number rules, the Splink model, one person per record, pseudonymised outputs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from falls_risk.config import LinkageConfig
+from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES
+from falls_risk.errors import LinkageError
+from falls_risk.linkage import assign, prepare, review
+from falls_risk.linkage import model as model_spec
+from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
+from falls_risk.linkage.names import address_key
+from falls_risk.linkage.secret import keyed_hash, load_secret
+from falls_risk.progress import console, progress_bar
+from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
+
+# Candidate pairs below this are not kept (they matter neither for links nor for estimates).
+CANDIDATE_FLOOR = 0.01
+LINK_METHODS = ("nhs_number", "probabilistic", "unlinked")
+# Extra (non-contract) columns that look like identifiers are dropped too, to be safe.
+_IDENTIFIER_LIKE = re.compile(r"(^|_)(nhs|dob|birth|postcode|address|forename|surname|first_name|last_name)")
+POPULATION_COLUMNS = (
+    "person_key",
+    "sex",
+    "birth_month",
+    "lsoa_code",
+    "wimd_rank",
+    "local_authority",
+    "registration_date",
+    "deregistration_date",
+    "date_of_death",
+    "household_key",
+)
+
+
+@dataclass
+class LinkageSummary:
+    """What a linkage run did; also written to ``WS/linkage/summary.json``."""
+
+    workspace: Path
+    model_path: Path
+    trained: bool
+    threshold: float
+    spine_people: int
+    stage2_identities: int
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decisions_applied: int = 0
+    decisions_unmatched: int = 0
+    review_pairs: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["workspace"] = str(self.workspace)
+        out["model_path"] = str(self.model_path)
+        return out
+
+    def link_rate(self, source: str) -> float:
+        counts = self.sources[source]
+        return (counts["nhs_number"] + counts["probabilistic"]) / counts["rows"] if counts["rows"] else 0.0
+
+
+def kept_columns(columns: list[str]) -> list[str]:
+    """Ingested columns that may travel past linkage."""
+    return [
+        c
+        for c in columns
+        if c not in DIRECT_IDENTIFIERS
+        and not c.endswith("_raw")
+        and c != "nhs_number_invalid"
+        and not _IDENTIFIER_LIKE.search(c)
+        and c not in ("person_key", "match_probability", "link_method", "unlinked_reason")
+    ]
+
+
+def run_linkage(
+    workspace: str | Path,
+    *,
+    config: LinkageConfig = LinkageConfig(),
+    secret: bytes | None = None,
+    retrain: bool = False,
+    model_path: Path | None = None,
+    decisions_path: Path | None = None,
+    progress: bool = True,
+) -> LinkageSummary:
+    """Link every record of every person source to one person of the spine, or leave it unlinked.
+
+    Writes ``WS/linked/<source>.parquet``, ``WS/linked/population.parquet``, the model
+    (``WS/linkage/model.json``, reused unless ``retrain``), ``WS/reports/linkage.html`` and
+    ``WS/reports/clerical_review.csv``. Decisions in ``WS/linkage/review_decisions.csv`` (or
+    ``decisions_path``) override the model.
+    """
+    started = time.perf_counter()
+    ws = Workspace(workspace)
+    population = ws.require(ws.ingested_table("population"), "ingest")
+    if secret is None:
+        secret = load_secret(workspace=ws.root)
+    saved_model = Path(model_path) if model_path is not None else ws.linkage / "model.json"
+    if model_path is not None and not saved_model.exists():
+        raise LinkageError(f"--model {saved_model} does not exist. Check the path, or omit it to use the workspace model.")
+    decisions_file = Path(decisions_path) if decisions_path is not None else ws.linkage / "review_decisions.csv"
+    if decisions_path is not None and not decisions_file.exists():
+        raise LinkageError(f"Review decisions file {decisions_file} does not exist. Check the path.")
+    decisions = review.read_decisions(decisions_file) if decisions_file.exists() else review.empty_decisions()
+    if not (config.review_lower < config.review_upper):
+        raise LinkageError(
+            f"review_lower ({config.review_lower}) must be below review_upper ({config.review_upper}) in the "
+            "linkage config."
+        )
+
+    temp_dir = Path(tempfile.mkdtemp(prefix="falls-risk-linkage-"))
+    con = connect(threads=config.threads, memory_limit=config.memory_limit, temp_directory=temp_dir)
+    try:
+        with progress_bar(disable=not progress) as bar:
+            sources = prepare.sources_present(ws.ingested, PERSON_SOURCES)
+            task = bar.add_task("Linking", total=len(sources) + 4)
+            spine_size = prepare.load_spine(con, population, secret)
+            stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
+            bar.advance(task)
+
+            identities = prepare.stage_two_identities(con, stage1)
+            identities["record_uid"] = [f"r{i}" for i in range(len(identities))]
+            identities["review_record_key"] = [prepare.review_record_key(secret, f) for f in identities["fingerprint"]]
+            identities["sources"] = _sources_per_identity(con, stage1, identities)
+            records_cmp = prepare.comparison_frame(identities, identities["record_uid"])
+            spine_cmp = prepare.spine_frame(con, stage1)
+            uid_to_person = dict(zip(spine_cmp["unique_id"], spine_cmp["person_key"], strict=True))
+
+            trained = retrain or not saved_model.exists()
+            settings: Any
+            if trained:
+                settings = model_spec.build_settings(config.expected_in_spine / spine_size)
+            else:
+                settings = load_saved_settings(saved_model)
+            candidates = pd.DataFrame(columns=["record_uid", "person_key", "match_probability"])
+            splink_model = None
+            if len(identities):
+                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings)
+                if trained:
+                    if len(identities) < 50:
+                        raise LinkageError(
+                            f"Only {len(identities)} records need probabilistic linkage: too few to train a model. "
+                            f"Provide a trained model with --model, or link a larger extract first."
+                        )
+                    splink_model.train(max_pairs=config.random_sample_pairs, seed=config.seed)
+                    splink_model.save(ws.linkage / "model.json")
+                bar.advance(task)
+                predicted = splink_model.predict(CANDIDATE_FLOOR)
+                candidates = pd.DataFrame(
+                    {
+                        "record_uid": predicted["record_uid"].astype(str),
+                        "person_key": predicted["spine_uid"].map(uid_to_person),
+                        "match_probability": predicted["match_probability"].astype(float),
+                    }
+                )
+            elif trained:
+                raise LinkageError(
+                    "No record needs probabilistic linkage and there is no saved model to reuse; nothing to train on."
+                )
+            bar.advance(task)
+
+            decisions_keyed = _decisions_by_record(decisions, identities)
+            reviewed = assign.apply_decisions(candidates, decisions_keyed)
+            rejected_records = set(decisions_keyed.loc[decisions_keyed["decision"] == "rejected", "record_uid"])
+            assignment = assign.assign_best(
+                identities["record_uid"], reviewed, threshold=config.match_threshold, rejected_records=rejected_records
+            )
+            assignment["fingerprint"] = identities["fingerprint"].to_numpy()
+            con.register("assignment_df", assignment[["fingerprint", "person_key", "match_probability",
+                                                      "best_probability", "unlinked_reason"]])
+            con.execute("CREATE OR REPLACE TEMP TABLE assignment AS SELECT * FROM assignment_df")
+            con.unregister("assignment_df")
+
+            counts: dict[str, dict[str, Any]] = {}
+            for source, path in sources.items():
+                counts[source] = _write_linked(con, ws, source, path, stage1[source])
+                bar.advance(task)
+            _write_population(con, ws, population, secret)
+
+            review_table = review.review_pairs(
+                candidates,
+                identities,
+                _spine_people(con),
+                assignment,
+                decisions,
+                lower=config.review_lower,
+                upper=config.review_upper,
+            )
+            _write_csv(review_table, ws.reports / "clerical_review.csv")
+
+            summary = LinkageSummary(
+                workspace=ws.root,
+                model_path=saved_model if not trained else ws.linkage / "model.json",
+                trained=trained,
+                threshold=config.match_threshold,
+                spine_people=spine_size,
+                stage2_identities=len(identities),
+                sources=counts,
+                decisions_applied=int(decisions_keyed["record_uid"].notna().sum()),
+                decisions_unmatched=int(len(decisions) - decisions_keyed["record_uid"].notna().sum()),
+                review_pairs=int((review_table["decision"] == "").sum()),
+            )
+            summary.seconds = round(time.perf_counter() - started, 1)
+            from falls_risk.linkage.report import write_report
+
+            write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
+            write_json(summary.to_dict(), ws.linkage / "summary.json")
+            bar.advance(task)
+    finally:
+        con.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    if progress:
+        _print_summary(summary)
+    return summary
+
+
+def _sources_per_identity(con: duckdb.DuckDBPyConnection, stage1: dict[str, str], identities: pd.DataFrame) -> list[str]:
+    if identities.empty:
+        return []
+    union = " UNION ALL ".join(
+        f"SELECT DISTINCT fingerprint, '{s}' AS source FROM {t} WHERE stage1_status = 'stage2'" for s, t in stage1.items()
+    )
+    rows = con.sql(f"SELECT fingerprint, string_agg(source, ';' ORDER BY source) AS s FROM ({union}) GROUP BY 1").df()
+    lookup = dict(zip(rows["fingerprint"], rows["s"], strict=True))
+    return [lookup.get(f, "") for f in identities["fingerprint"]]
+
+
+def _decisions_by_record(decisions: pd.DataFrame, identities: pd.DataFrame) -> pd.DataFrame:
+    lookup = dict(zip(identities["review_record_key"], identities["record_uid"], strict=True))
+    out = decisions.copy()
+    out["record_uid"] = out["review_record_key"].map(lookup)
+    return out
+
+
+def _spine_people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.sql(f"SELECT person_key, {', '.join(review.SHOWN)} FROM spine").df()
+
+
+def _write_linked(
+    con: duckdb.DuckDBPyConnection, ws: Workspace, source: str, path: Path, stage1_table: str
+) -> dict[str, Any]:
+    keep = kept_columns(prepare.parquet_columns(path))
+    select = ", ".join(f'r."{c}"' for c in keep)
+    query = f"""
+        SELECT {select},
+            CASE t.stage1_status WHEN 'nhs_number' THEN t.spine_person_key
+                 WHEN 'stage2' THEN a.person_key END AS person_key,
+            CASE t.stage1_status WHEN 'nhs_number' THEN 1.0
+                 WHEN 'stage2' THEN a.match_probability END AS match_probability,
+            CASE WHEN t.stage1_status = 'nhs_number' THEN 'nhs_number'
+                 WHEN t.stage1_status = 'stage2' AND a.person_key IS NOT NULL THEN 'probabilistic'
+                 ELSE 'unlinked' END AS link_method,
+            CASE WHEN t.stage1_status = 'nhs_number' THEN NULL
+                 WHEN t.stage1_status = 'stage2' THEN a.unlinked_reason
+                 ELSE t.stage1_reason END AS unlinked_reason
+        FROM read_parquet('{path}') r
+        JOIN {stage1_table} t ON t.row_number = r.row_number
+        LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
+        ORDER BY r.row_number
+    """
+    target = ws.linked_table(source)
+    with atomic_path(target) as staged:
+        con.execute(f"COPY ({query}) TO '{staged}' (FORMAT parquet)")
+    stats = con.sql(
+        f"""
+        SELECT count(*) AS rows,
+            count(*) FILTER (WHERE t.stage1_status = 'nhs_number') AS nhs_number,
+            count(*) FILTER (WHERE t.stage1_status = 'stage2' AND a.person_key IS NOT NULL) AS probabilistic,
+            coalesce(sum(1 - a.match_probability) FILTER (WHERE t.stage1_status = 'stage2'
+                AND a.person_key IS NOT NULL), 0) AS expected_false_links,
+            coalesce(sum(a.best_probability) FILTER (WHERE t.stage1_status = 'stage2'
+                AND a.person_key IS NULL), 0) AS expected_missed_links
+        FROM {stage1_table} t
+        LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
+        """
+    ).df().iloc[0]
+    reasons = con.sql(
+        f"SELECT unlinked_reason, count(*) AS n FROM read_parquet('{target}') "
+        "WHERE link_method = 'unlinked' GROUP BY 1 ORDER BY 1"
+    ).df()
+    rows = int(stats["rows"])
+    return {
+        "rows": rows,
+        "nhs_number": int(stats["nhs_number"]),
+        "probabilistic": int(stats["probabilistic"]),
+        "unlinked": rows - int(stats["nhs_number"]) - int(stats["probabilistic"]),
+        "unlinked_reasons": {str(r): int(n) for r, n in zip(reasons["unlinked_reason"], reasons["n"], strict=True)},
+        "expected_false_links": round(float(stats["expected_false_links"]), 2),
+        "expected_missed_links": round(float(stats["expected_missed_links"]), 2),
+    }
+
+
+def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population: Path, secret: bytes) -> None:
+    deprivation = ws.ingested_table("deprivation")
+    spine = con.sql(
+        """SELECT person_key, sex, strftime(date_of_birth, '%Y-%m') AS birth_month, lsoa_code, local_authority,
+                  registration_date, deregistration_date, date_of_death, postcode, address_line
+           FROM spine ORDER BY row_number"""
+    ).df()
+    if deprivation.exists():
+        ranks = con.sql(
+            f"SELECT lsoa_code, any_value(CAST(wimd_rank AS INTEGER)) AS wimd_rank "
+            f"FROM read_parquet('{deprivation}') GROUP BY 1"
+        ).df()
+        spine = spine.merge(ranks, on="lsoa_code", how="left")
+    else:
+        spine["wimd_rank"] = pd.NA
+    spine["wimd_rank"] = spine["wimd_rank"].astype("Int32")
+    spine["household_key"] = [
+        keyed_hash(secret, f"{str(p).upper().replace(' ', '')}|{address_key(a) or ''}", domain="household")
+        if isinstance(p, str) and isinstance(a, str) else None
+        for p, a in zip(spine["postcode"], spine["address_line"], strict=True)
+    ]
+    write_parquet(spine[list(POPULATION_COLUMNS)], ws.linked_table("population"))
+
+
+def _probability_bins(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) -> pd.DataFrame:
+    """Rows per source per 0.05 bin of the best candidate's probability (stage-2 rows only)."""
+    parts = [
+        f"SELECT '{s}' AS source, a.best_probability AS p FROM stage1_{s} t "
+        "JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint "
+        "WHERE a.best_probability IS NOT NULL"
+        for s in sources
+    ]
+    if not parts:
+        return pd.DataFrame(columns=["source", "bin", "rows"])
+    return con.sql(
+        f"""SELECT source, least(floor(p * 20), 19) / 20 AS bin, count(*) AS rows
+            FROM ({' UNION ALL '.join(parts)}) GROUP BY 1, 2 ORDER BY 1, 2"""
+    ).df()
+
+
+def _write_csv(frame: pd.DataFrame, target: Path) -> None:
+    with atomic_path(target) as staged:
+        frame.to_csv(staged, index=False)
+
+
+def _print_summary(summary: LinkageSummary) -> None:
+    console.print(
+        f"Linked against {summary.spine_people:,} people "
+        f"({'trained a new model' if summary.trained else 'reused ' + str(summary.model_path)}), "
+        f"threshold {summary.threshold}:"
+    )
+    for source, c in summary.sources.items():
+        console.print(
+            f"  {source:<20} {c['rows']:>9,} rows  nhs_number {c['nhs_number']:>9,}  "
+            f"probabilistic {c['probabilistic']:>7,}  unlinked {c['unlinked']:>7,}"
+        )
+    console.print(
+        f"Report: {summary.workspace / 'reports' / 'linkage.html'}; "
+        f"{summary.review_pairs} pairs to review in {summary.workspace / 'reports' / 'clerical_review.csv'}"
+    )

@@ -1,0 +1,151 @@
+"""The linkage quality report: a summary dict rendered by a Jinja2 template.
+
+Charts are Vega-Lite specs (Splink's own for the model; ours for the probability distribution)
+drawn by the Vega libraries that ship inside Splink, written inline: the report opens with no
+network. No record values appear in it: counts, rates, parameters only; counts of 1-4 show as
+``<5``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import pandas as pd
+from splink.internals.html_utils import json_for_html, load_chart_libraries
+
+from falls_risk.config import LinkageConfig
+from falls_risk.workspace import Workspace, write_text
+
+if TYPE_CHECKING:
+    from falls_risk.linkage.engine import SplinkModel
+    from falls_risk.linkage.pipeline import LinkageSummary
+
+TEMPLATE = "linkage.html.j2"
+
+
+def small_count(n: float | int) -> str:
+    """Counts of 1-4 show as <5 (disclosure control); others with thousands separators."""
+    n = int(n)
+    return "<5" if 0 < n < 5 else f"{n:,}"
+
+
+def rate(numerator: int, denominator: int) -> str:
+    if denominator == 0:
+        return "-"
+    if 0 < numerator < 5 or 0 < denominator - numerator < 5:
+        return "n/a (<5)"
+    return f"{100 * numerator / denominator:.1f}%"
+
+
+def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
+    rows = []
+    for source, c in summary.sources.items():
+        linked = c["nhs_number"] + c["probabilistic"]
+        rows.append(
+            {
+                "source": source,
+                "rows": small_count(c["rows"]),
+                "nhs_number": small_count(c["nhs_number"]),
+                "probabilistic": small_count(c["probabilistic"]),
+                "unlinked": small_count(c["unlinked"]),
+                "link_rate": rate(linked, c["rows"]),
+                "reasons": ", ".join(f"{r}: {small_count(n)}" for r, n in c["unlinked_reasons"].items()) or "-",
+                "expected_false": f"{c['expected_false_links']:.1f}",
+                "expected_missed": f"{c['expected_missed_links']:.1f}",
+            }
+        )
+    return rows
+
+
+def probability_chart(bins: pd.DataFrame) -> dict[str, Any]:
+    """Stacked histogram of best-candidate probabilities; bins with fewer than 5 rows left out."""
+    shown = bins[bins["rows"] >= 5]
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "description": "Best candidate match probability of records linked probabilistically or not",
+        "width": 600,
+        "height": 250,
+        "data": {"values": [
+            {"source": s, "bin_start": float(b), "bin_end": float(b) + 0.05, "rows": int(n)}
+            for s, b, n in shown[["source", "bin", "rows"]].itertuples(index=False)
+        ]},
+        "mark": "bar",
+        "encoding": {
+            "x": {"field": "bin_start", "type": "quantitative", "bin": {"binned": True, "step": 0.05},
+                  "title": "match probability of the best candidate", "scale": {"domain": [0, 1]}},
+            "x2": {"field": "bin_end"},
+            "y": {"field": "rows", "type": "quantitative", "title": "records", "stack": "zero"},
+            "color": {"field": "source", "type": "nominal"},
+            "tooltip": [{"field": "source"}, {"field": "bin_start", "title": "from"}, {"field": "rows"}],
+        },
+    }
+
+
+def parameter_rows(model: SplinkModel | None) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    table = model.parameters()
+    table = table[table["comparison_name"] != "probability_two_random_records_match"]
+    rows = []
+    for r in table.itertuples(index=False):
+        rows.append(
+            {
+                "comparison": r.comparison_name,
+                "level": r.label_for_charts,
+                "m": _fmt_prob(r.m_probability),
+                "u": _fmt_prob(r.u_probability),
+                "weight": "-" if r.is_null_level or not _finite(r.log2_bayes_factor) else f"{r.log2_bayes_factor:+.2f}",
+                "tf": "yes" if r.has_tf_adjustments else "",
+                "untrained": (not r.is_null_level) and isinstance(r.m_probability_description, str)
+                and "not" in r.m_probability_description.lower(),
+            }
+        )
+    return rows
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt_prob(x: Any) -> str:
+    return f"{float(x):.4g}" if _finite(x) else "-"
+
+
+def render(context: dict[str, Any]) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("falls_risk.linkage", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template(TEMPLATE).render(**context)
+
+
+def write_report(
+    ws: Workspace,
+    summary: LinkageSummary,
+    model: SplinkModel | None,
+    probability_bins: pd.DataFrame,
+    config: LinkageConfig,
+) -> None:
+    charts = {"probability": probability_chart(probability_bins)}
+    if model is not None:
+        charts.update(model.chart_specs())
+    total = {k: sum(c[k] for c in summary.sources.values()) for k in ("rows", "nhs_number", "probabilistic", "unlinked")}
+    context = {
+        "summary": summary,
+        "config": config,
+        "sources": source_rows(summary),
+        "total": {k: small_count(v) for k, v in total.items()},
+        "total_rate": rate(total["nhs_number"] + total["probabilistic"], total["rows"]),
+        "expected_false": sum(c["expected_false_links"] for c in summary.sources.values()),
+        "expected_missed": sum(c["expected_missed_links"] for c in summary.sources.values()),
+        "parameters": parameter_rows(model),
+        "charts": {name: json_for_html(spec) for name, spec in charts.items()},
+        "libraries": load_chart_libraries(),
+    }
+    write_text(render(context), ws.reports / "linkage.html")

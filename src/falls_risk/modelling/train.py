@@ -1,0 +1,331 @@
+"""Run an experiment: split, (tune,) fit, calibrate, evaluate, check subgroups, track in MLflow.
+
+``run_experiment(config)`` is what ``falls-risk train experiments/X.yaml`` calls. The reusable
+pieces are public: ``train_model`` fits one model kind on any feature subset (used by the
+explanation engineer's per-agency ablation) and ``evaluate_model`` scores it on a test frame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from falls_risk import tracking
+from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
+from falls_risk.features.spec import FeatureSpec
+from falls_risk.modelling import plots
+from falls_risk.modelling.calibration import CALIBRATION_METHODS
+from falls_risk.modelling.data import (
+    KEY_COLUMNS,
+    Split,
+    check_feature_frame,
+    feature_table_hash,
+    load_features,
+    temporal_split,
+)
+from falls_risk.modelling.evaluation import evaluate_predictions
+from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
+from falls_risk.modelling.model import FallsRiskModel
+from falls_risk.modelling.roles import default_registry_version, default_specs
+from falls_risk.modelling.tuning import TuningResult, study_name, tune_lightgbm
+from falls_risk.progress import console
+from falls_risk.workspace import Workspace
+
+HEADLINE = ("test_auroc", "test_auprc", "test_brier", "test_calibration_slope", "test_ece")
+
+
+def train_model(
+    train: pd.DataFrame,
+    calibration: pd.DataFrame | None = None,
+    *,
+    kind: str = "lightgbm",
+    params: dict[str, Any] | None = None,
+    specs: Sequence[FeatureSpec] | None = None,
+    features: Sequence[str] | None = None,
+    roles: dict[str, Any] | None = None,
+    calibration_methods: Sequence[str] = CALIBRATION_METHODS,
+    registry_version: str | None = None,
+    seed: int = 0,
+) -> FallsRiskModel:
+    """Fit one model of ``kind`` on ``train`` (feature subset ``features``), calibrated on ``calibration``.
+
+    ``train`` / ``calibration`` are labelled rows of the feature table (``label`` 0/1,
+    ``person_key``). Calibration folds are grouped by person.
+    """
+    model = FallsRiskModel(
+        kind=kind, params=params, specs=specs, features=features, roles=roles,
+        calibration_methods=tuple(calibration_methods), registry_version=registry_version, random_state=seed,
+    )
+    if calibration is None:
+        return model.fit(train, train["label"])
+    return model.fit(
+        train, train["label"], X_calibration=calibration, y_calibration=calibration["label"],
+        groups_calibration=calibration["person_key"],
+    )
+
+
+@dataclass
+class ModelEvaluation:
+    metrics: dict[str, float]
+    decision_curve: pd.DataFrame
+    subgroups: pd.DataFrame
+    predictions: pd.DataFrame
+    thresholds: dict[str, float]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def evaluate_model(
+    model: FallsRiskModel,
+    test: pd.DataFrame,
+    *,
+    evaluation: EvaluationConfig | None = None,
+    specs: Sequence[FeatureSpec] | None = None,
+    seed: int = 0,
+) -> ModelEvaluation:
+    """Out-of-time metrics with bootstrap intervals, decision curve and subgroup table."""
+    evaluation = evaluation or EvaluationConfig()
+    specs = tuple(specs) if specs is not None else default_specs()
+    p = model.predict_proba(test)
+    y = test["label"].to_numpy(dtype=int)
+    ev = evaluate_predictions(
+        y, p, test["index_date"].to_numpy(), test["person_key"].to_numpy(),
+        capacities=evaluation.capacities, thresholds=evaluation.decision_thresholds,
+        n_bootstrap=evaluation.bootstrap, seed=seed,
+    )
+    capacity_key = f"{evaluation.fairness_capacity * 100:g}".replace(".", "_") + "pct"
+    threshold = ev.thresholds.get(capacity_key)
+    if threshold is None:
+        from falls_risk.modelling.evaluation import capacity_threshold
+
+        threshold = capacity_threshold(p, test["index_date"].to_numpy(), evaluation.fairness_capacity)
+    groups = subgroup_columns(test, specs, model.roles_)
+    table, summary = subgroup_metrics(y, p, groups, threshold)
+    predictions = pd.DataFrame({
+        "person_key": test["person_key"].to_numpy(),
+        "index_date": test["index_date"].to_numpy(),
+        "label": y,
+        "prob": p,
+    })
+    if "died_in_window" in test:
+        predictions["died_in_window"] = test["died_in_window"].to_numpy()
+    return ModelEvaluation(
+        metrics={**ev.metrics, **summary}, decision_curve=ev.decision_curve, subgroups=table,
+        predictions=predictions, thresholds={**ev.thresholds, "fairness": threshold}, info=ev.info,
+    )
+
+
+@dataclass
+class RunResult:
+    name: str
+    kind: str
+    run_id: str
+    version: str | None
+    model_uri: str
+    metrics: dict[str, float]
+    model: FallsRiskModel
+    tuning: TuningResult | None = None
+    seconds: float = 0.0
+
+
+def _scoring_context(ws: Workspace) -> dict[str, Any]:
+    """What monthly scoring must reuse: the features manifest's FeatureConfig, the linkage model."""
+    context: dict[str, Any] = {"feature_config": None, "features_manifest": None, "linkage_model": None}
+    manifest = ws.features / "manifest.json"
+    if manifest.exists():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        context["features_manifest"] = str(manifest)
+        context["feature_config"] = data.get("config")
+        context["label_known_until"] = data.get("label_known_until")
+    if (ws.linkage / "model.json").exists():
+        context["linkage_model"] = str(ws.linkage / "model.json")
+    if (ws.linkage / "summary.json").exists():
+        context["linkage_summary"] = str(ws.linkage / "summary.json")
+    return context
+
+
+def _log_run(
+    config: ExperimentConfig, model_cfg: ModelConfig, model: FallsRiskModel, result: ModelEvaluation,
+    split: Split, tuning_result: TuningResult | None, context: dict[str, Any], data_hash: str,
+) -> tuple[str, str | None, str]:
+    name = model_cfg.name or model_cfg.kind
+    tags = {
+        "experiment_config": config.name,
+        "model_kind": model_cfg.kind,
+        "feature_table_hash": data_hash,
+        "registry_version": model.registry_version_,
+        "calibration_method": model.calibrator_.method if model.calibrator_ else "none",
+    }
+    with tracking.start_run(config.tracking.experiment, run_name=name, tags=tags) as run_id:
+        params = {
+            "experiment": config.name,
+            "seed": config.seed,
+            "model": {"kind": model_cfg.kind, "features": len(model.feature_names_),
+                      "params": model.params or {}},
+            "split": config.split.model_dump(mode="json"),
+            "data": {"workspace": str(config.data.workspace),
+                     "train_index_dates": split.info["train_index_dates"],
+                     "test_index_dates": split.info["test_index_dates"]},
+            "calibration": {"methods": config.calibration.methods,
+                            "chosen": model.calibrator_.method if model.calibrator_ else "none"},
+            "evaluation": {"bootstrap": config.evaluation.bootstrap, "bootstrap_unit": "person"},
+            "feature_table_hash": data_hash,
+            "registry_version": model.registry_version_,
+        }
+        if tuning_result is not None:
+            params["tuning"] = {"n_trials": config.tuning.n_trials, "study": tuning_result.study_name,
+                                "best_value": tuning_result.best_value}
+        tracking.log_params(params)
+        metrics = dict(result.metrics)
+        metrics.update({f"calibration_brier_{k}": v for k, v in model.calibration_scores_.items()})
+        for part in ("train", "calibration", "test"):
+            metrics[f"{part}_rows"] = split.info["rows"][part]
+            metrics[f"{part}_events"] = split.info["events"][part]
+        if tuning_result is not None:
+            metrics["tuning_seconds"] = tuning_result.seconds
+            metrics["tuning_trials_complete"] = tuning_result.trials.get("complete", 0)
+            metrics["tuning_trials_pruned"] = tuning_result.trials.get("pruned", 0)
+        tracking.log_metrics(metrics)
+        tracking.log_dict(config.model_dump(mode="json"), "config/experiment.json")
+        tracking.log_dict(split.info, "config/split.json")
+        tracking.log_dict(model.reference_, "drift/reference.json")
+        tracking.log_dict(model.training_info_, "config/training_info.json")
+        tracking.log_text(result.subgroups.to_csv(index=False), "evaluation/subgroups.csv")
+        tracking.log_text(result.decision_curve.to_csv(index=False), "evaluation/decision_curve.csv")
+        tracking.log_dict({"metrics": result.metrics, "thresholds": result.thresholds, **result.info},
+                          "evaluation/metrics.json")
+        tracking.log_parquet(result.predictions, "evaluation/test_predictions.parquet")
+        if tuning_result is not None:
+            tracking.log_dict(tuning_result.__dict__, "tuning/result.json")
+        if context.get("feature_config") is not None:
+            tracking.log_dict(context["feature_config"], "scoring/feature_config.json")
+        for key in ("features_manifest", "linkage_model", "linkage_summary"):
+            if context.get(key):
+                tracking.log_artifact(context[key], "scoring/linkage" if "linkage" in key else "scoring")
+        y = result.predictions["label"].to_numpy()
+        p = result.predictions["prob"].to_numpy()
+        for fig_name, fig in (
+            ("roc.png", plots.roc_figure(y, p, name)),
+            ("precision_recall.png", plots.pr_figure(y, p, name)),
+            ("calibration.png", plots.calibration_figure(y, p, name)),
+            ("decision_curve.png", plots.decision_curve_figure(result.decision_curve, name)),
+        ):
+            tracking.log_figure(fig, f"plots/{fig_name}")
+            plots.close(fig)
+        logged = tracking.log_model(model, split.test, register=config.tracking.register_model)
+        if logged["version"] is not None:
+            tracking.set_tags({"registered_version": logged["version"]})
+    return run_id, (None if logged["version"] is None else str(logged["version"])), logged["model_uri"]
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    workspace: str | Path | None = None,
+    tracking_uri: str | None = None,
+    specs: Sequence[FeatureSpec] | None = None,
+    registry_version: str | None = None,
+    frame: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> list[RunResult]:
+    """Run every model of the experiment; one MLflow run (and registered version) per model.
+
+    ``frame`` (a feature table already in memory) replaces reading the workspace, for tests.
+    """
+    specs = tuple(specs) if specs is not None else default_specs()
+    registry_version = registry_version or default_registry_version()
+    ws = Workspace(workspace if workspace is not None else config.data.workspace)
+    if frame is None:
+        frame = load_features(ws, config.data.index_dates)
+    elif config.data.index_dates:
+        frame = frame[frame["index_date"].isin(config.data.index_dates)]
+    check_feature_frame(frame, specs, source=f"feature table in {ws.features}")
+    feature_cols = [s.name for s in specs]
+    data_hash = feature_table_hash(frame[[*KEY_COLUMNS, *feature_cols, "label"]])
+    split = temporal_split(frame, config.split.test_months, config.split.calibration_fraction,
+                           config.split.gap_days, seed=config.seed)
+    context = _scoring_context(ws)
+    tracking.configure(tracking_uri or config.tracking.tracking_uri)
+    roles = config.features.model_dump(exclude_none=True)
+    if progress:
+        info = split.info
+        console.print(
+            f"Split: train {info['rows']['train']:,} rows ({info['events']['train']:,} falls), calibration "
+            f"{info['rows']['calibration']:,}, out-of-time test {info['rows']['test']:,} "
+            f"({info['test_index_dates'][0]} to {info['test_index_dates'][-1]}); table hash {data_hash}."
+        )
+    results = []
+    for model_cfg in config.models:
+        started = time.monotonic()
+        name = model_cfg.name or model_cfg.kind
+        params = dict(model_cfg.params)
+        tuning_result = None
+        if model_cfg.kind == "lightgbm_tuned":
+            features = model_cfg.features or feature_cols
+            tuning_result = tune_lightgbm(
+                split.train, features=features,
+                categorical=[s.name for s in specs if s.is_categorical and s.name in features],
+                config=config.tuning, cv_folds=config.split.cv_folds,
+                name=study_name(config.name, name, data_hash), seed=config.seed, progress=progress,
+            )
+            params = {**tuning_result.best_params, "num_boost_round": tuning_result.num_boost_round, **params}
+        model = train_model(
+            split.train, split.calibration, kind=model_cfg.kind, params=params, specs=specs,
+            features=model_cfg.features, roles=roles, calibration_methods=config.calibration.methods,
+            registry_version=registry_version, seed=config.seed,
+        )
+        result = evaluate_model(model, split.test, evaluation=config.evaluation, specs=specs, seed=config.seed)
+        model.set_reference(split.test)
+        model.training_info_ = {
+            "experiment": config.name,
+            "model_name": name,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "config": config.model_dump(mode="json"),
+            "params": params,
+            "train_index_dates": split.info["train_index_dates"],
+            "test_index_dates": split.info["test_index_dates"],
+            "feature_table_hash": data_hash,
+            "registry_version": registry_version,
+            "feature_config": context.get("feature_config"),
+            "label_known_until": context.get("label_known_until"),
+            "linkage_model": context.get("linkage_model"),
+            "workspace": str(ws.root),
+            "thresholds": result.thresholds,
+            "tuning": None if tuning_result is None else {
+                "study": tuning_result.study_name, "storage": tuning_result.storage, "trials": tuning_result.trials},
+        }
+        run_id, version, model_uri = _log_run(
+            config, model_cfg, model, result, split, tuning_result, context, data_hash)
+        seconds = time.monotonic() - started
+        results.append(RunResult(name=name, kind=model_cfg.kind, run_id=run_id, version=version,
+                                 model_uri=model_uri, metrics=result.metrics, model=model,
+                                 tuning=tuning_result, seconds=seconds))
+        if progress:
+            m = result.metrics
+            console.print(
+                f"{name}: AUROC {m['test_auroc']:.3f} ({m['test_auroc_ci_low']:.3f}-{m['test_auroc_ci_high']:.3f}), "
+                f"AUPRC {m['test_auprc']:.3f}, slope {m['test_calibration_slope']:.2f}, ECE {m['test_ece']:.4f}; "
+                f"run {run_id}, version {version} ({seconds:.0f} s)"
+                if "test_auroc_ci_low" in m else f"{name}: AUROC {m['test_auroc']:.3f}; run {run_id}"
+            )
+    return results
+
+
+def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
+    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct"], experiments)
+
+
+def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
+    tracking.configure(tracking_uri)
+    return tracking.set_alias(version, alias, reason)
+
+
+def as_float_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    return frame.loc[:, list(columns)].astype(np.float64)

@@ -1,0 +1,108 @@
+"""The run summary for the analyst and commissioners: counts, distribution, drift, alerts.
+
+No identifiers and no person keys: only counts (1-4 shown as ``<5``), shares and PSI values.
+The data is built as a plain dict (``summary_data``) and rendered by a Jinja2 template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+import falls_risk
+
+TEMPLATE = "scoring_summary.html.j2"
+TEMPLATE_DIR = Path(falls_risk.__file__).resolve().parent / "reporting" / "templates"
+PROBABILITY_BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+
+
+def small_count(n: int) -> str:
+    """Counts of 1-4 are shown as <5 so nobody can be singled out."""
+    n = int(n)
+    return "<5" if 0 < n < 5 else f"{n:,}"
+
+
+def _distribution(probability: pd.Series) -> list[dict[str, Any]]:
+    bands = pd.cut(probability, bins=list(PROBABILITY_BANDS), include_lowest=True, right=True)
+    counts = bands.value_counts(sort=False)
+    total = max(int(counts.sum()), 1)
+    return [
+        {
+            "band": f"{iv.left:.0%}–{iv.right:.0%}",
+            "count": small_count(c),
+            "share": float(c) / total if c == 0 or c >= 5 else None,
+        }
+        for iv, c in counts.items()
+    ]
+
+
+def summary_data(
+    *,
+    manifest: dict[str, Any],
+    scores: pd.DataFrame,
+    drift: pd.DataFrame,
+    warnings: list[str],
+    alerts: pd.DataFrame,
+    changes: pd.DataFrame | None,
+    risers: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """Everything the summary shows, as counts and rates only."""
+    tiers = scores["tier"].astype("string")
+    by_la = []
+    if "local_authority" in scores.columns:
+        grouped = scores.assign(tier=tiers).groupby("local_authority", dropna=False, observed=True)
+        for la, frame in grouped:
+            flagged = frame[frame["tier"] == "high"]
+            by_la.append(
+                {
+                    "local_authority": "(unknown)" if pd.isna(la) else str(la),
+                    "eligible": small_count(len(frame)),
+                    "flagged": small_count(len(flagged)),
+                    "mean_risk_flagged": float(flagged["probability"].mean()) if len(flagged) >= 5 else None,
+                }
+            )
+    flagged = scores[tiers == "high"]
+    alert_counts = (
+        [{"alert": a, "count": small_count(c)} for a, c in alerts["alert"].value_counts().items()]
+        if len(alerts)
+        else []
+    )
+    return {
+        "manifest": manifest,
+        "eligible": small_count(len(scores)),
+        "tiers": [{"tier": t, "count": small_count(int((tiers == t).sum()))} for t in ("high", "moderate", "low")],
+        "flagged_mean_risk": float(flagged["probability"].mean()) if len(flagged) >= 5 else None,
+        "population_mean_risk": float(scores["probability"].mean()) if len(scores) else None,
+        "expected_admissions": float(scores["probability"].sum()),
+        "expected_admissions_flagged": float(flagged["probability"].sum()),
+        "by_local_authority": by_la,
+        "distribution": _distribution(scores["probability"]),
+        "drift": [
+            {"variable": r.variable, "psi": None if pd.isna(r.psi) else float(r.psi), "status": r.status}
+            for r in drift.itertuples(index=False)
+        ],
+        "warnings": warnings,
+        "alerts": alert_counts,
+        "alerts_in_flagged": small_count(int((alerts["tier"] == "high").sum())) if len(alerts) else "0",
+        "entered": small_count(int((changes["change"] == "entered").sum())) if changes is not None else None,
+        "left": small_count(int((changes["change"] == "left").sum())) if changes is not None else None,
+        "risers": small_count(len(risers)) if risers is not None else None,
+        "median_rise": float(np.median(risers["rise"])) if risers is not None and len(risers) >= 5 else None,
+    }
+
+
+def render_summary(data: dict[str, Any]) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda v, digits=1: "–" if v is None else f"{100 * v:.{digits}f}%"
+    env.filters["num"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
+    return env.get_template(TEMPLATE).render(**data)

@@ -1,0 +1,207 @@
+"""The people of the synthetic world: who they are, where they live, and with whom.
+
+The spine is the GP-registered population aged 50+ at the start of the period (so people age
+into 65+), with an age structure like Wales's. Couples share an address and a surname (most
+married women carry their husband's surname; their birth surname is kept as the previous
+surname); the rest live alone or with people outside the spine. Some people register during
+the period. People outside the spine (registered with a GP elsewhere, or younger people met by
+the police) get identities too, so that "unlinked" is a real outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from falls_risk.synth.geography import Geography
+from falls_risk.synth.reference import name_tables
+
+# Wales, mid-2020 estimates (thousands) by five-year band from 50 to 100+.
+AGE_BANDS = np.arange(50, 105, 5)
+AGE_BAND_WEIGHTS = np.array([215, 220, 200, 180, 185, 135, 90, 55, 22, 6, 1], dtype=float)
+
+
+def nhs_check_digit(base9: np.ndarray) -> np.ndarray:
+    """Modulus-11 check digit of nine-digit integers; 10 means the base is unusable."""
+    digits = (base9[:, None] // 10 ** np.arange(8, -1, -1)) % 10
+    total = (digits * np.arange(10, 1, -1)).sum(axis=1)
+    check = 11 - total % 11
+    return np.where(check == 11, 0, check)
+
+
+def new_nhs_numbers(rng: np.random.Generator, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """``n`` distinct valid NHS numbers (as int64), none of them in ``exclude``."""
+    seen = set() if exclude is None else set(exclude.tolist())
+    out: list[np.ndarray] = []
+    need = n
+    while need > 0:
+        base = rng.integers(400_000_000, 799_999_999, size=int(need * 1.2) + 16)
+        check = nhs_check_digit(base)
+        numbers = base[check != 10] * 10 + check[check != 10]
+        numbers = np.array([x for x in dict.fromkeys(numbers.tolist()) if x not in seen], dtype=np.int64)
+        numbers = numbers[:need]
+        seen.update(numbers.tolist())
+        out.append(numbers)
+        need -= len(numbers)
+    return np.concatenate(out)
+
+
+def add_days(d: date, days: np.ndarray) -> np.ndarray:
+    return np.datetime64(d, "D") + days.astype("timedelta64[D]")
+
+
+@dataclass
+class People:
+    """Identities and households. Index 0..n_spine-1 is the spine; the rest are outsiders."""
+
+    n_spine: int
+    n_older: int  # spine + older outsiders (simulated); the rest are young police contacts
+    nhs: np.ndarray  # int64
+    sex: np.ndarray  # 0 = male, 1 = female
+    birth_date: np.ndarray  # datetime64[D]
+    age0: np.ndarray  # age in years at the start
+    forename: np.ndarray
+    surname: np.ndarray
+    previous_surname: np.ndarray  # "" when none
+    spouse: np.ndarray  # index or -1
+    lives_with_others: np.ndarray  # bool: lives with people outside the spine
+    address0: np.ndarray  # address at the start (or at registration)
+    reg_month: np.ndarray  # first month registered (negative: before the start)
+    registration_date: np.ndarray  # datetime64[D]
+
+    @property
+    def n(self) -> int:
+        return len(self.nhs)
+
+    @property
+    def nhs_text(self) -> np.ndarray:
+        return self.nhs.astype(str).astype(object)
+
+
+def _ages(rng: np.random.Generator, n: int) -> np.ndarray:
+    band = rng.choice(len(AGE_BANDS), n, p=AGE_BAND_WEIGHTS / AGE_BAND_WEIGHTS.sum())
+    return AGE_BANDS[band] + rng.random(n) * 5
+
+
+def _forenames(rng: np.random.Generator, sex: np.ndarray, birth_year: np.ndarray) -> np.ndarray:
+    names = name_tables()
+    cohorts = np.array(names.cohorts)
+    cohort = cohorts[np.clip(np.searchsorted(cohorts, birth_year, side="right") - 1, 0, len(cohorts) - 1)]
+    out = np.empty(len(sex), dtype=object)
+    for s_code, s in ((0, "M"), (1, "F")):
+        for c in cohorts:
+            idx = np.flatnonzero((sex == s_code) & (cohort == c))
+            if len(idx):
+                pool, p = names.forenames[(s, int(c))]
+                out[idx] = rng.choice(pool, len(idx), p=p)
+    return out
+
+
+def _surnames(rng: np.random.Generator, n: int) -> np.ndarray:
+    names = name_tables()
+    return rng.choice(names.surnames, n, p=names.surname_p)
+
+
+def _pair_couples(rng: np.random.Generator, sex: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Pair men and women of similar age; returns spouse index or -1."""
+    n = len(sex)
+    spouse = np.full(n, -1, dtype=np.int64)
+    # Share of each sex living as a couple falls with age (widowhood hits women earlier).
+    p_m = np.clip(0.78 - 0.006 * np.maximum(age - 60, 0), 0.35, 0.8)
+    p_f = np.clip(0.74 - 0.014 * np.maximum(age - 60, 0), 0.12, 0.75)
+    men = np.flatnonzero((sex == 0) & (rng.random(n) < p_m))
+    women_all = np.flatnonzero(sex == 1)
+    w = p_f[women_all]
+    k = min(len(men), len(women_all))
+    women = rng.choice(women_all, k, replace=False, p=w / w.sum())
+    men = rng.choice(men, k, replace=False)
+    # Wives are on average two years younger: sort both by (age - offset + noise) and zip.
+    m_key = age[men] - 2 + rng.normal(0, 3, k)
+    f_key = age[women] + rng.normal(0, 3, k)
+    mo, fo = men[np.argsort(m_key)], women[np.argsort(f_key)]
+    spouse[mo] = fo
+    spouse[fo] = mo
+    return spouse
+
+
+def build_people(
+    rng: np.random.Generator, geo: Geography, n_spine: int, start: date, n_months: int
+) -> People:
+    n_out = max(5, int(round(n_spine * 0.06)))
+    n_young = max(5, int(round(n_spine * 0.04)))
+    n_older = n_spine + n_out
+    n = n_older + n_young
+
+    sex = (rng.random(n) < 0.52).astype(np.int8)
+    age0 = np.concatenate([_ages(rng, n_older), 16 + rng.random(n_young) * 34])
+    birth_date = add_days(start, -np.round(age0 * 365.25).astype(np.int64))
+    birth_year = birth_date.astype("datetime64[Y]").astype(int) + 1970
+
+    forename = _forenames(rng, sex, birth_year)
+    birth_surname = _surnames(rng, n)
+    surname = birth_surname.copy()
+    previous = np.full(n, "", dtype=object)
+
+    spouse = np.full(n, -1, dtype=np.int64)
+    spouse[:n_spine] = _pair_couples(rng, sex[:n_spine], age0[:n_spine])
+    wives = np.flatnonzero((spouse >= 0) & (sex == 1))
+    takes_name = wives[rng.random(len(wives)) < 0.9]
+    surname[takes_name] = birth_surname[spouse[takes_name]]
+    changed = takes_name[surname[takes_name] != birth_surname[takes_name]]
+    previous[changed] = birth_surname[changed]
+    # Widowed, divorced or separated women living alone mostly kept a married name too.
+    single_older_women = np.flatnonzero((spouse < 0) & (sex == 1) & (np.arange(n) < n_older))
+    married_before = single_older_women[rng.random(len(single_older_women)) < 0.75]
+    married_name = _surnames(rng, len(married_before))
+    differs = married_name != birth_surname[married_before]
+    surname[married_before[differs]] = married_name[differs]
+    previous[married_before[differs]] = birth_surname[married_before[differs]]
+
+    # Households: a couple shares one address. Lsoa chosen for the household.
+    n_lsoa = len(geo.lsoa_code)
+    head = np.where(spouse >= 0, np.minimum(np.arange(n), spouse), np.arange(n))
+    heads = np.flatnonzero(head[:n_spine] == np.arange(n_spine))
+    # LSOA sizes vary; weight them with a gamma draw.
+    lsoa_w = rng.gamma(6.0, 1.0, n_lsoa)
+    hh_lsoa = rng.choice(n_lsoa, len(heads), p=lsoa_w / lsoa_w.sum())
+    hh_addr = geo.new_addresses(rng, hh_lsoa, len(heads))
+    address0 = np.full(n, -1, dtype=np.int64)
+    address0[heads] = hh_addr
+    address0[:n_spine] = address0[head[:n_spine]]
+    # Outsiders live outside the region; young police contacts live in it.
+    address0[n_spine:n_older] = geo.new_addresses(rng, None, n_out)
+    address0[n_older:] = geo.new_addresses(rng, rng.choice(n_lsoa, n_young), n_young)
+
+    lives_with_others = (spouse < 0) & (rng.random(n) < 0.22)
+
+    # Registration: most long-standing; about 1% a year move in during the period.
+    reg_month = np.full(n, -10_000, dtype=np.int64)
+    movers_in = np.flatnonzero(rng.random(n_spine) < 0.01 * n_months / 12)
+    reg_month[movers_in] = rng.integers(1, n_months, len(movers_in))
+    # A couple registers together.
+    with_spouse = movers_in[spouse[movers_in] >= 0]
+    reg_month[spouse[with_spouse]] = reg_month[with_spouse]
+    years_before = np.minimum(rng.exponential(14.0, n), age0 - 18)
+    month_start = (np.datetime64(start, "M") + np.clip(reg_month, 0, None)).astype("datetime64[D]")
+    in_period = month_start + rng.integers(0, 28, n).astype("timedelta64[D]")
+    before = add_days(start, -np.round(years_before * 365.25).astype(np.int64) - 1)
+    registration_date = np.where(reg_month >= 0, in_period, before)
+    nhs = new_nhs_numbers(rng, n)
+    return People(
+        n_spine=n_spine,
+        n_older=n_older,
+        nhs=nhs,
+        sex=sex,
+        birth_date=birth_date,
+        age0=age0,
+        forename=forename,
+        surname=surname,
+        previous_surname=previous,
+        spouse=spouse,
+        lives_with_others=lives_with_others,
+        address0=address0,
+        reg_month=reg_month,
+        registration_date=registration_date,
+    )

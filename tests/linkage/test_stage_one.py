@@ -1,0 +1,81 @@
+"""Stage 1: a valid NHS number in the spine links unless date of birth and sex both disagree."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from falls_risk.linkage import prepare
+from falls_risk.linkage.secret import person_keys
+
+SECRET = b"unit-test-secret-0123456789"
+
+
+def run_stage_one(tmp_path: Path, records: list[dict]) -> pd.DataFrame:
+    population = pd.DataFrame(
+        {
+            "nhs_number": ["9434765919", "4010232137"],
+            "forename": ["margaret", "william"],
+            "surname": ["jones", "davies"],
+            "date_of_birth": [date(1940, 3, 7), date(1938, 11, 2)],
+            "sex": ["F", "M"],
+            "postcode": ["CF10 1AB", "CF5 2XY"],
+            "address_line": ["1 high street", "2 mill lane"],
+            "row_number": [1, 2],
+        }
+    )
+    population.to_parquet(tmp_path / "population.parquet")
+    frame = pd.DataFrame(records)
+    frame["row_number"] = range(1, len(frame) + 1)
+    frame.to_parquet(tmp_path / "ed_attendances.parquet")
+    con = duckdb.connect()
+    prepare.load_spine(con, tmp_path / "population.parquet", SECRET)
+    table = prepare.stage_one(con, "ed_attendances", tmp_path / "ed_attendances.parquet")
+    return con.sql(f"SELECT * FROM {table} ORDER BY row_number").df()
+
+
+def record(nhs: str | None, dob: date | None, sex: str | None, forename: str = "margaret") -> dict:
+    return {"nhs_number": nhs, "forename": forename, "surname": "jones", "date_of_birth": dob, "sex": sex,
+            "postcode": "CF10 1AB"}
+
+
+def test_valid_nhs_number_in_spine_links(tmp_path: Path) -> None:
+    out = run_stage_one(tmp_path, [record("9434765919", date(1940, 3, 7), "F"), record("943 476 5919", None, None)])
+    assert out["stage1_status"].tolist() == ["nhs_number", "nhs_number"]
+    assert out["spine_person_key"].tolist() == person_keys(SECRET, ["9434765919"] * 2)
+
+
+def test_mis_keyed_number_with_dob_and_sex_disagreeing_goes_to_stage_two(tmp_path: Path) -> None:
+    # The number belongs to William Davies (M, 1938) but the record is a woman born in 1940.
+    out = run_stage_one(tmp_path, [record("4010232137", date(1940, 3, 7), "F")])
+    assert out.loc[0, "stage1_status"] == "stage2"
+
+
+def test_one_disagreement_or_a_swapped_date_still_links(tmp_path: Path) -> None:
+    out = run_stage_one(
+        tmp_path,
+        [
+            record("9434765919", date(1941, 3, 7), "F"),  # dob typo only
+            record("9434765919", date(1940, 3, 7), "M"),  # sex wrong only
+            record("9434765919", date(1940, 7, 3), "M"),  # day/month swapped + sex wrong
+        ],
+    )
+    assert out["stage1_status"].tolist() == ["nhs_number"] * 3
+
+
+def test_records_without_a_usable_number_go_to_stage_two_or_say_why_not(tmp_path: Path) -> None:
+    out = run_stage_one(
+        tmp_path,
+        [
+            record(None, date(1940, 3, 7), "F"),  # names + dob: stage 2
+            {"nhs_number": "9999999999", "forename": None, "surname": None, "date_of_birth": None, "sex": None,
+             "postcode": "CF10 1AB"},  # number not in spine, nothing else
+            {"nhs_number": None, "forename": None, "surname": None, "date_of_birth": None, "sex": "F",
+             "postcode": "CF10 1AB"},
+        ],
+    )
+    assert out["stage1_status"].tolist() == ["stage2", "unlinked", "unlinked"]
+    assert out["stage1_reason"].tolist()[1:] == [prepare.REASON_NOT_IN_SPINE, prepare.REASON_NO_IDENTIFIERS]

@@ -1,0 +1,61 @@
+import json
+from datetime import date
+
+import pytest
+
+from falls_risk.errors import ScoringError
+from falls_risk.scoring.safety import (
+    check_as_of,
+    check_extract_not_older,
+    check_model_compatible,
+    check_month_folder,
+    check_output_dir,
+)
+
+
+def test_future_as_of_is_refused():
+    check_as_of(date(2026, 3, 1), today=date(2026, 3, 1))
+    with pytest.raises(ScoringError, match="future"):
+        check_as_of(date(2026, 3, 2), today=date(2026, 3, 1))
+
+
+def test_extract_older_than_previous_run_is_refused():
+    previous = {"month": "2026-02", "extract_date": "2026-02-01"}
+    check_extract_not_older(date(2026, 2, 1), previous)
+    check_extract_not_older(date(2026, 1, 1), None)
+    with pytest.raises(ScoringError, match="older than the extract of the previous run"):
+        check_extract_not_older(date(2026, 1, 31), previous)
+
+
+def test_out_folder_must_match_the_month(tmp_path):
+    assert check_output_dir(tmp_path / "2026-03", date(2026, 3, 1)) == "2026-03"
+    with pytest.raises(ScoringError, match="named for month 2026-02"):
+        check_output_dir(tmp_path / "2026-02", date(2026, 3, 1))
+    held = tmp_path / "march"
+    held.mkdir()
+    (held / "manifest.json").write_text(json.dumps({"month": "2026-03"}))
+    with pytest.raises(ScoringError, match="holds the run for 2026-03"):
+        check_output_dir(held, date(2026, 4, 1))
+    other = tmp_path / "stuff"
+    other.mkdir()
+    (other / "x.txt").write_text("x")
+    with pytest.raises(ScoringError, match="not a scoring run folder"):
+        check_output_dir(other, date(2026, 4, 1))
+
+
+def test_month_goes_to_one_folder(tmp_path):
+    entries = [{"month": "2026-03", "output_dir": "march", "sequence": 1}]
+    check_month_folder(entries, "2026-03", tmp_path / "march")
+    with pytest.raises(ScoringError, match="already scored into"):
+        check_month_folder(entries, "2026-03", tmp_path / "2026-03")
+    with pytest.raises(ScoringError, match="already holds month 2026-03"):
+        check_month_folder(entries, "2026-04", tmp_path / "march")
+
+
+def test_model_with_other_features_or_registry_version_is_refused_clearly():
+    check_model_compatible(["a", "b"], "7", ["b", "a"], "7", "falls-risk v3")
+    with pytest.raises(ScoringError, match="registry version '6'.*Retrain"):
+        check_model_compatible(["a", "b"], "6", ["a", "b"], "7", "falls-risk v3")
+    check_model_compatible(["a"], "7", ["a", "b"], "7", "falls-risk v3")  # a subset is fine
+    with pytest.raises(ScoringError, match="does not compute: c"):
+        check_model_compatible(["a", "c"], "7", ["a", "b"], "7", "falls-risk v3")
