@@ -46,15 +46,21 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             result = subprocess.run(
                 [sys.executable, "-c", CHILD, str(Path(tmp) / "world"), str(args.people), str(args.seed)],
-                check=True, capture_output=True, text=True,
+                check=True,
+                capture_output=True,
+                text=True,
             )
         run = json.loads(result.stdout.strip().splitlines()[-1])
         runs.append(run)
         gp_rx = run["rows"]["gp_events"] + run["rows"]["prescriptions"]
-        print(f"run {i + 1}: {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB, "
-              f"gp_events + prescriptions = {gp_rx:,} rows")
-    print(f"people={args.people:,} median={statistics.median(r['seconds'] for r in runs):.1f} s "
-          f"peak_rss={max(r['peak_rss_mb'] for r in runs):.0f} MB")
+        print(
+            f"run {i + 1}: {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB, "
+            f"gp_events + prescriptions = {gp_rx:,} rows"
+        )
+    print(
+        f"people={args.people:,} median={statistics.median(r['seconds'] for r in runs):.1f} s "
+        f"peak_rss={max(r['peak_rss_mb'] for r in runs):.0f} MB"
+    )
     print(json.dumps(runs[-1]["rows"]))
     return 0
 

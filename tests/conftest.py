@@ -60,3 +60,14 @@ def feature_workspace(linked_workspace: Path, tmp_path_factory: pytest.TempPathF
     ws = copy_workspace(linked_workspace, tmp_path_factory.mktemp("ws_features") / "ws")
     build_features(ws, parse_index_dates(FEATURE_INDEX_DATES), progress=False)
     return ws
+
+
+# --- linkage ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def linked_workspace(ingested_workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``ingested_workspace`` after ``run_linkage``: WS/linked, WS/linkage, WS/reports."""
+    from falls_risk.linkage import run_linkage
+
+    ws = copy_workspace(ingested_workspace, tmp_path_factory.mktemp("ws_linked") / "ws")
+    run_linkage(ws, progress=False)
+    return ws

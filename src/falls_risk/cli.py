@@ -141,8 +141,10 @@ def score(
     keep_work: Annotated[
         bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run.")
     ] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
+    from falls_risk.config import load_pipeline_config
     from falls_risk.scoring import print_result, run_scoring
 
     result = run_scoring(
@@ -159,6 +161,7 @@ def score(
         linkage_model=linkage_model,
         key_file=key_file,
         keep_work=keep_work,
+        config=load_pipeline_config(config),
     )
     print_result(result)
 
@@ -217,6 +220,84 @@ def link_eval(
 
     secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
     print_evaluation(evaluate_linkage(workspace, truth, secret=secret))
+
+
+@app.command()
+def train(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. experiments/lightgbm_optuna.yaml.")],
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help="Overrides the experiment's data.workspace.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or sqlite:///mlflow.db.")
+    ] = None,
+) -> None:
+    """Train, calibrate, evaluate and register the experiment's models (tracked in MLflow)."""
+    from falls_risk.config import load_experiment_config
+    from falls_risk.modelling import run_experiment
+
+    run_experiment(load_experiment_config(experiment), workspace=workspace, tracking_uri=tracking_uri)
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version of the falls-risk model.")],
+    reason: Annotated[str, typer.Option(help="Why this version is promoted (recorded with who and when).")],
+    alias: Annotated[str, typer.Option(help="Alias to point at the version.")] = "champion",
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Point an alias (default: champion) at a model version, recording who, when and why."""
+    from falls_risk.modelling import promote as promote_version
+
+    record = promote_version(version, alias, reason, tracking_uri=tracking_uri)
+    console.print(f"falls-risk@{record['alias']} -> version {record['version']} (was "
+                  f"{record['previous_version'] or 'unset'}), by {record['by']} at {record['at']}.")
+
+
+@app.command()
+def compare(
+    experiment: Annotated[
+        list[str] | None, typer.Option("--experiment", help="MLflow experiment(s) to include; default all.")
+    ] = None,
+    csv: Annotated[Path, typer.Option(help="Where to write the leaderboard CSV.")] = Path("leaderboard.csv"),
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Leaderboard of training runs with 95% intervals (Rich table and CSV)."""
+    from rich.console import Console
+
+    from falls_risk.modelling.leaderboard import compare_runs
+
+    compare_runs(experiment or None, csv=csv, tracking_uri=tracking_uri, console=Console(width=200))
+
+
+@app.command()
+def report(
+    workspace: WorkspaceOpt,
+    model: Annotated[str, typer.Option("--model", help="MLflow model URI.")] = "models:/falls-risk@champion",
+    out: Annotated[Path, typer.Option("--out", help="Folder for model_report.html (and its summary JSON).")] = Path(
+        "reports"
+    ),
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or ./mlflow.db.")
+    ] = None,
+    people_per_month: Annotated[
+        list[int] | None,
+        typer.Option("--people-per-month", min=1, help="Capacity rows: people the team can see a month (repeat)."),
+    ] = None,
+    explain_rows: Annotated[
+        int, typer.Option(min=100, help="Test-period person-months explained for the SHAP figures.")
+    ] = 3000,
+    ablation: Annotated[
+        bool, typer.Option("--ablation/--no-ablation", help="Retrain without each agency's features.")
+    ] = True,
+) -> None:
+    """Commissioners' report: what drives risk, what each agency adds, performance, model card."""
+    from falls_risk.reporting import build_report
+
+    build_report(
+        model, workspace, out, tracking_uri=tracking_uri, people_per_month=people_per_month,
+        explain_rows=explain_rows, ablation=ablation,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

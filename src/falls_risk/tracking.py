@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import json
+import logging
 import os
 import subprocess
 import tempfile
@@ -57,6 +58,7 @@ def configure(tracking_uri: str | None = None) -> str:
     ``mlflow.db`` in the current directory.
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -173,6 +175,19 @@ class FallsRiskPyfunc(mlflow.pyfunc.PythonModel):
         return self.model.predict_proba(pd.DataFrame(model_input))
 
 
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Silence MLflow's INFO/WARNING chatter (e.g. the cloudpickle notice) for one call."""
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
 def _pip_requirements() -> list[str]:
     reqs = []
     for package in _REQUIREMENTS:
@@ -195,7 +210,7 @@ def log_model(model: Any, example: pd.DataFrame, register: bool = True) -> dict[
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "falls_risk_model.joblib"
         joblib.dump(model, path)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet("mlflow.pyfunc", "mlflow.models.model"):
             warnings.simplefilter("ignore")  # MLflow's own notices about environment inference
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -331,3 +346,19 @@ def leaderboard(metrics: list[str], experiments: list[str] | None = None) -> pd.
             col = f"metrics.{metric}{suffix}"
             out[f"{metric}{suffix}"] = runs[col] if col in runs else float("nan")
     return out.sort_values(metrics[0] if metrics else "start_time", ascending=False).reset_index(drop=True)
+
+
+def run_data(run_id: str) -> dict[str, Any]:
+    """A run's record as plain data: ``metrics``, ``params``, ``tags`` and ``start_time`` (ISO)
+    (for the commissioners' report; added by the explain/report stage)."""
+    try:
+        run = MlflowClient().get_run(run_id)
+    except MlflowException as exc:
+        raise ModelError(f"Run {run_id} is not in {mlflow.get_tracking_uri()}: {exc.message}") from None
+    started = datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC).isoformat(timespec="seconds")
+    return {
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+        "start_time": started,
+    }

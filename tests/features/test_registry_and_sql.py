@@ -24,7 +24,7 @@ from falls_risk.features.dictionary import render
 from falls_risk.features.reference import reference_features
 from falls_risk.features.registry import AGENCIES, _registry_hash, validate_specs
 from falls_risk.features.spec import FeatureSpec
-from falls_risk.features.sql import feature_sql
+from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.workspace import Workspace
 from test_point_in_time import compare_with_reference
 
@@ -117,8 +117,11 @@ def test_sql_transpiles_to_spark(lags: dict[str, int]) -> None:
     assert "FILTER" in spark.upper() or "CASE" in spark.upper()
     for name in feature_names():
         assert name in spark
-    # And it parses back as Spark SQL.
+    # And it parses back as Spark SQL; so does the code-map statement run before it.
     sqlglot.parse_one(spark, read="spark")
+    code_map = sqlglot.transpile(code_map_sql(), read="duckdb", write="spark")[0]
+    assert "LIKE 'rx/0401%'" in code_map
+    sqlglot.parse_one(code_map, read="spark")
 
 
 def test_sql_equals_reference_on_the_tiny_world(tiny_copy: Path) -> None:

@@ -216,3 +216,20 @@ def test_absent_sources_give_zero_counts(tiny_copy: Path) -> None:
     (tiny_copy / "linked" / "police_incidents.parquet").unlink()
     table = compute_features(tiny_copy, [D])
     assert row(table, "p1")["police_victim_365d"] == 0 and row(table, "p1")["ed_attendances_ever"] == 2
+
+
+def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
+    from test_point_in_time import compare_with_reference
+
+    from falls_risk.features.compute import label_known_until
+    from falls_risk.features.pandas_reference import events_frame, pandas_features
+    from falls_risk.workspace import Workspace
+
+    config = FeatureConfig(arrival_lag_days={"police_incidents": 61, "inpatient_spells": 3})
+    events = events_frame(pq.read_table(build_events(tiny_copy, config)))
+    population = pd.read_parquet(tiny_copy / "linked" / "population.parquet")
+    until = label_known_until(Workspace(tiny_copy), config)
+    for on in (D, APRIL, JUNE):
+        sql = compute_features(tiny_copy, [on], config=config)
+        pandas = pandas_features(events, population, on, config, label_known_until=until)
+        compare_with_reference(sql, pandas.to_dict("records"))

@@ -14,8 +14,9 @@ from falls_risk.ingest import load_mapping, run_ingest
 
 def test_a_missing_required_column_names_the_file_the_missing_and_the_found_columns(tmp_path: Path) -> None:
     tables = canonical_tables()
-    tables["social_care"] = [{k: v for k, v in r.items() if k not in ("client_id", "start_date")}
-                             for r in tables["social_care"]]
+    tables["social_care"] = [
+        {k: v for k, v in r.items() if k not in ("client_id", "start_date")} for r in tables["social_care"]
+    ]
     extract = write_extract(tmp_path / "extract", tables)
     with pytest.raises(ExtractError) as err:
         run_ingest(extract, tmp_path / "ws", progress=False)
@@ -41,9 +42,12 @@ def test_problems_in_several_files_are_reported_together(tmp_path: Path) -> None
 def test_a_latin1_csv_names_the_file_and_says_how_to_fix_it(tmp_path: Path) -> None:
     tables = canonical_tables()
     extract = write_extract(tmp_path / "extract", tables)
-    write_csv(extract / "housing_adaptations.csv", tables["housing_adaptations"] * 3
-              + [dict(tables["housing_adaptations"][0], application_id="H9", surname="Müller")],
-              encoding="latin-1")
+    write_csv(
+        extract / "housing_adaptations.csv",
+        tables["housing_adaptations"] * 3
+        + [dict(tables["housing_adaptations"][0], application_id="H9", surname="Müller")],
+        encoding="latin-1",
+    )
     with pytest.raises(ExtractError) as err:
         run_ingest(extract, tmp_path / "ws", progress=False)
     message = str(err.value)
@@ -54,8 +58,11 @@ def test_a_latin1_csv_names_the_file_and_says_how_to_fix_it(tmp_path: Path) -> N
 def test_declaring_the_encoding_in_the_mapping_reads_it(tmp_path: Path) -> None:
     tables = canonical_tables()
     extract = write_extract(tmp_path / "extract", tables)
-    write_csv(extract / "housing_adaptations.csv",
-              [dict(tables["housing_adaptations"][0], surname="Müller")], encoding="latin-1")
+    write_csv(
+        extract / "housing_adaptations.csv",
+        [dict(tables["housing_adaptations"][0], surname="Müller")],
+        encoding="latin-1",
+    )
     mapping = tmp_path / "m.yaml"
     mapping.write_text("sources:\n  housing_adaptations:\n    encoding: latin-1\n")
     run_ingest(extract, tmp_path / "ws", mapping=mapping, progress=False)
@@ -112,9 +119,15 @@ def test_a_missing_extract_folder_is_named(tmp_path: Path) -> None:
     ("yaml_text", "expected"),
     [
         ("sources:\n  social_services:\n    rename: {A: b}\n", "unknown source 'social_services'"),
-        ("sources:\n  social_care:\n    rename: {Client Ref: client_number}\n", "unknown column 'client_number'"),
+        (
+            "sources:\n  social_care:\n    rename: {Client Ref: client_number}\n",
+            "unknown column 'client_number'",
+        ),
         ("sources:\n  social_care:\n    value_maps: {gender: {1: M}}\n", "unknown column 'gender'"),
-        ("sources:\n  social_care:\n    date_formats: {weekly_hours: '%d'}\n", "not a date or datetime column"),
+        (
+            "sources:\n  social_care:\n    date_formats: {weekly_hours: '%d'}\n",
+            "not a date or datetime column",
+        ),
         ("sources:\n  social_care:\n    renames: {A: b}\n", "sources.social_care.renames: Extra inputs"),
         ("sources:\n  social_care:\n    encoding: klingon\n", "unknown encoding 'klingon'"),
         ("sources: [social_care]\n", "sources"),

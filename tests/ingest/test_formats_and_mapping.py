@@ -60,18 +60,62 @@ def write_council_export(folder: Path) -> Path:
     tables = canonical_tables()
     write_extract(folder, {"population": tables["population"]})
     episodes = [
-        {"Episode Ref": "EP-1", "Client Ref": "C100", "First Name": "Zoë", "Surname": "Smith",
-         "DOB": "06/05/1950", "Gender": "2", "Post Code": "cf10 1ab", "Address 1": "2 High Street",
-         "Service": "Domiciliary Care", "Start Date": "01/06/2023", "End Date": "NULL", "Hours Per Week": "7.5"},
-        {"Episode Ref": "EP-2", "Client Ref": "C100", "First Name": "Zoë", "Surname": "Smith",
-         "DOB": "06/05/1950", "Gender": "2", "Post Code": "CF10 1AB", "Address 1": "2 High Street",
-         "Service": "Telecare", "Start Date": "15/06/2023", "End Date": "", "Hours Per Week": ""},
-        {"Episode Ref": "EP-3", "Client Ref": "C200", "First Name": "Bob", "Surname": "Jones",
-         "DOB": "01/12/1945", "Gender": "1", "Post Code": "N/K", "Address 1": "3 High Street",
-         "Service": "Day Centre", "Start Date": "31/02/2023", "End Date": "", "Hours Per Week": ""},
-        {"Episode Ref": "EP-4", "Client Ref": "C300", "First Name": "Pat", "Surname": "Doe",
-         "DOB": "", "Gender": "9", "Post Code": "", "Address 1": "",
-         "Service": "Meals on Wheels", "Start Date": "01/07/2023", "End Date": "", "Hours Per Week": ""},
+        {
+            "Episode Ref": "EP-1",
+            "Client Ref": "C100",
+            "First Name": "Zoë",
+            "Surname": "Smith",
+            "DOB": "06/05/1950",
+            "Gender": "2",
+            "Post Code": "cf10 1ab",
+            "Address 1": "2 High Street",
+            "Service": "Domiciliary Care",
+            "Start Date": "01/06/2023",
+            "End Date": "NULL",
+            "Hours Per Week": "7.5",
+        },
+        {
+            "Episode Ref": "EP-2",
+            "Client Ref": "C100",
+            "First Name": "Zoë",
+            "Surname": "Smith",
+            "DOB": "06/05/1950",
+            "Gender": "2",
+            "Post Code": "CF10 1AB",
+            "Address 1": "2 High Street",
+            "Service": "Telecare",
+            "Start Date": "15/06/2023",
+            "End Date": "",
+            "Hours Per Week": "",
+        },
+        {
+            "Episode Ref": "EP-3",
+            "Client Ref": "C200",
+            "First Name": "Bob",
+            "Surname": "Jones",
+            "DOB": "01/12/1945",
+            "Gender": "1",
+            "Post Code": "N/K",
+            "Address 1": "3 High Street",
+            "Service": "Day Centre",
+            "Start Date": "31/02/2023",
+            "End Date": "",
+            "Hours Per Week": "",
+        },
+        {
+            "Episode Ref": "EP-4",
+            "Client Ref": "C300",
+            "First Name": "Pat",
+            "Surname": "Doe",
+            "DOB": "",
+            "Gender": "9",
+            "Post Code": "",
+            "Address 1": "",
+            "Service": "Meals on Wheels",
+            "Start Date": "01/07/2023",
+            "End Date": "",
+            "Hours Per Week": "",
+        },
     ]
     with (folder / "WCCIS Service Episodes.csv").open("w", encoding="cp1252", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(episodes[0]))
@@ -79,12 +123,30 @@ def write_council_export(folder: Path) -> Path:
         writer.writerows(episodes)
     calls = pd.DataFrame(
         [
-            {"Incident Number": "W1", "Call Date Time": "05/01/2024 09:40", "NHS No": NHS[0][:3] + " " + NHS[0][3:],
-             "Patient Forename": "Jose", "Patient Surname": "O'Neill", "Patient DOB": "03/02/1940",
-             "Patient Sex": "Male", "Patient Postcode": "CF10 1AA", "Chief Complaint": "Falls", "Conveyed": "Y"},
-            {"Incident Number": "W2", "Call Date Time": dt.datetime(2024, 2, 1, 14, 5, 0), "NHS No": "",
-             "Patient Forename": "Bob", "Patient Surname": "Jones", "Patient DOB": "",
-             "Patient Sex": "Unknown", "Patient Postcode": "", "Chief Complaint": "Other", "Conveyed": "N"},
+            {
+                "Incident Number": "W1",
+                "Call Date Time": "05/01/2024 09:40",
+                "NHS No": NHS[0][:3] + " " + NHS[0][3:],
+                "Patient Forename": "Jose",
+                "Patient Surname": "O'Neill",
+                "Patient DOB": "03/02/1940",
+                "Patient Sex": "Male",
+                "Patient Postcode": "CF10 1AA",
+                "Chief Complaint": "Falls",
+                "Conveyed": "Y",
+            },
+            {
+                "Incident Number": "W2",
+                "Call Date Time": dt.datetime(2024, 2, 1, 14, 5, 0),
+                "NHS No": "",
+                "Patient Forename": "Bob",
+                "Patient Surname": "Jones",
+                "Patient DOB": "",
+                "Patient Sex": "Unknown",
+                "Patient Postcode": "",
+                "Chief Complaint": "Other",
+                "Conveyed": "N",
+            },
         ]
     )
     with pd.ExcelWriter(folder / "wast_calls.xlsx") as writer:
@@ -96,7 +158,9 @@ def write_council_export(folder: Path) -> Path:
 def test_a_council_export_is_read_unchanged_through_the_example_mapping(tmp_path: Path) -> None:
     extract = write_council_export(tmp_path / "council")
     ws = tmp_path / "ws"
-    summary = run_ingest(extract, ws, mapping=EXAMPLE_MAPPING, extract_date=dt.date(2024, 12, 31), progress=False)
+    summary = run_ingest(
+        extract, ws, mapping=EXAMPLE_MAPPING, extract_date=dt.date(2024, 12, 31), progress=False
+    )
 
     care = summary.sources["social_care"]
     assert care.file == "WCCIS Service Episodes.csv"

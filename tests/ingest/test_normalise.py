@@ -160,8 +160,17 @@ def test_codes_fold_case_spaces_and_hyphens() -> None:
     assert nz.normalise_code("CHEST-PAIN") == "chest_pain"
 
 
-@given(st.lists(st.one_of(st.none(), digits9.map(lambda s: s + "0"), digits9.map(lambda s: s[:3] + " " + s[3:] + "7"),
-                          st.text(alphabet="0123456789 -x", max_size=13)), max_size=30))
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            digits9.map(lambda s: s + "0"),
+            digits9.map(lambda s: s[:3] + " " + s[3:] + "7"),
+            st.text(alphabet="0123456789 -x", max_size=13),
+        ),
+        max_size=30,
+    )
+)
 def test_vectorised_nhs_check_agrees_with_the_scalar_reference(values: list[str | None]) -> None:
     clean, invalid = nz.parse_nhs_numbers(pd.Series(values, dtype="str"))
     expected = [clean_nhs_number(v) for v in values]

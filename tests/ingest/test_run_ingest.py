@@ -159,7 +159,7 @@ def test_nothing_is_dropped_silently(dirty_ingest) -> None:
         assert numbers == list(range(1, len(rows) + 1)), source
     on_disk = json.loads((ws / "ingest_summary.json").read_text())
     for source, s in on_disk["sources"].items():
-        assert s["read"] == s["accepted"] + s["quarantined"]
+        assert s["read"] == s["accepted"] + s["quarantined"], source
         assert s["quarantined"] <= sum(s["reasons"].values())
 
 
@@ -195,7 +195,9 @@ def test_absent_sources_and_extra_columns_are_reported(tmp_path: Path) -> None:
 
 def test_optional_columns_may_be_absent_and_come_out_empty(tmp_path: Path) -> None:
     tables = canonical_tables()
-    tables["prescriptions"] = [{k: v for k, v in r.items() if k != "drug_name"} for r in tables["prescriptions"]]
+    tables["prescriptions"] = [
+        {k: v for k, v in r.items() if k != "drug_name"} for r in tables["prescriptions"]
+    ]
     extract = write_extract(tmp_path / "extract", tables)
     summary = run_ingest(extract, tmp_path / "ws", progress=False)
     assert summary.sources["prescriptions"].absent_optional_columns == ["drug_name"]
@@ -230,3 +232,45 @@ def test_a_failed_rerun_leaves_the_earlier_ingest_intact(tmp_path: Path) -> None
         run_ingest(extract, ws, progress=False)
     after = {p.relative_to(ws): p.read_bytes() for p in ws.rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_a_source_with_a_header_and_no_rows_is_ingested_empty(tmp_path: Path) -> None:
+    extract = write_extract(tmp_path / "extract", canonical_tables())
+    (extract / "gp_events.csv").write_text("nhs_number,event_date,snomed_code\n")
+    summary = run_ingest(extract, tmp_path / "ws", progress=False)
+    assert (summary.sources["gp_events"].read, summary.sources["gp_events"].accepted) == (0, 0)
+    schema = pq.read_schema(tmp_path / "ws" / "ingested" / "gp_events.parquet")
+    assert schema.field("event_date").type == pa.date32()
+
+
+def test_headers_differing_only_in_case_or_spacing_are_matched(tmp_path: Path) -> None:
+    tables = canonical_tables()
+    tables["gp_events"] = [
+        {"NHS Number": r["nhs_number"], "Event_Date": r["event_date"], " SNOMED_CODE ": r["snomed_code"]}
+        for r in tables["gp_events"]
+    ]
+    extract = write_extract(tmp_path / "extract", tables)
+    summary = run_ingest(extract, tmp_path / "ws", progress=False)
+    assert summary.sources["gp_events"].accepted == 3
+    assert summary.sources["gp_events"].extra_columns == []
+
+
+def test_a_utf8_csv_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    # Excel's "CSV UTF-8" starts the file with a BOM.
+    tables = canonical_tables()
+    extract = write_extract(tmp_path / "extract", tables)
+    write_csv(extract / "gp_events.csv", tables["gp_events"], encoding="utf-8-sig")
+    summary = run_ingest(extract, tmp_path / "ws", progress=False)
+    assert summary.sources["gp_events"].accepted == 3
+    assert ingested(tmp_path / "ws", "gp_events")[0]["nhs_number"] == NHS[0]
+
+
+def test_quoted_fields_may_hold_commas_and_newlines(tmp_path: Path) -> None:
+    tables = canonical_tables()
+    tables["population"][0]["address_line"] = 'Flat 2, "The Mill",\nMill Lane'
+    extract = write_extract(tmp_path / "extract", tables)
+    summary = run_ingest(extract, tmp_path / "ws", progress=False)
+    assert summary.sources["population"].accepted == 3
+    rows = ingested(tmp_path / "ws", "population")
+    assert rows[0]["address_line"] == 'Flat 2, "The Mill",\nMill Lane'
+    assert [r["row_number"] for r in rows] == [1, 2, 3]

@@ -42,11 +42,20 @@ def test_riser_explanation_names_the_features_whose_contribution_grew():
     now = before + pd.DataFrame({"falls": [total - 0.1], "age": [0.15], "care": [-0.05]}, index=before.index)
     feats_before = pd.DataFrame({"falls": [0], "age": [80], "care": [1]}, index=before.index)
     feats_now = pd.DataFrame({"falls": [2], "age": [81], "care": [0]}, index=before.index)
-    out = explain_risers(risers, now, before, feats_now, feats_before, describe_change_default(), top_n=3)
+    same_model = pd.Series([0.10], index=before.index)  # current model on last run's features
+    out = explain_risers(risers, now, before, feats_now, feats_before, describe_change_default(), top_n=3,
+                         probability_on_before=same_model)
     why = out.loc[0, "why"]
-    assert why.startswith("falls: 0 → 2")
+    assert why.startswith("falls: 0 → 2 (+")
     assert "age: 80 → 81" in why and "care" not in why  # care pushed the score down
-    assert out.loc[0, "model_change_log_odds"] == pytest.approx(0, abs=1e-6)  # same model: fully explained
+    assert out.loc[0, "feature_change_points"] == pytest.approx(25.0)
+    assert out.loc[0, "model_change_points"] == pytest.approx(0, abs=1e-9)  # same model: all from features
+
+    new_model = pd.Series([0.20], index=before.index)  # a new model already scored the old features higher
+    out = explain_risers(risers, now, before, feats_now, feats_before, describe_change_default(),
+                         probability_on_before=new_model)
+    assert out.loc[0, "model_change_points"] == pytest.approx(10.0)
+    assert out.loc[0, "feature_change_points"] == pytest.approx(15.0)
 
 
 def test_event_alerts_cover_the_period_since_last_run_with_current_risk():

@@ -37,7 +37,7 @@ def test_same_population_is_stable_and_shifted_population_warns():
     warned = set(table.loc[table["status"] == "warning", "variable"])
     assert warned == {"age", "score"}
     warnings = drift_warnings(table)
-    assert any("'age'" in w and "0.2" in w for w in warnings)
+    assert any("1 feature has PSI > 0.2" in w and "age (" in w for w in warnings)
     assert any("the risk score" in w for w in warnings)
 
 
@@ -46,4 +46,4 @@ def test_a_feature_missing_this_month_is_reported_not_skipped():
     reference = build_reference(_population(rng, 1_000), SPECS, rng.uniform(size=1_000))
     table = drift_table(reference, _population(rng, 500).drop(columns="calls"))
     assert table.set_index("variable").loc["calls", "status"] == "missing"
-    assert any("'calls'" in w for w in drift_warnings(table))
+    assert any("calls" in w and "could not be computed" in w for w in drift_warnings(table))

@@ -59,3 +59,18 @@ def test_model_with_other_features_or_registry_version_is_refused_clearly():
     check_model_compatible(["a"], "7", ["a", "b"], "7", "falls-risk v3")  # a subset is fine
     with pytest.raises(ScoringError, match="does not compute: c"):
         check_model_compatible(["a", "c"], "7", ["a", "b"], "7", "falls-risk v3")
+
+
+def test_feature_config_recorded_with_the_model_is_reused():
+    from types import SimpleNamespace
+
+    from falls_risk.config import FeatureConfig
+    from falls_risk.scoring.run import _feature_config
+
+    model = SimpleNamespace(training_info_={"feature_config": {"min_match_probability": 0.9,
+                                                                "arrival_lag_days": {"police_incidents": 61}}})
+    config = _feature_config(model, FeatureConfig())
+    assert config.min_match_probability == 0.9 and config.arrival_lag_days == {"police_incidents": 61}
+    assert _feature_config(SimpleNamespace(training_info_={}), FeatureConfig(min_age=70)).min_age == 70
+    with pytest.raises(ScoringError, match="retrain"):
+        _feature_config(SimpleNamespace(training_info_={"feature_config": {"nonsense": 1}}), FeatureConfig())

@@ -50,8 +50,11 @@ def test_health_nhs_numbers_are_sometimes_missing_spaced_miskeyed_or_wrong(ed):
     assert invalid < 0.03
     # A valid number that belongs to someone else is rare but real.
     given = nhs.str.replace(" ", "").to_numpy()
-    wrong = (given != "") & np.array([_valid_nhs(v) if v else False for v in given]) & (
-        given != truth["nhs_number"].to_numpy())
+    wrong = (
+        (given != "")
+        & np.array([_valid_nhs(v) if v else False for v in given])
+        & (given != truth["nhs_number"].to_numpy())
+    )
     assert wrong.mean() < 0.01
 
 

@@ -40,7 +40,7 @@ def test_fall_admission_rate_65_plus_is_about_two_per_cent(person_months):
 def test_fall_admission_rate_rises_from_one_to_nine_per_cent_with_age(person_months):
     young = person_months[(person_months["age"] >= 65) & (person_months["age"] < 70)]
     old = person_months[person_months["age"] >= 90]
-    e_young, o_young = _annual(young)
+    e_young, _ = _annual(young)
     e_old, o_old = _annual(old)
     assert 0.5 < e_young < 1.5
     assert 6.0 < e_old < 12.5
@@ -63,8 +63,12 @@ def test_previous_fall_raises_the_true_hazard(person_months):
 
 @pytest.mark.parametrize(
     ("factor", "low", "high"),
-    [("dementia", 1.5, 8.0), ("parkinsons", 1.5, 10.0), ("incontinence", 1.2, 6.0),
-     ("visual_impairment", 1.1, 6.0)],
+    [
+        ("dementia", 1.5, 8.0),
+        ("parkinsons", 1.5, 10.0),
+        ("incontinence", 1.2, 6.0),
+        ("visual_impairment", 1.1, 6.0),
+    ],
 )
 def test_conditions_raise_the_true_hazard(person_months, factor, low, high):
     pm = person_months[person_months["age"] >= 65]

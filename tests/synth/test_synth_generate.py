@@ -75,8 +75,21 @@ def test_bad_arguments_raise_a_clear_error(tmp_path, kwargs, message):
 
 def test_cli_writes_a_world(tmp_path):
     out = tmp_path / "cli-world"
-    code = main(["synth", "--out", str(out), "--people", "150", "--seed", "2",
-                 "--start", "2022-01-01", "--end", "2022-12-31"])
+    code = main(
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--people",
+            "150",
+            "--seed",
+            "2",
+            "--start",
+            "2022-01-01",
+            "--end",
+            "2022-12-31",
+        ]
+    )
     assert code == 0
     assert (out / "extract" / "population.csv").exists()
     assert (out / "truth" / "monthly_hazard.parquet").exists()

@@ -50,7 +50,9 @@ def test_every_vocabulary_value_occurs_and_no_other(extract):
             values = values[values != ""].str.strip()
             # Codes are case-insensitive; sex is upper case by convention.
             seen = set(values.str.lower()) if column.kind is Kind.CODE else set(values.str.upper())
-            vocab = {v.lower() for v in column.vocabulary} if column.kind is Kind.CODE else set(column.vocabulary)
+            vocab = (
+                {v.lower() for v in column.vocabulary} if column.kind is Kind.CODE else set(column.vocabulary)
+            )
             assert seen <= vocab, (name, column.name, seen - vocab)
             # "U" (indeterminate sex) is rare and need not occur in every source.
             required = vocab - {"U"} if column.kind is Kind.SEX else vocab
@@ -123,7 +125,9 @@ def test_fall_admissions_in_truth_are_the_outcome_rows(world_dir, extract, recor
     falls = pd.read_parquet(world_dir / "truth" / "fall_admissions.parquet")
     ip = extract["inpatient_spells"]
     dx = ip["diagnoses"].str.upper().str.replace(".", "", regex=False)
-    is_fall = dx.str.split(";").apply(lambda codes: any(c[:3] in contract.OUTCOME_ICD10_PREFIXES for c in codes))
+    is_fall = dx.str.split(";").apply(
+        lambda codes: any(c[:3] in contract.OUTCOME_ICD10_PREFIXES for c in codes)
+    )
     outcome = ip[is_fall & (ip["admission_method"].str.lower() == "emergency")]
     assert set(outcome["spell_id"]) == set(falls["spell_id"])
     # Hip fractures (S72.0-S72.2) are common among them.
@@ -145,7 +149,9 @@ def test_discharge_follows_admission_and_events_fall_in_the_period(extract):
         col = source.event_date_column
         if col is None or name == "population":
             continue
-        when = pd.to_datetime(extract[name][col].astype(str).str.replace(" ", "T"), errors="coerce", format="ISO8601")
+        when = pd.to_datetime(
+            extract[name][col].astype(str).str.replace(" ", "T"), errors="coerce", format="ISO8601"
+        )
         when = when.dropna()
         assert when.min() >= pd.Timestamp("2019-01-01"), name
         assert when.max() < pd.Timestamp("2026-01-01"), name
@@ -159,8 +165,11 @@ def test_primary_care_volumes_and_codes(extract):
     assert (rx["bnf_code"].str.len() >= 7).all()
     assert gp["snomed_code"].str.fullmatch(r"\d+").all()
     # Repeat prescriptions are issued every two to three months, not monthly.
-    clean = rx.assign(nhs=rx["nhs_number"].str.replace(" ", ""), code=rx["bnf_code"].str.upper().str[:9],
-                      issue_date=pd.to_datetime(rx["issue_date"]))
+    clean = rx.assign(
+        nhs=rx["nhs_number"].str.replace(" ", ""),
+        code=rx["bnf_code"].str.upper().str[:9],
+        issue_date=pd.to_datetime(rx["issue_date"]),
+    )
     clean = clean.sort_values(["nhs", "code", "issue_date"])
     gaps = clean.groupby(["nhs", "code"])["issue_date"].diff().dt.days.dropna()
     assert 50 <= gaps.median() <= 95

@@ -23,7 +23,7 @@ from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
 from falls_risk.features.events import _sql_path, build_events, connect, events_sql, require_linked
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
-from falls_risk.features.sql import feature_sql
+from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, write_json
 
@@ -112,6 +112,7 @@ def _run_batches(
 ) -> list[pa.Table]:
     """Run the feature query over ``dates`` on a connection with events / population views."""
     sql = feature_sql(config, label_known_until=until)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE code_map AS {code_map_sql()}")
     people = con.execute("SELECT count(*) FROM population").fetchone()[0]
     tables = []
     with progress_bar(disable=not progress) as bar:

@@ -76,54 +76,95 @@ def code_sets(specs: tuple[FeatureSpec, ...] = FEATURES) -> dict[tuple[str, ...]
     return sets
 
 
-# --- One expression per feature -----------------------------------------------------------------
+# --- Per code set statistics, then one expression per feature ----------------------------------
+#
+# Each event is joined to the code sets its code belongs to, and a small fixed set of statistics
+# (counts per window, latest, bed days, open episodes, distinct paragraphs) is aggregated per
+# person, index date and code set. Features are then picked out of those rows. The per-event work
+# is thus independent of the number of features (filtered aggregates over 80 columns per event
+# were 10x slower on DuckDB).
 
 
-def _window(spec: FeatureSpec) -> str:
-    return "" if spec.window_days is None else f" AND days_before <= {int(spec.window_days)}"
+def _w(window: int | None) -> str:
+    return "ever" if window is None else str(int(window))
 
 
-def event_aggregate(spec: FeatureSpec, flag: str | None) -> str | None:
-    """The aggregate over known events (``known`` CTE) computing one feature, or None."""
-    used = f"{flag} AND strong{_window(spec)}" if flag else ""
-    open_at_cutoff = f"NOT coalesce({known_at_index('end_days_before')}, FALSE)"
-    agg = spec.aggregation
-    if agg == "count":
-        return f"count(*) FILTER (WHERE {used})"
-    if agg == "any":
-        return f"CASE WHEN count(*) FILTER (WHERE {used}) > 0 THEN 1 ELSE 0 END"
+def statistics_needed(spec: FeatureSpec) -> list[tuple[str, int | None]]:
+    """The (statistic, window) pairs a feature is computed from."""
+    agg, w = spec.aggregation, spec.window_days
+    if agg in ("count", "any"):
+        return [("n", w)]
+    if agg == "trend":
+        return [("n", (w or 0) // 2), ("n", w)]
     if agg == "bed_days":
+        return [("bed", w)]
+    if agg == "days_since":
+        return [("latest", w)]
+    if agg == "active_any":
+        return [("open_n", None)]
+    if agg == "active_sum_value":
+        return [("open_value", None)]
+    if agg == "distinct_bnf_paragraphs":
+        return [("paragraphs", w)]
+    return []
+
+
+def statistic_sql(stat: str, window: int | None) -> str:
+    """One per-set statistic over the ``set_rows`` CTE."""
+    where = "" if window is None else f"days_before <= {int(window)}"
+    open_at_cutoff = f"NOT coalesce({known_at_index('end_days_before')}, FALSE)"
+
+    def filtered(expr: str, condition: str = "") -> str:
+        cond = " AND ".join(c for c in (where, condition) if c)
+        return f"{expr} FILTER (WHERE {cond})" if cond else expr
+
+    if stat == "n":
+        return filtered("count(*)")
+    if stat == "latest":
+        return filtered("min(days_before)")
+    if stat == "bed":
         # Days in hospital up to the cut-off: the discharge counts only if it was known by then.
         stay = (
             f"CASE WHEN {known_at_index('end_days_before')} THEN days_before - end_days_before "
             f"ELSE days_before - lag_days END"
         )
-        return f"sum({stay}) FILTER (WHERE {used})"
-    if agg == "days_since":
-        return f"min(days_before) FILTER (WHERE {used})"
-    if agg == "active_any":
-        return f"CASE WHEN count(*) FILTER (WHERE {used} AND {open_at_cutoff}) > 0 THEN 1 ELSE 0 END"
-    if agg == "active_sum_value":
-        return f"sum(coalesce(value, 0)) FILTER (WHERE {used} AND {open_at_cutoff})"
-    if agg == "distinct_bnf_paragraphs":
+        return filtered(f"sum({stay})")
+    if stat == "open_n":
+        return filtered("count(*)", open_at_cutoff)
+    if stat == "open_value":
+        return filtered("sum(coalesce(value, 0))", open_at_cutoff)
+    if stat == "paragraphs":
         # 'rx/' + the 7-character BNF paragraph.
-        return f"count(DISTINCT substr(code, 1, 10)) FILTER (WHERE {used})"
-    if agg == "trend":
-        half = int(spec.window_days or 0) // 2
-        return (
-            f"count(*) FILTER (WHERE {used} AND days_before <= {half}) - "
-            f"count(*) FILTER (WHERE {used} AND days_before > {half})"
-        )
-    if agg == "weak_link_share":
-        return "CAST(count(*) FILTER (WHERE strong AND weak) AS DOUBLE) / nullif(count(*) FILTER (WHERE strong), 0)"
-    if agg == "excluded_count":
-        return "count(*) FILTER (WHERE NOT strong)"
-    return None
+        return filtered("count(DISTINCT substr(code, 1, 10))")
+    raise ValueError(f"unknown statistic {stat}")
+
+
+def _stat_column(stat: str, window: int | None) -> str:
+    return f"{stat}_{_w(window)}"
+
+
+def raw_feature_sql(spec: FeatureSpec, set_id: int) -> str | None:
+    """A feature's value from the per-set rows (``per_set`` CTE), before missing-as-zero."""
+    needs = statistics_needed(spec)
+    if not needs:
+        return None
+    if spec.aggregation == "trend":
+        (_, half), (_, whole) = needs
+        value = f"2 * {_stat_column('n', half)} - {_stat_column('n', whole)}"
+    else:
+        value = _stat_column(*needs[0])
+    return f"max(CASE WHEN set_id = {set_id} THEN {value} END)"
+
+
+def set_max_window(specs: tuple[FeatureSpec, ...], codes: tuple[str, ...]) -> int | None:
+    """The longest look-back any feature needs from a code set (None = all history)."""
+    windows = [w for s in specs if s.codes == codes for _, w in statistics_needed(s)]
+    return None if any(w is None for w in windows) or not windows else max(windows)
 
 
 # Aggregations whose "no events" value is 0 rather than missing.
-_ZERO_WHEN_NO_EVENTS = ("count", "any", "bed_days", "active_any", "active_sum_value",
-                        "distinct_bnf_paragraphs", "trend", "excluded_count")
+_ZERO_WHEN_NO_EVENTS = ("count", "bed_days", "active_sum_value", "distinct_bnf_paragraphs", "trend")
+_BINARY_FROM_COUNT = ("any", "active_any")
 
 
 def demographic_expression(spec: FeatureSpec, config: FeatureConfig) -> str:
@@ -185,6 +226,25 @@ def households_sql() -> str:
     )
 
 
+def code_map_sql(specs: tuple[FeatureSpec, ...] = FEATURES) -> str:
+    """The code sets of the registry matched against the distinct codes of ``events``.
+
+    One row per (code, set_id) with the longest window any feature needs from that set. The
+    runner materialises it as the table ``code_map`` before running :func:`feature_sql` (a
+    small, exactly-sized table lets the join with the events build its hash table on it).
+    """
+    sets = code_sets(specs)
+    parts = [
+        f"SELECT code, {i} AS set_id, "
+        f"{'CAST(NULL AS INTEGER)' if (w := set_max_window(specs, codes)) is None else int(w)} AS max_window "
+        f"FROM codes WHERE {code_predicate(codes)}"
+        for i, codes in enumerate(sets)
+    ]
+    if not parts:
+        return "SELECT CAST(NULL AS VARCHAR) AS code, 0 AS set_id, CAST(NULL AS INTEGER) AS max_window WHERE FALSE"
+    return "WITH codes AS (SELECT DISTINCT code FROM events)\n" + "\nUNION ALL\n".join(parts)
+
+
 def feature_sql(
     config: FeatureConfig,
     *,
@@ -193,32 +253,60 @@ def feature_sql(
 ) -> str:
     """The whole feature query: one row per cohort member per index date.
 
+    Reads ``events``, ``population``, ``index_dates`` and ``code_map`` (:func:`code_map_sql`).
     Columns: ``person_key``, ``index_date``, every feature in registry order, ``label`` and
     ``died_in_window``. ``label_known_until`` is the last day the inpatient data is complete
     (extract date minus the inpatient arrival lag); a label window ending after it is NULL.
     """
     sets = code_sets(specs)
-    flags = ", ".join(f"{code_predicate(codes, 'e.code')} AS {flag}" for codes, flag in sets.items())
-    flags = (", " + flags) if flags else ""
+    set_ids = {codes: i for i, codes in enumerate(sets)}
     min_p = float(config.min_match_probability)
     weak_p = float(config.weak_link_probability)
     horizon = int(config.label_horizon_days)
 
-    aggregates = []
-    for spec in specs:
-        expr = event_aggregate(spec, sets.get(spec.codes))
-        if expr is not None:
-            aggregates.append(f"{expr} AS {spec.name}")
-    agg_cols = ", ".join(aggregates)
+    needs = {need for spec in specs for need in statistics_needed(spec)}
+    plain = sorted((n for n in needs if n[0] != "paragraphs"), key=lambda x: (x[0], x[1] or 10**9))
+    distinct = sorted((n for n in needs if n[0] == "paragraphs"), key=lambda x: x[1] or 10**9)
+    distinct_sets = sorted(
+        {set_ids[s.codes] for s in specs if s.codes and any(n[0] == "paragraphs" for n in statistics_needed(s))}
+    )
+    stat_cols = ",\n    ".join(f"{statistic_sql(*n)} AS {_stat_column(*n)}" for n in plain) or "0 AS unused"
+    if distinct:
+        distinct_cols = ",\n    ".join(f"{statistic_sql(*n)} AS {_stat_column(*n)}" for n in distinct)
+        distinct_cte = f"""distinct_stats AS (
+  SELECT cid, set_id,
+    {distinct_cols}
+  FROM set_rows WHERE set_id IN ({', '.join(str(i) for i in distinct_sets)})
+  GROUP BY cid, set_id
+),
+per_set_all AS (
+  SELECT p.*, {', '.join(f'd.{_stat_column(*n)}' for n in distinct)}
+  FROM per_set p LEFT JOIN distinct_stats d ON d.cid = p.cid AND d.set_id = p.set_id
+),"""
+    else:
+        distinct_cte = "per_set_all AS (SELECT * FROM per_set),"
+    raws = [
+        f"{raw} AS {spec.name}"
+        for spec in specs
+        if spec.codes and (raw := raw_feature_sql(spec, set_ids[spec.codes])) is not None
+    ]
+    raw_cols = ",\n    ".join(raws) if raws else "0 AS unused"
 
     def column(spec: FeatureSpec) -> str:
-        if spec.aggregation in DEMOGRAPHIC_AGGREGATIONS:
+        agg = spec.aggregation
+        if agg in DEMOGRAPHIC_AGGREGATIONS:
             return demographic_expression(spec, config)
-        if spec.aggregation == "sum_of":
+        if agg == "sum_of":
             return "(" + " + ".join(column(next(s for s in specs if s.name == n)) for n in spec.inputs) + ")"
-        if spec.aggregation in _ZERO_WHEN_NO_EVENTS:
-            return f"coalesce(a.{spec.name}, 0)"
-        return f"a.{spec.name}"
+        if agg == "weak_link_share":
+            return "CAST(l.weak_n AS DOUBLE) / nullif(l.used_n, 0)"
+        if agg == "excluded_count":
+            return "coalesce(l.excluded_n, 0)"
+        if agg in _BINARY_FROM_COUNT:
+            return f"CASE WHEN coalesce(w.{spec.name}, 0) > 0 THEN 1 ELSE 0 END"
+        if agg in _ZERO_WHEN_NO_EVENTS:
+            return f"coalesce(w.{spec.name}, 0)"
+        return f"w.{spec.name}"
 
     select_cols = ",\n  ".join(f"CAST({column(s)} AS DOUBLE) AS {s.name}" for s in specs)
 
@@ -227,42 +315,64 @@ def feature_sql(
         window_covered = "FALSE"
     else:
         window_covered = f"(c.index_date + INTERVAL '{horizon}' DAY <= DATE {quote(label_known_until.isoformat())})"
-        label_expr = f"CASE WHEN {window_covered} THEN (CASE WHEN l.fall_admissions > 0 THEN 1 ELSE 0 END) END"
+        label_expr = f"CASE WHEN {window_covered} THEN (CASE WHEN lab.fall_admissions > 0 THEN 1 ELSE 0 END) END"
     death_days_after = "date_diff('day', c.index_date, c.date_of_death)"
     died_expr = (
         f"CASE WHEN c.date_of_death IS NOT NULL AND {in_label_window(death_days_after, horizon)} THEN 1 "
         f"WHEN {window_covered} THEN 0 END"
     )
 
+    # ``cid`` numbers the (person, index date) rows of the cohort, so the big group-bys hash one
+    # integer instead of a text key and a date.
     return f"""WITH cohort AS (
-  {cohort_sql(config)}
+  SELECT row_number() OVER (ORDER BY person_key, index_date) AS cid, *
+  FROM ({cohort_sql(config)}) cohort_rows
 ),
 households AS (
   {households_sql()}
 ),
 ev AS (
-  SELECT c.person_key, c.index_date, e.code, e.value,
+  SELECT c.cid, e.code, e.value,
     date_diff('day', CAST(e.event_time AS DATE), c.index_date) AS days_before,
     date_diff('day', CAST(e.end_time AS DATE), c.index_date) AS end_days_before,
     {lag_days_expr('e.source', config)} AS lag_days,
     coalesce(e.match_probability, 1.0) >= {min_p} AS strong,
-    coalesce(e.match_probability, 1.0) < {weak_p} AS weak{flags}
+    coalesce(e.match_probability, 1.0) < {weak_p} AS weak
   FROM events e JOIN cohort c ON e.person_key = c.person_key
 ),
 known AS (
   SELECT * FROM ev WHERE {known_at_index('days_before')}
 ),
-agg AS (
-  SELECT person_key, index_date, {agg_cols}
-  FROM known GROUP BY person_key, index_date
+link_stats AS (
+  SELECT cid,
+    count(*) FILTER (WHERE NOT strong) AS excluded_n,
+    count(*) FILTER (WHERE strong) AS used_n,
+    count(*) FILTER (WHERE strong AND weak) AS weak_n
+  FROM known GROUP BY cid
+),
+set_rows AS (
+  SELECT k.cid, k.code, k.value, k.days_before, k.end_days_before, k.lag_days, m.set_id
+  FROM known k JOIN code_map m ON k.code = m.code
+  WHERE k.strong AND (m.max_window IS NULL OR k.days_before <= m.max_window)
+),
+per_set AS (
+  SELECT cid, set_id,
+    {stat_cols}
+  FROM set_rows GROUP BY cid, set_id
+),
+{distinct_cte}
+wide AS (
+  SELECT cid,
+    {raw_cols}
+  FROM per_set_all GROUP BY cid
 ),
 labels AS (
-  SELECT c.person_key, c.index_date, count(*) AS fall_admissions
+  SELECT c.cid, count(*) AS fall_admissions
   FROM events e JOIN cohort c ON e.person_key = c.person_key
   WHERE e.code = 'inpatient/fall_emergency'
     AND coalesce(e.match_probability, 1.0) >= {min_p}
     AND {in_label_window("date_diff('day', c.index_date, CAST(e.event_time AS DATE))", horizon)}
-  GROUP BY c.person_key, c.index_date
+  GROUP BY c.cid
 )
 SELECT c.person_key, c.index_date,
   {select_cols},
@@ -270,6 +380,7 @@ SELECT c.person_key, c.index_date,
   CAST({died_expr} AS TINYINT) AS died_in_window
 FROM cohort c
 LEFT JOIN households h ON h.household_key = c.household_key AND h.index_date = c.index_date
-LEFT JOIN agg a ON a.person_key = c.person_key AND a.index_date = c.index_date
-LEFT JOIN labels l ON l.person_key = c.person_key AND l.index_date = c.index_date
+LEFT JOIN wide w ON w.cid = c.cid
+LEFT JOIN link_stats l ON l.cid = c.cid
+LEFT JOIN labels lab ON lab.cid = c.cid
 """

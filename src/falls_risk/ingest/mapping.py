@@ -127,7 +127,8 @@ def check_against_contract(mapping: Mapping, origin: str) -> None:
                 )
             elif target in targets:
                 problems.append(
-                    f"sources.{name}.rename: both {targets[target]!r} and {export_col!r} are renamed to {target!r}"
+                    f"sources.{name}.rename: both {targets[target]!r} and {export_col!r} "
+                    f"are renamed to {target!r}"
                 )
             targets[target] = export_col
         for col in sm.date_formats:
@@ -144,7 +145,9 @@ def check_against_contract(mapping: Mapping, origin: str) -> None:
         if sm.sheet is not None and sm.file is not None and not sm.file.lower().endswith(".xlsx"):
             problems.append(f"sources.{name}.sheet is only for Excel files, but file is {sm.file!r}")
     if problems:
-        raise MappingError(f"{origin}: {format_examples(problems, limit=10)}. Fix the mapping file and re-run.")
+        raise MappingError(
+            f"{origin}: {format_examples(problems, limit=10)}. Fix the mapping file and re-run."
+        )
 
 
 def load_mapping(path: str | Path | None) -> Mapping:
@@ -167,7 +170,8 @@ def load_mapping(path: str | Path | None) -> Mapping:
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
         ]
         raise MappingError(
-            f"{path}: {format_examples(problems, limit=10)}. See docs/mapping.md for the keys a mapping may use."
+            f"{path}: {format_examples(problems, limit=10)}. "
+            "See docs/mapping.md for the keys a mapping may use."
         ) from None
     check_against_contract(mapping, str(path))
     return mapping

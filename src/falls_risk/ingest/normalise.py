@@ -189,7 +189,9 @@ def parse_datetimes(raw: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Ser
     if formats:  # the ISO fallback on the T-less text
         todo = parsed.isna() & raw.notna()
         if todo.any():
-            parsed[todo] = _parse_with_formats(raw[todo].str.replace("T", " ", n=1, regex=False), ISO_DATETIMES)
+            parsed[todo] = _parse_with_formats(
+                raw[todo].str.replace("T", " ", n=1, regex=False), ISO_DATETIMES
+            )
     failed = pd.Series(present(raw) & parsed.isna().to_numpy(), index=raw.index)
     return parsed, failed
 
@@ -208,7 +210,9 @@ def parse_icd10_lists(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, pd.Series(present(raw) & ~present(parsed), index=raw.index)
 
 
-def _pattern_parser(pattern: re.Pattern[str], upper: bool) -> Callable[[pd.Series], tuple[pd.Series, pd.Series]]:
+def _pattern_parser(
+    pattern: re.Pattern[str], upper: bool
+) -> Callable[[pd.Series], tuple[pd.Series, pd.Series]]:
     def parse(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         def one(value: str) -> str | None:
             text = re.sub(r"\s+", "", value)

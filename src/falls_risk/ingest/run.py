@@ -32,7 +32,9 @@ OUTPUT_NAMES = ("ingested", "quarantine", "ingest_summary.json")
 RESERVED_COLUMNS = ("row_number", "reasons", "nhs_number_invalid")
 
 
-def _rename_columns(file: SourceFile, frame: pd.DataFrame, mapping: Mapping) -> tuple[pd.DataFrame, list[str]]:
+def _rename_columns(
+    file: SourceFile, frame: pd.DataFrame, mapping: Mapping
+) -> tuple[pd.DataFrame, list[str]]:
     """Apply the mapping's renames (then case-insensitive name matches); return problems found."""
     source = SOURCES[file.source]
     sm = mapping.for_source(file.source)
@@ -57,7 +59,8 @@ def _rename_columns(file: SourceFile, frame: pd.DataFrame, mapping: Mapping) -> 
     clash += [c for c in frame.columns if str(c).endswith("_raw") and str(c)[:-4] in source.column_names]
     if clash:
         problems.append(
-            f"{file.path}: column(s) {', '.join(clash)} clash with names ingest adds; rename them in the mapping"
+            f"{file.path}: column(s) {', '.join(clash)} clash with names ingest adds; "
+            "rename them in the mapping"
         )
     missing = [c for c in source.required_columns if c not in frame.columns]
     if missing:
@@ -77,7 +80,9 @@ def _raise_collected(problems: list[tuple[type[FallsRiskError], str]]) -> None:
     messages = [message for _, message in problems]
     if len(messages) == 1:
         raise kind(messages[0] + ".")
-    raise kind(f"{len(messages)} problems with the extract:\n- " + "\n- ".join(messages) + "\nFix them and re-run.")
+    raise kind(
+        f"{len(messages)} problems with the extract:\n- " + "\n- ".join(messages) + "\nFix them and re-run."
+    )
 
 
 def _choose_extract_date(
@@ -93,12 +98,14 @@ def _choose_extract_date(
             latest = (when.date(), f"{name}.{norm.source.event_date_column}")
     if latest is None:
         raise ExtractError(
-            "The extract has no valid event dates to take the extract date from. Pass --extract-date YYYY-MM-DD."
+            "The extract has no valid event dates to take the extract date from. "
+            "Pass --extract-date YYYY-MM-DD."
         )
     if latest[0] > dt.date.today():
         notes.append(
             f"the extract date {latest[0]} (latest event date, in {latest[1]}) is in the future; "
-            "if that date is a typo, pass --extract-date so events after the real extract date are quarantined"
+            "if that date is a typo, pass --extract-date so events after the real extract date "
+            "are quarantined"
         )
     return latest[0], f"latest event date in the extract ({latest[1]})", notes
 
@@ -153,7 +160,9 @@ def run_ingest(
         if found is not None:
             files[name] = found
     if "population" not in files:
-        expected = mapping_obj.for_source("population").file or " / ".join(f"population{s}" for s in FILE_SUFFIXES)
+        expected = mapping_obj.for_source("population").file or " / ".join(
+            f"population{s}" for s in FILE_SUFFIXES
+        )
         raise ExtractError(
             f"{extract_dir}: the population source is required (the spine of registered people) but "
             f"{expected} is not there. Add it, or name its file in the mapping (sources.population.file)."
@@ -161,7 +170,9 @@ def run_ingest(
     absent = [name for name in SOURCES if name not in files]
     used = {f.path.name for f in files.values()}
     ignored = sorted(
-        p.name for p in extract_dir.iterdir() if p.is_file() and p.name not in used and not p.name.startswith(".")
+        p.name
+        for p in extract_dir.iterdir()
+        if p.is_file() and p.name not in used and not p.name.startswith(".")
     )
 
     normalised: dict[str, NormalisedSource] = {}

@@ -79,7 +79,9 @@ def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
         table.add_row(s.source, f"{s.read:,}", f"{s.accepted:,}", f"{s.quarantined:,}", shown or "-")
     for name in summary.absent_sources:
         table.add_row(f"[dim]{name}[/]", "[dim]absent[/]", "", "", "")
-    table.add_row("[bold]total[/]", f"{summary.read:,}", f"{summary.accepted:,}", f"{summary.quarantined:,}", "")
+    table.add_row(
+        "[bold]total[/]", f"{summary.read:,}", f"{summary.accepted:,}", f"{summary.quarantined:,}", ""
+    )
     return table
 
 

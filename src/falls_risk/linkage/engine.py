@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,11 @@ class SplinkModel:
         self.linker = Linker([self._records, self._spine], floored, log_level=None)
         self.trained = True
         return self
+
+    def log2_prior_odds(self) -> float:
+        """log2 of the model's prior odds; match weight minus this is the pair's log2 Bayes factor."""
+        prior = float(self.settings_dict()["probability_two_random_records_match"])
+        return math.log2(prior / (1 - prior))
 
     def settings_dict(self) -> dict[str, Any]:
         return self.linker.misc.save_model_to_json()

@@ -24,8 +24,9 @@ from falls_risk.linkage.secret import keyed_hash, load_secret
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
 
-# Candidate pairs below this are not kept (they matter neither for links nor for estimates).
-CANDIDATE_FLOOR = 0.01
+# Candidate pairs below this pairwise probability are dropped: their odds barely move the
+# record-level posterior (see assign.py).
+CANDIDATE_FLOOR = 0.001
 LINK_METHODS = ("nhs_number", "probabilistic", "unlinked")
 # Extra (non-contract) columns that look like identifiers are dropped too, to be safe.
 _IDENTIFIER_LIKE = re.compile(r"(^|_)(nhs|dob|birth|postcode|address|forename|surname|first_name|last_name)")
@@ -54,6 +55,8 @@ class LinkageSummary:
     spine_people: int
     stage2_identities: int
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Estimated share of probabilistically linked records whose person is in the spine, by sources.
+    in_spine_estimates: dict[str, float] = field(default_factory=dict)
     decisions_applied: int = 0
     decisions_unmatched: int = 0
     review_pairs: int = 0
@@ -142,7 +145,10 @@ def run_linkage(
                 settings = model_spec.build_settings(config.expected_in_spine / spine_size)
             else:
                 settings = load_saved_settings(saved_model)
-            candidates = pd.DataFrame(columns=["record_uid", "person_key", "match_probability"])
+            candidates = pd.DataFrame(
+                {"record_uid": pd.Series(dtype=str), "person_key": pd.Series(dtype=str),
+                 "log2_bayes_factor": pd.Series(dtype=float), "splink_probability": pd.Series(dtype=float)}
+            )
             splink_model = None
             if len(identities):
                 splink_model = SplinkModel(con, records_cmp, spine_cmp, settings)
@@ -160,7 +166,8 @@ def run_linkage(
                     {
                         "record_uid": predicted["record_uid"].astype(str),
                         "person_key": predicted["spine_uid"].map(uid_to_person),
-                        "match_probability": predicted["match_probability"].astype(float),
+                        "log2_bayes_factor": predicted["match_weight"].astype(float) - splink_model.log2_prior_odds(),
+                        "splink_probability": predicted["match_probability"].astype(float),
                     }
                 )
             elif trained:
@@ -170,10 +177,22 @@ def run_linkage(
             bar.advance(task)
 
             decisions_keyed = _decisions_by_record(decisions, identities)
-            reviewed = assign.apply_decisions(candidates, decisions_keyed)
-            rejected_records = set(decisions_keyed.loc[decisions_keyed["decision"] == "rejected", "record_uid"])
+            known = decisions_keyed[decisions_keyed["record_uid"].notna()]
+            kept = assign.apply_rejections(candidates, known)
+            groups = pd.Series(identities["sources"].to_numpy(), index=identities["record_uid"].to_numpy())
+            in_spine = assign.estimate_in_spine(kept, groups, spine_size=spine_size, start=config.expected_in_spine)
+            q_per_record = groups.map(in_spine)
+            kept["probability"] = assign.record_posteriors(kept, q_per_record, spine_size=spine_size)
             assignment = assign.assign_best(
-                identities["record_uid"], reviewed, threshold=config.match_threshold, rejected_records=rejected_records
+                identities["record_uid"],
+                kept,
+                threshold=config.match_threshold,
+                confirmed=known[known["decision"] == "confirmed"],
+                rejected_records=set(known.loc[known["decision"] == "rejected", "record_uid"]),
+            )
+            # The model's view of every candidate (before decisions), for the clerical review.
+            model_view = candidates.assign(
+                match_probability=assign.record_posteriors(candidates, q_per_record, spine_size=spine_size)
             )
             assignment["fingerprint"] = identities["fingerprint"].to_numpy()
             con.register("assignment_df", assignment[["fingerprint", "person_key", "match_probability",
@@ -188,7 +207,7 @@ def run_linkage(
             _write_population(con, ws, population, secret)
 
             review_table = review.review_pairs(
-                candidates,
+                model_view,
                 identities,
                 _spine_people(con),
                 assignment,
@@ -206,8 +225,9 @@ def run_linkage(
                 spine_people=spine_size,
                 stage2_identities=len(identities),
                 sources=counts,
-                decisions_applied=int(decisions_keyed["record_uid"].notna().sum()),
-                decisions_unmatched=int(len(decisions) - decisions_keyed["record_uid"].notna().sum()),
+                decisions_applied=len(known),
+                decisions_unmatched=len(decisions) - len(known),
+                in_spine_estimates={k: round(v, 4) for k, v in in_spine.items()} if len(identities) else {},
                 review_pairs=int((review_table["decision"] == "").sum()),
             )
             summary.seconds = round(time.perf_counter() - started, 1)

@@ -37,7 +37,8 @@ def review_pairs(
 ) -> pd.DataFrame:
     """Borderline pairs side by side, plus every pair that already has a decision.
 
-    ``candidates``: record_uid, person_key, match_probability (model, before decisions).
+    ``candidates``: record_uid, person_key, match_probability (record-level, before decisions) and
+    splink_probability (pairwise).
     ``identities``: record_uid, review_record_key, n_rows, sources and the SHOWN columns.
     ``spine_people``: person_key and the SHOWN columns. ``assignment``: record_uid, person_key.
     """
@@ -60,11 +61,15 @@ def review_pairs(
     else:
         keyed = keyed.assign(decision="")
     chosen = assignment.set_index("record_uid")["person_key"]
+    splink_p = candidates.set_index(["record_uid", "person_key"])["splink_probability"].round(4).to_dict()
     out = pd.DataFrame(
         {
             "review_record_key": keyed["review_record_key"].to_numpy(),
             "person_key": keyed["person_key"].to_numpy(),
             "match_probability": keyed["match_probability"].round(4).to_numpy(),
+            "splink_probability": [
+                splink_p.get((r, p), float("nan")) for r, p in zip(keyed["record_uid"], keyed["person_key"], strict=True)
+            ],
             "linked_now": (keyed["record_uid"].map(chosen) == keyed["person_key"]).fillna(False).to_numpy(),
             "records": keyed["record_uid"].map(ident["n_rows"]).to_numpy(),
             "sources": keyed["record_uid"].map(ident["sources"]).to_numpy(),

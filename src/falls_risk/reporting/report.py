@@ -43,22 +43,21 @@ def _split_settings(model: Any, params: dict[str, str]) -> dict[str, Any]:
 
 
 def _index_dates(model: Any) -> list[date] | None:
+    """The index dates the model was trained and tested on (training_info_)."""
     info = dict(getattr(model, "training_info_", {}) or {})
-    dates = info.get("index_dates")
-    if not dates:
-        split = info.get("split") or {}
-        dates = (split.get("train_index_dates") or []) + (split.get("test_index_dates") or [])
+    dates = list(info.get("train_index_dates") or []) + list(info.get("test_index_dates") or [])
     return sorted({date.fromisoformat(str(d)[:10]) for d in dates}) or None
 
 
 def split_like_training(workspace: Path, model: Any, params: dict[str, str]) -> ReportSplit:
     """The workspace's feature table, split into train / calibration / test as training did."""
-    from falls_risk.modelling.data import feature_table_hash, load_features, temporal_split
+    from falls_risk.modelling.data import KEY_COLUMNS, feature_table_hash, load_features, temporal_split
+    from falls_risk.modelling.roles import default_specs
 
     wanted = _index_dates(model)
     frame = load_features(workspace)
     if wanted:
-        frame = frame[pd.to_datetime(frame["index_date"]).dt.date.isin(set(wanted))]
+        frame = frame[frame["index_date"].isin(set(wanted))]
         if frame.empty:
             raise ModelError(
                 f"The feature table in {workspace} has none of the {len(wanted)} index dates the model was "
@@ -67,8 +66,36 @@ def split_like_training(workspace: Path, model: Any, params: dict[str, str]) -> 
             )
     split = temporal_split(frame, **_split_settings(model, params))
     info = dict(split.info)
-    info["feature_table_hash"] = feature_table_hash(frame)
+    # Hashed as training hashes it (keys, every registry feature, label), to detect a changed table.
+    columns = [*KEY_COLUMNS, *(s.name for s in default_specs() if s.name in frame.columns), "label"]
+    info["feature_table_hash"] = feature_table_hash(frame[columns])
     return ReportSplit(train=split.train, calibration=split.calibration, test=split.test, info=info)
+
+
+def logged_predictions_gap(record: RunRecord, split: ReportSplit) -> float | None:
+    """Largest difference between the run's logged test predictions and the model's on this split.
+
+    None when the run has no logged predictions. Person keys are used only to align the rows here.
+    """
+    import tempfile
+
+    from falls_risk import tracking
+
+    if not record.run_id:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = tracking.download_artifact(record.run_id, "evaluation/test_predictions.parquet", tmp)
+            logged = pd.read_parquet(path, columns=["person_key", "index_date", "prob"])
+    except Exception:  # noqa: BLE001 - an absent artifact only means nothing to cross-check
+        return None
+    test = split.test[["person_key", "index_date"]].copy()
+    test["model_prob"] = record.model.predict_proba(split.test)
+    logged["index_date"] = pd.to_datetime(logged["index_date"]).dt.date
+    both = test.merge(logged, on=["person_key", "index_date"], how="inner")
+    if len(both) < len(test):
+        return float("inf")
+    return float((both["model_prob"] - both["prob"]).abs().max()) if len(both) else 0.0
 
 
 def load_run_record(model_uri: str, tracking_uri: str | None = None) -> RunRecord:
@@ -109,11 +136,17 @@ def build_report(
         record = load_run_record(model_uri, tracking_uri)
     with console.status("Splitting the feature table as training did"):
         split = split_like_training(ws.root, record.model, record.params)
+        gap = logged_predictions_gap(record, split)
     with console.status(
         "Explaining, " + ("retraining without each agency, " if ablation else "") + "and drawing the figures"
     ):
         summary = collect_summary(
             record, split, people_per_month=people_per_month, explain_rows=explain_rows, ablation=ablation
+        )
+    if gap is not None and gap > 1e-6:
+        summary["warnings"].append(
+            "This workspace's test period does not reproduce the predictions logged with the training run "
+            f"(largest difference {gap:.3g}): the performance shown is on this workspace's data."
         )
     html = render_report(summary)
     target = write_text(html, out / REPORT_FILE)

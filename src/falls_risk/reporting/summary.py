@@ -288,13 +288,15 @@ def _features_only(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 def agency_ablation(
     model: Any, split: ReportSplit, agencies: dict[str, list[str]]
 ) -> tuple[float | None, dict[str, float]]:
-    """Test AUROC of the model refitted on all features and without each agency's features.
+    """Test AUROC of the model refitted on all its features, and without each agency's features.
 
-    Uses the model's own fit (``FallsRiskModel.fit`` via ``sklearn.base.clone``) with the same
-    kind and parameters, on the same training rows; only the feature list changes.
+    Uses the modelling stage's reusable ``train_model`` with the model's kind, parameters, specs
+    and roles, on the same training rows; only the feature list changes. AUROC is read from the
+    raw margin, which calibration does not reorder.
     """
-    from sklearn.base import clone
     from sklearn.metrics import roc_auc_score
+
+    from falls_risk.modelling.train import train_model
 
     y_train = split.train["label"].to_numpy(dtype=int)
     y_test = split.test["label"].to_numpy(dtype=int)
@@ -303,8 +305,11 @@ def agency_ablation(
     names = list(model.feature_names_)
 
     def auroc_with(features: list[str]) -> float:
-        refit = clone(model).set_params(features=features)
-        refit.fit(split.train, y_train)
+        refit = train_model(
+            split.train, None, kind=getattr(model, "variant_", model.kind), params=dict(model.params or {}),
+            specs=getattr(model, "specs_", None), features=features, roles=getattr(model, "roles", None),
+            seed=getattr(model, "random_state", 0),
+        )
         return float(roc_auc_score(y_test, refit.raw_margin(split.test)))
 
     reference = auroc_with(names)

@@ -2,9 +2,10 @@
 
 A riser's explanation is the difference of contribution vectors: the current model's
 contributions (log-odds) for their features this month minus those for their features at the
-previous run. With one model these differences add up exactly to the change in log-odds, so the
-largest ones are why the score moved. If the model itself changed between runs, the part of the
-change that the features do not explain is reported as ``model_change``.
+previous run (both runs keep their feature table, so this works for everyone in both runs, not
+only for people who were explained). These differences add up exactly to the change in the
+model's log-odds, so the largest ones are why the score moved. If the model itself changed
+between runs, that part of the rise is reported separately (``model_change_points``).
 """
 
 from __future__ import annotations
@@ -65,11 +66,6 @@ def biggest_risers(current: pd.DataFrame, previous: pd.DataFrame, n: int = 50) -
     return merged.reset_index(drop=True)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, float), 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
-
-
 def explain_risers(
     risers: pd.DataFrame,
     contributions_now: pd.DataFrame,
@@ -78,41 +74,53 @@ def explain_risers(
     features_before: pd.DataFrame,
     describe: Callable[[str, object, object], str],
     *,
+    probability_on_before: pd.Series | None = None,
     top_n: int = 3,
 ) -> pd.DataFrame:
-    """Add ``why`` (plain language) and ``top_changes`` to ``risers``.
+    """Add ``why`` (plain language), ``feature_change_points`` and ``model_change_points``.
 
-    ``contributions_*`` are indexed by ``person_key`` with one column per feature (log-odds, the
-    current model on that run's features, without the base value). ``features_*`` are the
-    feature values indexed by ``person_key``. ``describe(feature, before, now)`` words one change.
+    ``contributions_*`` are indexed by ``person_key`` with one column per feature: the current
+    model's log-odds contributions for this run's and the previous run's feature values.
+    ``features_*`` are those feature values, indexed by ``person_key``. ``describe(feature,
+    before, now)`` words one change. ``probability_on_before`` is the current model's probability
+    for the previous run's features: the rise splits into the part due to the person's features
+    changing (``probability_now - probability_on_before``) and the part due to the model changing
+    (``probability_on_before - probability_before``; zero when the model is the same). Each
+    feature's share of the first part is its contribution change scaled to probability points.
     """
     if risers.empty:
-        return risers.assign(why=pd.Series(dtype="string"), model_change=pd.Series(dtype=float))
+        return risers.assign(
+            why=pd.Series(dtype="string"),
+            feature_change_points=pd.Series(dtype=float),
+            model_change_points=pd.Series(dtype=float),
+        )
     keys = risers["person_key"]
-    now = contributions_now.reindex(keys)
-    before = contributions_before.reindex(keys)
-    diff = now.to_numpy(float) - before.to_numpy(float)
+    diff = contributions_now.reindex(keys).to_numpy(float) - contributions_before.reindex(keys).to_numpy(float)
     names = np.asarray(contributions_now.columns)
+    p_now = risers["probability_now"].to_numpy(float)
+    if probability_on_before is not None:
+        p_mid = probability_on_before.reindex(keys).to_numpy(float)
+    else:
+        p_mid = risers["probability_before"].to_numpy(float)
+    total = np.nansum(diff, axis=1)
+    # Secant slope from log-odds to probability along this person's change.
+    slope = np.divide(p_now - p_mid, total, out=np.zeros_like(total), where=np.abs(total) > 1e-12)
     whys = []
     for i, key in enumerate(keys):
         row = diff[i]
-        order = np.argsort(-row, kind="stable")
         parts = []
-        for j in order[:top_n]:
-            if not np.isfinite(row[j]) or row[j] <= 0:
+        for j in np.argsort(-row, kind="stable")[:top_n]:
+            if not np.isfinite(row[j]) or row[j] <= 1e-9:
                 break
             feature = str(names[j])
-            parts.append(
-                describe(feature, features_before.at[key, feature], features_now.at[key, feature])
-            )
-        whys.append("; ".join(parts) if parts else "no single feature rose; the model changed")
-    explained = np.nansum(diff, axis=1)
-    total = _logit(risers["probability_now"]) - _logit(risers["probability_before"])
+            text = describe(feature, features_before.at[key, feature], features_now.at[key, feature])
+            points = 100 * row[j] * slope[i]
+            parts.append(f"{text} (+{points:.1f} points)" if points >= 0.05 else text)
+        whys.append("; ".join(parts) if parts else "no feature rose: the model changed")
     out = risers.copy()
     out["why"] = pd.array(whys, dtype="string")
-    out["feature_change_log_odds"] = explained
-    # What the features do not account for: non-zero only when the model changed between runs.
-    out["model_change_log_odds"] = np.round(total - explained, 6)
+    out["feature_change_points"] = np.round(100 * (p_now - p_mid), 3)
+    out["model_change_points"] = np.round(100 * (p_mid - risers["probability_before"].to_numpy(float)), 3)
     return out
 
 

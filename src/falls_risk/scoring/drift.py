@@ -50,16 +50,30 @@ def drift_table(reference: Mapping[str, Any], current: pd.DataFrame, probability
     return table.sort_values("psi", ascending=False, na_position="first", kind="stable").reset_index(drop=True)
 
 
-def drift_warnings(table: pd.DataFrame) -> list[str]:
-    """One plain sentence per variable whose PSI is above ``WARN_ABOVE`` (or that is missing)."""
+def drift_warnings(table: pd.DataFrame, *, limit: int = 8) -> list[str]:
+    """Plain sentences for the variables whose PSI is above ``WARN_ABOVE`` (or that are missing).
+
+    The score gets its own sentence; features are listed in one sentence, largest shift first,
+    up to ``limit`` names (the summary's drift table lists them all).
+    """
     out = []
-    for row in table.itertuples(index=False):
-        if row.status == "warning":
-            what = "the risk score" if row.variable == SCORE else f"feature {row.variable!r}"
-            out.append(
-                f"Drift: {what} has PSI {row.psi:.2f} (> {WARN_ABOVE}) against the model's test population; "
-                "check the extract for changes in recording, and consider retraining."
-            )
-        elif row.status == "missing":
-            out.append(f"Drift: {row.variable!r} is in the model's reference but was not computed this month.")
+    warned = table[table["status"] == "warning"]
+    score = warned[warned["variable"] == SCORE]
+    if len(score):
+        out.append(
+            f"Drift: the risk score has PSI {score['psi'].iloc[0]:.2f} (> {WARN_ABOVE}) against the model's test "
+            "population; the model may no longer describe this population. Consider retraining."
+        )
+    features = warned[warned["variable"] != SCORE]
+    if len(features):
+        shown = ", ".join(f"{r.variable} ({r.psi:.2f})" for r in features.head(limit).itertuples(index=False))
+        more = f" and {len(features) - limit} more" if len(features) > limit else ""
+        noun = "feature has" if len(features) == 1 else "features have"
+        out.append(
+            f"Drift: {len(features)} {noun} PSI > {WARN_ABOVE} against the model's test population: {shown}{more}. "
+            "Check the extract for changes in recording (see summary.html), and consider retraining."
+        )
+    missing = table.loc[table["status"] == "missing", "variable"].tolist()
+    if missing:
+        out.append(f"Drift: {', '.join(missing)} in the model's reference could not be computed this month.")
     return out

@@ -56,6 +56,7 @@ def build_risk_list(
     alerts: pd.DataFrame,
     risers: pd.DataFrame | None,
     entrants: set[str],
+    by_local_authority: bool = False,
 ) -> pd.DataFrame:
     """The rows practitioners act on: the flagged tier, anyone with a new alerting event, and the
     biggest risers. Pseudonymised still: ``person_key`` is replaced by identities in
@@ -88,8 +89,12 @@ def build_risk_list(
                           for k in out["person_key"]]
     out["why_risen"] = [str(rises[k][1]) if k in rises else "" for k in out["person_key"]]
     out["risk_percent"] = (out["probability"] * 100).round(1)
-    order = np.lexsort((out["rank"].to_numpy(), out["local_authority"].astype(str).to_numpy(),
-                        (out["tier"].astype("string") != "high").to_numpy()))
+    # Flagged first (per local authority when capacity is per local authority), highest risk first.
+    keys = [out["rank"].to_numpy(), -out["probability"].to_numpy()]
+    if by_local_authority:
+        keys.append(out["local_authority"].astype(str).to_numpy())
+    keys.append((out["tier"].astype("string") != "high").to_numpy())
+    order = np.lexsort(keys)
     return out.iloc[order].reset_index(drop=True)
 
 

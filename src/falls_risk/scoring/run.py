@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from falls_risk.config import FeatureConfig, LinkageConfig
+from falls_risk.config import FeatureConfig, PipelineConfig
 from falls_risk.errors import ScoringError
 from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
@@ -73,16 +73,18 @@ class ScoringResult:
     def lines(self) -> list[str]:
         m = self.manifest
         counts = m["row_counts"]
-        previous = m["previous_run"]["month"] if m["previous_run"] else "no previous run"
         return [
             (
                 f"Scored {counts['eligible']:,} eligible people as of {m['as_of']} with {m['model']['name']} "
                 f"v{m['model']['version']}; flagged {counts['flagged']:,} ({m['policy_text']})."
             ),
             (
-                f"Changes since {previous}: {counts.get('entered', 0):,} entered, {counts.get('left', 0):,} "
-                f"left, {counts.get('risers', 0):,} risers; {counts['alerts']:,} event alerts."
-            ),
+                f"Changes since {m['previous_run']['month']}: {counts['entered']:,} entered the flagged tier, "
+                f"{counts['left']:,} left, {counts['risers']:,} biggest risers listed; "
+                if m["previous_run"] and "entered" in counts
+                else "First run in this output folder: no changes to compare; "
+            )
+            + f"{counts['alerts']:,} event alerts since {m['alert_period']['since']}.",
             (
                 f"Outputs in {self.out_dir} (risk_list.csv is for practitioners only, mode 600); "
                 + ("recorded in the ledger." if self.recorded else "identical to the recorded run; ledger unchanged.")
@@ -100,20 +102,35 @@ def _load(model_uri: str, tracking_uri: str | None) -> Any:
     return tracking.load_model(model_uri)
 
 
-def _training_config(model: Any) -> tuple[FeatureConfig, LinkageConfig, dict[str, Any] | None]:
-    """The feature and linkage config and the Splink model the model was trained with."""
-    info = dict(getattr(model, "training_info_", {}) or {})
-    feature = info.get("feature_config") or info.get("features_config") or (info.get("config") or {}).get("features")
-    linkage = info.get("linkage_config") or (info.get("config") or {}).get("linkage")
-    splink = info.get("linkage_model") or info.get("linkage_model_json")
-    if isinstance(splink, str):
-        splink = json.loads(splink)
+def _feature_config(model: Any, fallback: FeatureConfig) -> FeatureConfig:
+    """The FeatureConfig the model was trained with (``training_info_["feature_config"]``)."""
+    recorded = (getattr(model, "training_info_", None) or {}).get("feature_config")
+    if not recorded:
+        return fallback
     try:
-        fc = FeatureConfig.model_validate(feature) if feature else FeatureConfig()
-        lc = LinkageConfig.model_validate(linkage) if linkage else LinkageConfig()
+        return FeatureConfig.model_validate(recorded)
     except ValueError as exc:
-        raise ScoringError(f"The model's recorded training config is not valid for this code: {exc}.") from None
-    return fc, lc, splink
+        raise ScoringError(
+            f"The feature config recorded with the model is not valid for this code ({exc}); retrain the model."
+        ) from None
+
+
+def _recorded_linkage_model(loaded: Any, work: Path, from_mlflow: bool) -> Path | None:
+    """The Splink model logged with the training run (``scoring/linkage/model.json``), or the
+    path recorded in ``training_info_`` if it still exists; None when neither is available."""
+    if from_mlflow and loaded.run_id:
+        from falls_risk import tracking
+
+        try:
+            folder = tracking.download_artifact(loaded.run_id, "scoring/linkage", work / "training_linkage")
+        except Exception:  # noqa: BLE001 - a run logged without it is handled below
+            folder = None
+        if folder is not None and (folder / "model.json").exists():
+            return folder / "model.json"
+    recorded = (getattr(loaded.model, "training_info_", None) or {}).get("linkage_model")
+    if isinstance(recorded, str) and Path(recorded).is_file():
+        return Path(recorded)
+    return None
 
 
 # -- stage helpers ------------------------------------------------------------------------------------
@@ -195,8 +212,10 @@ def _explain_rises(model: Any, risers: pd.DataFrame, features: pd.DataFrame, pre
     before = previous_features.set_index("person_key").loc[keys, names]
     contrib_now, _ = compute_contributions(model, now)
     contrib_before, _ = compute_contributions(model, before)
+    on_before = pd.Series(model.predict_proba(before), index=before.index)
     return explain_risers(
-        risers, contrib_now, contrib_before, now, before, _riser_describer({s.name: s for s in FEATURES})
+        risers, contrib_now, contrib_before, now, before, _riser_describer({s.name: s for s in FEATURES}),
+        probability_on_before=on_before,
     )
 
 
@@ -218,6 +237,7 @@ def run_scoring(
     loaded_model: Any | None = None,
     linkage_model: str | Path | None = None,
     key_file: str | Path | None = None,
+    config: PipelineConfig | None = None,
     top_n: int = 3,
     n_risers: int = 50,
     keep_work: bool = False,
@@ -227,7 +247,8 @@ def run_scoring(
     """Score everyone eligible in the extract as of ``as_of``; write ``out`` and record the run.
 
     ``loaded_model`` (a ``tracking.LoadedModel``) skips the MLflow look-up of ``model_uri``.
-    ``linkage_model`` overrides the Splink model recorded with the model's training run.
+    ``linkage_model`` overrides the Splink model logged with the model's training run.
+    ``config`` gives the linkage settings (and the feature settings when the model records none).
     """
     from falls_risk.features import build_events, compute_features
     from falls_risk.features.registry import REGISTRY_VERSION, feature_names
@@ -268,7 +289,8 @@ def run_scoring(
                 list(model.feature_names_), getattr(model, "registry_version_", None),
                 feature_names(), REGISTRY_VERSION, label,
             )
-            feature_config, linkage_config, splink_json = _training_config(model)
+            pipeline = config or PipelineConfig()
+            feature_config = _feature_config(model, pipeline.features)
         bar.advance(task)
 
         work = root / WORK_FOLDER / month
@@ -294,15 +316,14 @@ def run_scoring(
             with timer.stage("linkage"):
                 step("linkage")
                 model_path = Path(linkage_model) if linkage_model else None
-                if model_path is None and splink_json:
-                    model_path = work / "linkage_model.json"
-                    model_path.write_text(json.dumps(splink_json), encoding="utf-8")
+                if model_path is None:
+                    model_path = _recorded_linkage_model(loaded, work, from_mlflow=loaded_model is None)
                 if model_path is None:
                     warnings.append(
                         "The model records no linkage model, so linkage was trained on this extract; pass "
                         "--linkage-model to reuse the one used in training."
                     )
-                run_linkage(ws.root, config=linkage_config, secret=secret, model_path=model_path,
+                run_linkage(ws.root, config=pipeline.linkage, secret=secret, model_path=model_path,
                             retrain=model_path is None, progress=False)
             bar.advance(task)
 
@@ -363,7 +384,8 @@ def run_scoring(
                     if "features" in prev_out:
                         risers = _explain_rises(model, risers, features, prev_out["features"], warnings)
                 entrants = set(changes.loc[changes["change"] == "entered", "person_key"]) if changes is not None else set()
-                listed = build_risk_list(scores, alerts=alerts, risers=risers, entrants=entrants)
+                listed = build_risk_list(scores, alerts=alerts, risers=risers, entrants=entrants,
+                                         by_local_authority=per_local_authority)
                 people = identities(ws.ingested_table("population"), secret)
                 risk_list = reidentify(listed, people)
             bar.advance(task)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 import falls_risk
+from falls_risk.reporting.suppression import is_small, suppress_count
 
 TEMPLATE = "scoring_summary.html.j2"
 TEMPLATE_DIR = Path(falls_risk.__file__).resolve().parent / "reporting" / "templates"
@@ -21,22 +22,21 @@ PROBABILITY_BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
 def small_count(n: int) -> str:
-    """Counts of 1-4 are shown as <5 so nobody can be singled out."""
-    n = int(n)
-    return "<5" if 0 < n < 5 else f"{n:,}"
+    """Counts of 1-4 are shown as <5 so nobody can be singled out (the project's one rule)."""
+    return suppress_count(int(n))
 
 
 def _distribution(probability: pd.Series) -> list[dict[str, Any]]:
-    bands = pd.cut(probability, bins=list(PROBABILITY_BANDS), include_lowest=True, right=True)
-    counts = bands.value_counts(sort=False)
+    edges = list(PROBABILITY_BANDS)
+    counts = np.histogram(np.clip(probability.to_numpy(float), 0, 1), bins=edges)[0]
     total = max(int(counts.sum()), 1)
     return [
         {
-            "band": f"{iv.left:.0%}–{iv.right:.0%}",
+            "band": f"{lo:.0%}–{hi:.0%}",
             "count": small_count(c),
-            "share": float(c) / total if c == 0 or c >= 5 else None,
+            "share": None if is_small(c) else float(c) / total,
         }
-        for iv, c in counts.items()
+        for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
     ]
 
 
@@ -91,7 +91,7 @@ def summary_data(
         "entered": small_count(int((changes["change"] == "entered").sum())) if changes is not None else None,
         "left": small_count(int((changes["change"] == "left").sum())) if changes is not None else None,
         "risers": small_count(len(risers)) if risers is not None else None,
-        "median_rise": float(np.median(risers["rise"])) if risers is not None and len(risers) >= 5 else None,
+        "median_rise_points": float(100 * np.median(risers["rise"])) if risers is not None and len(risers) >= 5 else None,
     }
 
 

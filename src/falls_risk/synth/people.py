@@ -129,8 +129,8 @@ def _pair_couples(rng: np.random.Generator, sex: np.ndarray, age: np.ndarray) ->
 def build_people(
     rng: np.random.Generator, geo: Geography, n_spine: int, start: date, n_months: int
 ) -> People:
-    n_out = max(5, int(round(n_spine * 0.06)))
-    n_young = max(5, int(round(n_spine * 0.04)))
+    n_out = max(5, round(n_spine * 0.06))
+    n_young = max(5, round(n_spine * 0.04))
     n_older = n_spine + n_out
     n = n_older + n_young
 

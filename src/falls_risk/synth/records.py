@@ -73,11 +73,14 @@ class Calendar:
         self.dereg_date = self._day_in(rng, dereg_month, far, first=1)
         self.registration_date = people.registration_date
         self.death_month = death_month
+        self.reg_month = people.reg_month
         self.dereg_month = dereg_month
         self.last_day = np.minimum(np.minimum(self.death_date, self.dereg_date - 1), self.end)
         self.first_day = np.maximum(self.registration_date, self.start)
 
-    def _day_in(self, rng: np.random.Generator, month: np.ndarray, far: np.datetime64, first: int = 0) -> np.ndarray:
+    def _day_in(
+        self, rng: np.random.Generator, month: np.ndarray, far: np.datetime64, first: int = 0
+    ) -> np.ndarray:
         out = np.full(len(month), far)
         has = month < len(self.days_in_month)
         mm = month[has]
@@ -86,7 +89,9 @@ class Calendar:
         ).astype("timedelta64[D]")
         return out
 
-    def event_dates(self, rng: np.random.Generator, person: np.ndarray, month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def event_dates(
+        self, rng: np.random.Generator, person: np.ndarray, month: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A day within each month, clipped to the person's presence; and which are valid."""
         ok = (month >= 0) & (month < len(self.days_in_month))
         mm = np.clip(month, 0, len(self.days_in_month) - 1)
@@ -96,6 +101,9 @@ class Calendar:
         day = np.maximum(np.minimum(day, self.last_day[person]), self.first_day[person])
         ok &= (day >= self.start) & (day <= self.end) & (day <= self.last_day[person])
         ok &= day >= self.first_day[person]
+        # Nothing happens to a person after death or leaving, nor before arriving.
+        ok &= (month <= self.death_month[person]) & (month <= self.dereg_month[person])
+        ok &= month >= self.reg_month[person]
         return day, ok
 
 
@@ -133,9 +141,13 @@ class Identities:
         self.sex_text = np.where(p.sex == 1, "F", "M").astype(object)
         self.other_nhs = np.where(p.spouse >= 0, p.nhs[np.maximum(p.spouse, 0)], np.roll(p.nhs, 7))
 
-    def address(self, rng: np.random.Generator, person: np.ndarray, days: np.ndarray, stale: float) -> np.ndarray:
+    def address(
+        self, rng: np.random.Generator, person: np.ndarray, days: np.ndarray, stale: float
+    ) -> np.ndarray:
         w = self.world
-        month = ((days.astype("datetime64[M]") - self.cal.month_start[0].astype("datetime64[M]"))).astype(np.int64)
+        month = (days.astype("datetime64[M]") - self.cal.month_start[0].astype("datetime64[M]")).astype(
+            np.int64
+        )
         older = person < w.people.n_older
         addr = w.people.address0[person].copy()
         lag = (rng.random(int(older.sum())) < stale).astype(np.int64)
@@ -206,7 +218,9 @@ class HealthChains:
     ambulance: SourceRecords
 
 
-def _comorbidities(rng: np.random.Generator, world: World, person: np.ndarray, month: np.ndarray, p: float) -> list[list[str]]:
+def _comorbidities(
+    rng: np.random.Generator, world: World, person: np.ndarray, month: np.ndarray, p: float
+) -> list[list[str]]:
     onset = world.cond_onset
     out: list[list[str]] = [[] for _ in range(len(person))]
     older = person < world.people.n_older
@@ -247,20 +261,35 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     fa = log.get("fall_admission")
     em = log.get("emergency")
     el = log.get("elective")
-    kinds = np.concatenate([np.zeros(len(fa["person"]), np.int8), np.ones(len(em["person"]), np.int8),
-                            np.full(len(el["person"]), 2, np.int8)])
+    kinds = np.concatenate(
+        [
+            np.zeros(len(fa["person"]), np.int8),
+            np.ones(len(em["person"]), np.int8),
+            np.full(len(el["person"]), 2, np.int8),
+        ]
+    )
     person = np.concatenate([fa["person"], em["person"], el["person"]])
     month = np.concatenate([fa["month"], em["month"], el["month"]])
-    hip = np.concatenate([fa.get("hip", np.zeros(0, bool)), np.zeros(len(em["person"]) + len(el["person"]), bool)])
-    stroke = np.concatenate([np.zeros(len(fa["person"]), bool), em.get("stroke", np.zeros(0, bool)),
-                             np.zeros(len(el["person"]), bool)])
+    hip = np.concatenate(
+        [fa.get("hip", np.zeros(0, bool)), np.zeros(len(em["person"]) + len(el["person"]), bool)]
+    )
+    stroke = np.concatenate(
+        [
+            np.zeros(len(fa["person"]), bool),
+            em.get("stroke", np.zeros(0, bool)),
+            np.zeros(len(el["person"]), bool),
+        ]
+    )
     keep = (month < n_months) & _keep_outsiders(rng, world, person, OUTSIDER_KEEP)
     person, month, kinds, hip, stroke = person[keep], month[keep], kinds[keep], hip[keep], stroke[keep]
     adm_day, ok = cal.event_dates(rng, person, month)
     los = np.select(
         [(kinds == 0) & hip, kinds == 0, kinds == 1],
-        [rng.lognormal(np.log(18), 0.55, len(person)), rng.lognormal(np.log(6), 0.9, len(person)),
-         rng.lognormal(np.log(4), 1.0, len(person))],
+        [
+            rng.lognormal(np.log(18), 0.55, len(person)),
+            rng.lognormal(np.log(6), 0.9, len(person)),
+            rng.lognormal(np.log(4), 1.0, len(person)),
+        ],
         np.where(rng.random(len(person)) < 0.4, 0, rng.integers(1, 4, len(person))),
     ).astype(np.int64)
     los[(kinds == 0) & hip] = np.maximum(los[(kinds == 0) & hip], 3)
@@ -309,8 +338,14 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     in_ed_death = rng.random(len(de["person"])) < 0.15
     x_person = np.concatenate([fn["person"], edo["person"], amo["person"], de["person"][in_ed_death]])
     x_month = np.concatenate([fn["month"], edo["month"], amo["month"], de["month"][in_ed_death]])
-    x_kind = np.concatenate([route, np.full(len(edo["person"]), 3), np.full(len(amo["person"]), 4),
-                             np.full(int(in_ed_death.sum()), 5)])
+    x_kind = np.concatenate(
+        [
+            route,
+            np.full(len(edo["person"]), 3),
+            np.full(len(amo["person"]), 4),
+            np.full(int(in_ed_death.sum()), 5),
+        ]
+    )
     keep = _keep_outsiders(rng, world, x_person, OUTSIDER_KEEP)
     x_person, x_month, x_kind = x_person[keep], x_month[keep], x_kind[keep]
     x_day, ok = cal.event_dates(rng, x_person, x_month)
@@ -328,20 +363,38 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     n_adm_ed = int(via_ed.sum())
     xk = x_kind[x_ed]
     r = rng.random(len(xk))
-    mode_adm = np.where(by_ambulance[via_ed], "ambulance", np.where(rng.random(n_adm_ed) < 0.8, "self", "other"))
-    mode_x = np.select([xk == 1, xk == 2, xk == 5], ["ambulance", np.where(r < 0.8, "self", "other"), "ambulance"],
-                       np.select([r < 0.2, r < 0.9], ["ambulance", "self"], "other"))
+    mode_adm = np.where(
+        by_ambulance[via_ed], "ambulance", np.where(rng.random(n_adm_ed) < 0.8, "self", "other")
+    )
+    mode_x = np.select(
+        [xk == 1, xk == 2, xk == 5],
+        ["ambulance", np.where(r < 0.8, "self", "other"), "ambulance"],
+        np.select([r < 0.2, r < 0.9], ["ambulance", "self"], "other"),
+    )
     fall_adm_ed = fall[via_ed]
     complaint_adm = np.where(
-        fall_adm_ed, np.where(rng.random(n_adm_ed) < 0.8, "fall", "injury"),
-        np.array([_presenting(d) for d in primary[via_ed]], dtype=object))
+        fall_adm_ed,
+        np.where(rng.random(n_adm_ed) < 0.8, "fall", "injury"),
+        np.array([_presenting(d) for d in primary[via_ed]], dtype=object),
+    )
     complaint_x = np.where(
-        np.isin(xk, (1, 2)), np.where(rng.random(len(xk)) < 0.85, "fall", "injury"),
-        rng.choice(["injury", "breathing", "chest_pain", "confusion", "other"], len(xk), p=[0.2, 0.2, 0.2, 0.05, 0.35]))
+        np.isin(xk, (1, 2)),
+        np.where(rng.random(len(xk)) < 0.85, "fall", "injury"),
+        rng.choice(
+            ["injury", "breathing", "chest_pain", "confusion", "other"],
+            len(xk),
+            p=[0.2, 0.2, 0.2, 0.05, 0.35],
+        ),
+    )
     disp_x = np.where(
-        xk == 5, "died",
-        np.where(np.isin(xk, (1, 2)), rng.choice(["discharged", "left", "transferred"], len(xk), p=[0.9, 0.04, 0.06]),
-                 rng.choice(["discharged", "left", "transferred"], len(xk), p=[0.86, 0.07, 0.07])))
+        xk == 5,
+        "died",
+        np.where(
+            np.isin(xk, (1, 2)),
+            rng.choice(["discharged", "left", "transferred"], len(xk), p=[0.9, 0.04, 0.06]),
+            rng.choice(["discharged", "left", "transferred"], len(xk), p=[0.86, 0.07, 0.07]),
+        ),
+    )
     ed_mode = np.concatenate([mode_adm, mode_x]).astype(object)
     ed_complaint = np.concatenate([complaint_adm, complaint_x]).astype(object)
     ed_disp = np.concatenate([np.full(n_adm_ed, "admitted", dtype=object), disp_x]).astype(object)
@@ -351,21 +404,40 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     x_amb = np.isin(x_kind, (0, 1, 4, 5))
     lead = rng.integers(25, 120, n + nx) * 60
     amb_person = np.concatenate([person[by_ambulance], x_person[x_amb]])
-    amb_time = np.concatenate([arrival[by_ambulance], x_time[x_amb]]) - lead[: len(amb_person)].astype("timedelta64[s]")
+    amb_time = np.concatenate([arrival[by_ambulance], x_time[x_amb]]) - lead[: len(amb_person)].astype(
+        "timedelta64[s]"
+    )
     xa = x_kind[x_amb]
-    chief_adm = np.where(fall[by_ambulance], "fall",
-                         np.array([_chief(d) for d in primary[by_ambulance]], dtype=object))
-    chief_x = np.where(np.isin(xa, (0, 1)), "fall",
-                       np.where(xa == 5, rng.choice(["unconscious", "breathing", "chest_pain", "other"], len(xa)),
-                                rng.choice(["breathing", "chest_pain", "unconscious", "other"], len(xa),
-                                           p=[0.25, 0.2, 0.1, 0.45])))
+    chief_adm = np.where(
+        fall[by_ambulance], "fall", np.array([_chief(d) for d in primary[by_ambulance]], dtype=object)
+    )
+    chief_x = np.where(
+        np.isin(xa, (0, 1)),
+        "fall",
+        np.where(
+            xa == 5,
+            rng.choice(["unconscious", "breathing", "chest_pain", "other"], len(xa)),
+            rng.choice(
+                ["breathing", "chest_pain", "unconscious", "other"], len(xa), p=[0.25, 0.2, 0.1, 0.45]
+            ),
+        ),
+    )
     amb_chief = np.concatenate([chief_adm, chief_x]).astype(object)
     amb_conveyed = np.concatenate([np.ones(int(by_ambulance.sum()), bool), np.isin(xa, (1, 5))])
 
     # Inpatient source.
     (ip_person, ip_adm, ip_dis, ip_kind, ip_dx, ip_hip) = _sorted(
-        adm_day.astype(np.int64) * 10 + rng.integers(0, 10, n), person, adm_day, dis_day, kinds, diagnoses, hip)
-    cols = ident.fill(rng, "inpatient_spells", ip_person, ip_adm, contract.SOURCES["inpatient_spells"].column_names)
+        adm_day.astype(np.int64) * 10 + rng.integers(0, 10, n),
+        person,
+        adm_day,
+        dis_day,
+        kinds,
+        diagnoses,
+        hip,
+    )
+    cols = ident.fill(
+        rng, "inpatient_spells", ip_person, ip_adm, contract.SOURCES["inpatient_spells"].column_names
+    )
     method = np.where(ip_kind == 2, "elective", "emergency").astype(object)
     other = (ip_kind == 1) & (rng.random(len(ip_kind)) < 0.03)
     method[other] = "other"  # e.g. a transfer in, recorded as "other"
@@ -377,15 +449,27 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
         diagnoses=ip_dx,
     )
     fall_rows = ip_kind == 0
-    inpatient = SourceRecords("inpatient_spells", _frame("inpatient_spells", cols), ip_person,
-                              fall_admission=fall_rows, hip_fracture=ip_hip & fall_rows)
+    inpatient = SourceRecords(
+        "inpatient_spells",
+        _frame("inpatient_spells", cols),
+        ip_person,
+        fall_admission=fall_rows,
+        hip_fracture=ip_hip & fall_rows,
+    )
     # An "other" admission method must not hide a fall admission.
     assert not (fall_rows & (method != "emergency")).any()
 
-    (ed_p, ed_t, ed_m, ed_c, ed_d) = _sorted(ed_time.astype(np.int64), ed_person, ed_time, ed_mode, ed_complaint, ed_disp)
+    (ed_p, ed_t, ed_m, ed_c, ed_d) = _sorted(
+        ed_time.astype(np.int64), ed_person, ed_time, ed_mode, ed_complaint, ed_disp
+    )
     prof = dirt.PROFILES["ed_attendances"]
-    cols = ident.fill(rng, "ed_attendances", ed_p, ed_t.astype("datetime64[D]"),
-                      contract.SOURCES["ed_attendances"].column_names)
+    cols = ident.fill(
+        rng,
+        "ed_attendances",
+        ed_p,
+        ed_t.astype("datetime64[D]"),
+        contract.SOURCES["ed_attendances"].column_names,
+    )
     cols.update(
         attendance_id=_ids(rng, len(ed_p), "ED", 10),
         arrival_time=_datetime_text(rng, ed_t, prof.datetime_space),
@@ -395,12 +479,19 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     )
     ed = SourceRecords("ed_attendances", _frame("ed_attendances", cols), ed_p)
 
-    (am_p, am_t, am_c, am_v) = _sorted(amb_time.astype(np.int64), amb_person, amb_time, amb_chief, amb_conveyed)
+    (am_p, am_t, am_c, am_v) = _sorted(
+        amb_time.astype(np.int64), amb_person, amb_time, amb_chief, amb_conveyed
+    )
     # A call just before midnight on the first day can fall before the period: keep it in.
     am_t = np.maximum(am_t, cal.start.astype("datetime64[s]"))
     prof = dirt.PROFILES["ambulance_calls"]
-    cols = ident.fill(rng, "ambulance_calls", am_p, am_t.astype("datetime64[D]"),
-                      contract.SOURCES["ambulance_calls"].column_names)
+    cols = ident.fill(
+        rng,
+        "ambulance_calls",
+        am_p,
+        am_t.astype("datetime64[D]"),
+        contract.SOURCES["ambulance_calls"].column_names,
+    )
     conveyed = np.where(am_v, "true", "false").astype(object)
     cols.update(
         call_id=np.array([f"WAST{x}" for x in _ids(rng, len(am_p), "", 10)], dtype=object),
@@ -422,7 +513,9 @@ def _active_months(world: World, cal: Calendar, person: np.ndarray) -> tuple[np.
     return first, last
 
 
-def build_gp_events(rng: np.random.Generator, world: World, cal: Calendar) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def build_gp_events(
+    rng: np.random.Generator, world: World, cal: Calendar
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(person, event_date, snomed_code) of coded primary-care records."""
     ps, ms, cs = [], [], []
     n_older = world.people.n_older
@@ -442,7 +535,11 @@ def build_gp_events(rng: np.random.Generator, world: World, cal: Calendar) -> tu
         rep, month = rep[coded], month[coded]
         ps.append(rep)
         ms.append(month)
-        code = dementia_variant[rep] if cond.key == "dementia" else np.full(len(rep), cond.snomed[0], dtype=object)
+        code = (
+            dementia_variant[rep]
+            if cond.key == "dementia"
+            else np.full(len(rep), cond.snomed[0], dtype=object)
+        )
         cs.append(np.asarray(code, dtype=object))
     log = world.log
     for kind, p, lag, code in (
@@ -480,7 +577,9 @@ def build_gp_events(rng: np.random.Generator, world: World, cal: Calendar) -> tu
     return _sorted_ok(person, day, code, ok)
 
 
-def _sorted_ok(person: np.ndarray, day: np.ndarray, code: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sorted_ok(
+    person: np.ndarray, day: np.ndarray, code: np.ndarray, ok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     person, day, code = person[ok], day[ok], code[ok]
     order = np.lexsort((person, day))
     return person[order], day[order], code[order]
@@ -515,7 +614,9 @@ def build_prescriptions(
     k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     day = begin[rep] + (k * interval[rep]).astype("timedelta64[D]")
     # One product per episode.
-    member = (rng.random(len(person)) * np.array([len(DRUG_CLASSES[d].members) for d in drug])).astype(np.int64)
+    member = (rng.random(len(person)) * np.array([len(DRUG_CLASSES[d].members) for d in drug])).astype(
+        np.int64
+    )
     catalogue = [(dc.members[i][0], dc.members[i][1]) for dc in DRUG_CLASSES for i in range(len(dc.members))]
     offsets = np.cumsum([0] + [len(dc.members) for dc in DRUG_CLASSES])[:-1]
     product = offsets[drug] + member
@@ -527,7 +628,9 @@ def build_prescriptions(
     span_m = np.maximum(last - first, 0)
     n_acute = rng.poisson(ACUTE_RX_PER_YEAR / 12 * span_m)
     a_person = np.repeat(everyone, n_acute)
-    a_month = np.repeat(first, n_acute) + (rng.random(len(a_person)) * np.repeat(span_m, n_acute)).astype(np.int64)
+    a_month = np.repeat(first, n_acute) + (rng.random(len(a_person)) * np.repeat(span_m, n_acute)).astype(
+        np.int64
+    )
     a_keep = _keep_outsiders(rng, world, a_person, OUTSIDER_KEEP_GP)
     a_day, a_ok = cal.event_dates(rng, a_person[a_keep], a_month[a_keep])
     a_person = a_person[a_keep][a_ok]
@@ -549,7 +652,9 @@ def build_prescriptions(
 # Councils and police
 
 
-def build_social_care(rng: np.random.Generator, world: World, cal: Calendar, ident: Identities) -> SourceRecords:
+def build_social_care(
+    rng: np.random.Generator, world: World, cal: Calendar, ident: Identities
+) -> SourceRecords:
     ev = world.log.get("social_care")
     person, month = ev["person"], ev["month"]
     service = ev.get("service", np.zeros(0, np.int8))
@@ -560,9 +665,15 @@ def build_social_care(rng: np.random.Generator, world: World, cal: Calendar, ide
     n = len(person)
     dur = np.select(
         [service == 0, service == 2, service == 1, service == 3, service == 4, service == 5, service == 6],
-        [rng.integers(0, 15, n), rng.integers(35, 50, n), (rng.exponential(18, n) * 30.4).astype(np.int64),
-         (rng.exponential(40, n) * 30.4).astype(np.int64), (rng.exponential(12, n) * 30.4).astype(np.int64),
-         np.full(n, 100_000), rng.integers(0, 90, n)],
+        [
+            rng.integers(0, 15, n),
+            rng.integers(35, 50, n),
+            (rng.exponential(18, n) * 30.4).astype(np.int64),
+            (rng.exponential(40, n) * 30.4).astype(np.int64),
+            (rng.exponential(12, n) * 30.4).astype(np.int64),
+            np.full(n, 100_000),
+            rng.integers(0, 90, n),
+        ],
     ).astype(np.int64)
     end_day = np.minimum(day + dur.astype("timedelta64[D]"), cal.death_date[person])
     ongoing = end_day > cal.end
@@ -572,14 +683,18 @@ def build_social_care(rng: np.random.Generator, world: World, cal: Calendar, ide
     hours[service == 2] = rng.integers(5, 16, int((service == 2).sum()))
     hours[service == 4] = 6.0 * rng.integers(1, 3, int((service == 4).sum()))
     person, day, end_day, ongoing, service, hours = _sorted(
-        day.astype(np.int64), person, day, end_day, ongoing, service, hours)
+        day.astype(np.int64), person, day, end_day, ongoing, service, hours
+    )
     prof = dirt.PROFILES["social_care"]
     cols = ident.fill(rng, "social_care", person, day, contract.SOURCES["social_care"].column_names)
     # The council's own client id, stable for a person.
     p = world.people
     first_addr_lsoa = world.geo.address_lsoa(p.address0)
-    la = np.where(first_addr_lsoa >= 0, world.geo.lsoa_la[np.maximum(first_addr_lsoa, 0)],
-                  rng.integers(0, len(LOCAL_AUTHORITIES), p.n))
+    la = np.where(
+        first_addr_lsoa >= 0,
+        world.geo.lsoa_la[np.maximum(first_addr_lsoa, 0)],
+        rng.integers(0, len(LOCAL_AUTHORITIES), p.n),
+    )
     prefix = np.array([la_[1] for la_ in LOCAL_AUTHORITIES], dtype=object)[la]
     client_no = rng.permutation(p.n) + 100_000
     client_id = prefix + np.char.mod("%07d", client_no).astype(object)
@@ -606,8 +721,13 @@ _POLICE_ROLE = {
     "missing_person": ("subject_of_concern",),
     "other": ("victim", "witness"),
 }
-_SUSPECT_P = {"domestic_abuse": 0.7, "fraud_scam": 0.25, "theft_burglary": 0.35, "antisocial_behaviour": 0.5,
-              "other": 0.2}
+_SUSPECT_P = {
+    "domestic_abuse": 0.7,
+    "fraud_scam": 0.25,
+    "theft_burglary": 0.35,
+    "antisocial_behaviour": 0.5,
+    "other": 0.2,
+}
 
 
 def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: Identities) -> SourceRecords:
@@ -632,13 +752,21 @@ def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: I
         spouse_there = sp >= 0 and cal.last_day[sp] >= day[i] and cal.first_day[sp] <= day[i]
         if rng.random() < _SUSPECT_P.get(t, 0.0):
             if t == "domestic_abuse" and spouse_there and rng.random() < 0.5:
-                rows_inc.append(i); rows_person.append(sp); rows_role.append("suspect")
+                rows_inc.append(i)
+                rows_person.append(sp)
+                rows_role.append("suspect")
             elif len(young):
-                rows_inc.append(i); rows_person.append(young[int(rng.integers(0, len(young)))]); rows_role.append("suspect")
+                rows_inc.append(i)
+                rows_person.append(young[int(rng.integers(0, len(young)))])
+                rows_role.append("suspect")
         if spouse_there and t != "domestic_abuse" and rng.random() < 0.25:
-            rows_inc.append(i); rows_person.append(sp); rows_role.append("witness")
+            rows_inc.append(i)
+            rows_person.append(sp)
+            rows_role.append("witness")
         elif rng.random() < 0.12 and len(young):
-            rows_inc.append(i); rows_person.append(young[int(rng.integers(0, len(young)))]); rows_role.append("witness")
+            rows_inc.append(i)
+            rows_person.append(young[int(rng.integers(0, len(young)))])
+            rows_role.append("witness")
     inc = np.array(rows_inc, dtype=np.int64)
     who = np.array(rows_person, dtype=np.int64)
     role = np.array(rows_role, dtype=object)
@@ -649,7 +777,9 @@ def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: I
         seq[idx] = np.cumsum(rng.integers(1, 40, len(idx)))
     incident_id = np.array([f"{y % 100:02d}/{s:06d}/NICHE" for y, s in zip(years, seq)], dtype=object)
     prof = dirt.PROFILES["police_incidents"]
-    cols = ident.fill(rng, "police_incidents", who, day[inc], contract.SOURCES["police_incidents"].column_names)
+    cols = ident.fill(
+        rng, "police_incidents", who, day[inc], contract.SOURCES["police_incidents"].column_names
+    )
     cols.update(
         incident_id=incident_id[inc],
         incident_date=_iso(day[inc]),
@@ -673,14 +803,17 @@ def build_housing(rng: np.random.Generator, world: World, cal: Calendar, ident: 
     done_text = _iso(done)
     done_text[missing] = None
     prof = dirt.PROFILES["housing_adaptations"]
-    cols = ident.fill(rng, "housing_adaptations", person, day, contract.SOURCES["housing_adaptations"].column_names)
+    cols = ident.fill(
+        rng, "housing_adaptations", person, day, contract.SOURCES["housing_adaptations"].column_names
+    )
     lsoa = world.geo.address_lsoa(world.people.address0[person])
     la = np.where(lsoa >= 0, world.geo.lsoa_la[np.maximum(lsoa, 0)], 0)
     prefix = np.array([la_[1] for la_ in LOCAL_AUTHORITIES], dtype=object)[la]
     years = day.astype("datetime64[Y]").astype(int) + 1970
     cols.update(
-        application_id=np.array([f"DFG/{pf}/{y}/{i:05d}" for pf, y, i in zip(prefix, years, np.arange(n) + 1)],
-                                dtype=object),
+        application_id=np.array(
+            [f"DFG/{pf}/{y}/{i:05d}" for pf, y, i in zip(prefix, years, np.arange(n) + 1)], dtype=object
+        ),
         adaptation_type=dirt.codes(rng, np.array(HOUSING_TYPES, dtype=object)[kind], prof.code_case),
         application_date=_iso(day),
         completed_date=done_text,
@@ -688,7 +821,9 @@ def build_housing(rng: np.random.Generator, world: World, cal: Calendar, ident: 
     return SourceRecords("housing_adaptations", _frame("housing_adaptations", cols), person)
 
 
-def build_population(rng: np.random.Generator, world: World, cal: Calendar, ident: Identities) -> SourceRecords:
+def build_population(
+    rng: np.random.Generator, world: World, cal: Calendar, ident: Identities
+) -> SourceRecords:
     p = world.people
     spine = np.arange(p.n_spine)
     last_month = np.minimum(np.minimum(cal.death_month[spine], cal.dereg_month[spine]), world.n_months - 1)
@@ -719,5 +854,6 @@ def build_population(rng: np.random.Generator, world: World, cal: Calendar, iden
 
 def build_deprivation(world: World) -> pd.DataFrame:
     geo = world.geo
-    return _frame("deprivation", {"lsoa_code": geo.lsoa_code, "wimd_rank": geo.wimd_rank.astype(str).astype(object)})
-
+    return _frame(
+        "deprivation", {"lsoa_code": geo.lsoa_code, "wimd_rank": geo.wimd_rank.astype(str).astype(object)}
+    )

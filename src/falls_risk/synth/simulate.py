@@ -7,13 +7,15 @@ the survivor alone), deprivation, and a history of falls. The monthly hazard of 
 emergency admission is a log-linear function of that latent state, with hazard ratios in the
 published ranges:
 
-- previous fall in the last year 2.5 (12-36 months ago 1.6); the literature's odds ratios of
-  2.5-3.5 for "a previous fall" emerge once frailty and age are not adjusted for;
+- a fall (admitted or not) in the last 12 months 1.8, 12-36 months ago 1.3; with the frailty
+  jump a fall leaves behind and the frailty it signals, a previous fall admission multiplies the
+  next year's risk several-fold, above the literature's odds ratios of 2.5-3.5 for a
+  self-reported fall, as a recorded admission should;
 - dementia 2.0, Parkinson's 2.7, stroke 1.6, incontinence 1.6, visual impairment 1.6,
-  orthostatic hypotension 1.8, depression 1.4;
+  orthostatic hypotension 1.8, depression 1.4, osteoporosis 1.2 (and more fractures);
 - fall-risk-increasing drugs 1.15-1.6 per class, polypharmacy (five or more classes) 1.4;
 - living alone 1.4, female 1.35, each step of deprivation quintile 1.06 (about 1.26 between the
-  most and least deprived fifths), care-home residence 1.5, latent frailty 1.6 per unit.
+  most and least deprived fifths), care-home residence 1.5, latent frailty 1.3 per unit.
 
 Observed records (GP codes, prescriptions, hospital, ambulance, social care, police, housing) are
 drawn later from the event log this module writes, so they are partial, delayed views of the
@@ -33,17 +35,19 @@ from falls_risk.synth.people import People
 from falls_risk.synth.reference import CONDITION_INDEX, CONDITIONS, DRUG_CLASSES, LOCAL_AUTHORITIES
 
 NEVER = 1_000_000
-_DEBUG: dict | None = None
 BURN_IN_MONTHS = 24
 
 # Log hazard of a fall admission for a reference person (75, male, none of the risk factors,
 # frailty 0, least deprived quintile), per month; then the effects.
-FALL_INTERCEPT = -8.38
+FALL_INTERCEPT = -8.3
 FALL_AGE_SLOPE = -0.015
+# Beyond what frailty and conditions explain, risk climbs faster after 80 and is lower before 65.
+FALL_AGE_SLOPE_OVER_80 = 0.02
+FALL_AGE_SLOPE_UNDER_65 = 0.05
 FALL_FRAILTY_BETA = np.log(1.3)
 FALL_FEMALE_HR = 1.35
-FALL_RECENT_FALL_HR = 2.5
-FALL_OLDER_FALL_HR = 1.6
+FALL_RECENT_FALL_HR = 1.8
+FALL_OLDER_FALL_HR = 1.3
 FALL_POLYPHARMACY_HR = 1.4
 FALL_ALONE_HR = 1.4
 FALL_DEPRIVATION_STEP_HR = 1.06
@@ -53,10 +57,24 @@ NON_ADMITTED_PER_ADMITTED = 2.2
 # Falls only the GP hears about, per fall admission.
 GP_ONLY_PER_ADMITTED = 1.2
 
-SOCIAL_CARE_TYPES = ("assessment", "home_care", "reablement", "telecare", "day_care",
-                     "residential_care", "carer_support")
-POLICE_TYPES = ("concern_for_welfare", "domestic_abuse", "fraud_scam", "theft_burglary",
-                "antisocial_behaviour", "missing_person", "other")
+SOCIAL_CARE_TYPES = (
+    "assessment",
+    "home_care",
+    "reablement",
+    "telecare",
+    "day_care",
+    "residential_care",
+    "carer_support",
+)
+POLICE_TYPES = (
+    "concern_for_welfare",
+    "domestic_abuse",
+    "fraud_scam",
+    "theft_burglary",
+    "antisocial_behaviour",
+    "missing_person",
+    "other",
+)
 HOUSING_TYPES = ("stairlift", "grab_rails", "level_access_shower", "ramp", "other")
 HOUSING_P = np.array([0.2, 0.45, 0.2, 0.08, 0.07])
 
@@ -70,7 +88,10 @@ class EventLog:
     def add(self, kind: str, person: np.ndarray, month: int | np.ndarray, **extra: np.ndarray) -> None:
         if len(person) == 0:
             return
-        row = {"person": person.astype(np.int64), "month": np.broadcast_to(month, person.shape).astype(np.int64)}
+        row = {
+            "person": person.astype(np.int64),
+            "month": np.broadcast_to(month, person.shape).astype(np.int64),
+        }
         row.update({k: np.broadcast_to(v, person.shape).copy() for k, v in extra.items()})
         self.chunks.setdefault(kind, []).append(row)
 
@@ -159,8 +180,12 @@ def simulate(
     cond_onset = np.full((n, C), NEVER, dtype=np.int64)
     cond_diag = np.full((n, C), NEVER, dtype=np.int64)
     for c, cond in enumerate(CONDITIONS):
-        lo = (_logit(cond.prevalence_75) + cond.prevalence_slope * (age_b - 75)
-              + cond.frailty_beta * frailty + np.log(cond.female_factor) * female)
+        lo = (
+            _logit(cond.prevalence_75)
+            + cond.prevalence_slope * (age_b - 75)
+            + cond.frailty_beta * frailty
+            + np.log(cond.female_factor) * female
+        )
         has = rng.random(n) < 1 / (1 + np.exp(-lo))
         onset = -B - rng.integers(1, 120, n)
         cond_onset[has, c] = onset[has]
@@ -201,8 +226,16 @@ def simulate(
     inc_female = np.log([c.female_factor for c in CONDITIONS])
     p_diag = np.array([c.p_diagnosed for c in CONDITIONS])
     diag_delay = np.array([c.diagnosis_delay_months for c in CONDITIONS])
-    i_dem, i_park, i_stroke = CONDITION_INDEX["dementia"], CONDITION_INDEX["parkinsons"], CONDITION_INDEX["stroke"]
-    i_hf, i_diab, i_ost = CONDITION_INDEX["heart_failure"], CONDITION_INDEX["diabetes"], CONDITION_INDEX["osteoporosis"]
+    i_dem, i_park, i_stroke = (
+        CONDITION_INDEX["dementia"],
+        CONDITION_INDEX["parkinsons"],
+        CONDITION_INDEX["stroke"],
+    )
+    i_hf, i_diab, i_ost = (
+        CONDITION_INDEX["heart_failure"],
+        CONDITION_INDEX["diabetes"],
+        CONDITION_INDEX["osteoporosis"],
+    )
 
     la_of_lsoa = geo.lsoa_la
     n_la = len(LOCAL_AUTHORITIES)
@@ -222,7 +255,8 @@ def simulate(
         # Condition onsets.
         cond_on = cond_onset <= m
         lam = inc[None, :] * np.exp(
-            inc_slope[None, :] * (age[:, None] - 75) + inc_fbeta[None, :] * frailty[:, None]
+            inc_slope[None, :] * (age[:, None] - 75)
+            + inc_fbeta[None, :] * frailty[:, None]
             + inc_female[None, :] * female[:, None]
         )
         new_on = ~cond_on & (rng.random((n, C)) < lam) & alive[:, None]
@@ -248,7 +282,10 @@ def simulate(
         stops = drug_on & ((u < drug_stop[None, :]) | ~alive[:, None])
         if stops.any():
             pi, di = np.nonzero(stops)
-            ep_p.append(pi); ep_d.append(di); ep_s.append(drug_from[pi, di]); ep_e.append(np.full(len(pi), m))
+            ep_p.append(pi)
+            ep_d.append(di)
+            ep_s.append(drug_from[pi, di])
+            ep_e.append(np.full(len(pi), m))
             drug_on[pi, di] = False
             drug_from[pi, di] = NEVER
         if starts.any():
@@ -260,9 +297,14 @@ def simulate(
         n_drugs = drug_on.sum(axis=1)
         since_fall = m - last_fall
         eta = (
-            FALL_INTERCEPT + FALL_AGE_SLOPE * (age - 75) + FALL_FRAILTY_BETA * frailty
+            FALL_INTERCEPT
+            + FALL_AGE_SLOPE * (age - 75)
+            + FALL_FRAILTY_BETA * frailty
+            + FALL_AGE_SLOPE_OVER_80 * np.maximum(age - 80, 0)
+            + FALL_AGE_SLOPE_UNDER_65 * np.minimum(age - 65, 0)
             + np.log(FALL_FEMALE_HR) * female
-            + cond_on @ cond_log_hr + drug_on @ drug_log_hr
+            + cond_on @ cond_log_hr
+            + drug_on @ drug_log_hr
             + np.log(FALL_POLYPHARMACY_HR) * (n_drugs >= 5)
             + np.log(FALL_ALONE_HR) * alone
             + np.log(FALL_DEPRIVATION_STEP_HR) * (5 - dep_q)
@@ -270,12 +312,6 @@ def simulate(
             + np.log(FALL_RECENT_FALL_HR) * (since_fall <= 12)
             + np.log(FALL_OLDER_FALL_HR) * ((since_fall > 12) & (since_fall <= 36))
         )
-        if m == 40 and _DEBUG is not None:
-            _DEBUG.update(age=age.copy(), frailty=frailty.copy(), cond=cond_on @ cond_log_hr,
-                          drug=drug_on @ drug_log_hr, poly=(n_drugs >= 5).copy(), alone=alone.copy(),
-                          fall=(np.log(FALL_RECENT_FALL_HR) * (since_fall <= 12)
-                                + np.log(FALL_OLDER_FALL_HR) * ((since_fall > 12) & (since_fall <= 36))),
-                          eta=eta.copy(), spine=spine & active)
         rate = np.exp(eta)
         h_adm = 1 - np.exp(-rate)
         h_non = 1 - np.exp(-NON_ADMITTED_PER_ADMITTED * rate)
@@ -302,8 +338,11 @@ def simulate(
             log.add("gp_fall", np.flatnonzero(gp_fall & active), m)
 
         # Other health-service use.
-        em_rate = 0.0075 * np.exp(0.035 * (age - 75) + 0.35 * frailty) * (
-            1 + 0.5 * cond_on[:, i_hf] + 0.2 * cond_on[:, i_diab] + 0.3 * cond_on[:, i_dem])
+        em_rate = (
+            0.0075
+            * np.exp(0.035 * (age - 75) + 0.35 * frailty)
+            * (1 + 0.5 * cond_on[:, i_hf] + 0.2 * cond_on[:, i_diab] + 0.3 * cond_on[:, i_dem])
+        )
         em = alive & ~fall_adm & (rng.random(n) < em_rate)
         frailty[em] += 0.08
         if observed:
@@ -323,8 +362,12 @@ def simulate(
         if observed:
             dem = cond_on[:, i_dem]
             old = age >= 60
-            sc_assess = active & old & ~care_home & (
-                rng.random(n) < 0.0006 * np.exp(0.9 * frailty) * (1 + 0.6 * alone) * (1 + 0.8 * dem))
+            sc_assess = (
+                active
+                & old
+                & ~care_home
+                & (rng.random(n) < 0.0006 * np.exp(0.9 * frailty) * (1 + 0.6 * alone) * (1 + 0.8 * dem))
+            )
             assessed_after_fall = adm_idx[active[adm_idx] & (rng.random(len(adm_idx)) < 0.4)]
             for people_, delay_ in ((np.flatnonzero(sc_assess), 0), (assessed_after_fall, 1)):
                 log.add("social_care", people_, m + delay_, service=np.zeros(len(people_), np.int8))
@@ -339,8 +382,12 @@ def simulate(
             log.add("social_care", tel, m + 1, service=np.full(len(tel), 3, np.int8))
             dc = np.flatnonzero(active & dem & ~care_home & (rng.random(n) < 0.003))
             log.add("social_care", dc, m, service=np.full(len(dc), 4, np.int8))
-            to_home = active & ~care_home & (age >= 70) & (
-                rng.random(n) < 0.0008 * np.exp(0.8 * frailty) * (1 + dem) * (1 + 0.5 * alone))
+            to_home = (
+                active
+                & ~care_home
+                & (age >= 70)
+                & (rng.random(n) < 0.0008 * np.exp(0.8 * frailty) * (1 + dem) * (1 + 0.5 * alone))
+            )
             th = np.flatnonzero(to_home)
             care_home[th] = True
             care_home_month[th] = m
@@ -353,15 +400,18 @@ def simulate(
             # Police contacts.
             age_f = np.exp(0.02 * (age - 75))
             depr = 1 + 0.25 * (5 - dep_q)
-            rates = np.stack([
-                0.0005 * np.exp(0.25 * frailty) * (1 + 1.5 * dem) * (1 + 1.0 * alone) * age_f,  # welfare
-                0.00012 * np.ones(n),  # domestic abuse
-                0.00045 * np.exp(0.025 * (age - 75)) * (1 + 0.8 * dem) * (1 + 0.4 * alone),  # fraud
-                0.0004 * depr,  # theft / burglary
-                0.0004 * depr,  # antisocial behaviour
-                0.0012 * dem,  # missing person
-                0.0003 * np.ones(n),  # other
-            ], axis=1)
+            rates = np.stack(
+                [
+                    0.0005 * np.exp(0.25 * frailty) * (1 + 1.5 * dem) * (1 + 1.0 * alone) * age_f,  # welfare
+                    0.00012 * np.ones(n),  # domestic abuse
+                    0.00045 * np.exp(0.025 * (age - 75)) * (1 + 0.8 * dem) * (1 + 0.4 * alone),  # fraud
+                    0.0004 * depr,  # theft / burglary
+                    0.0004 * depr,  # antisocial behaviour
+                    0.0012 * dem,  # missing person
+                    0.0003 * np.ones(n),  # other
+                ],
+                axis=1,
+            )
             hit = (rng.random((n, len(POLICE_TYPES))) < rates) & active[:, None]
             pi, ti = np.nonzero(hit)
             found = non_idx[active[non_idx] & alone[non_idx] & (rng.random(len(non_idx)) < 0.06)]
@@ -371,15 +421,25 @@ def simulate(
 
             # Housing adaptations.
             recent = (m - last_fall) <= 6
-            h_rate = 0.0004 * np.exp(0.7 * frailty) * (1 + 1.5 * recent) * (
-                1 + 0.5 * (cond_on[:, i_park] | cond_on[:, i_stroke]))
+            h_rate = (
+                0.001
+                * np.exp(0.7 * frailty)
+                * (1 + 1.5 * recent)
+                * (1 + 0.5 * (cond_on[:, i_park] | cond_on[:, i_stroke]))
+            )
             ho = np.flatnonzero(active & ~care_home & (age >= 60) & (rng.random(n) < h_rate))
             log.add("housing", ho, m, adaptation=rng.choice(5, len(ho), p=HOUSING_P).astype(np.int8))
 
         # Deaths (not during the burn-in: the spine is who was alive at the start).
         if observed:
-            lp = (-11.95 + 0.104 * age + 0.3 * frailty + 0.7 * cond_on[:, i_dem] + 0.6 * cond_on[:, i_hf]
-                  + 0.3 * cond_on[:, i_park])
+            lp = (
+                -11.95
+                + 0.104 * age
+                + 0.3 * frailty
+                + 0.7 * cond_on[:, i_dem]
+                + 0.6 * cond_on[:, i_hf]
+                + 0.3 * cond_on[:, i_park]
+            )
             q = 1 - np.exp(-np.exp(lp) / 12)
             q[adm_idx[hip]] += 0.05
             dies = alive & (rng.random(n) < q)
@@ -392,8 +452,13 @@ def simulate(
             widowed_month[widowed] = m
 
             # Households move (mostly within the region) or leave it.
-            head = spine & alive & (dereg_month > m) & (reg_month <= m) & (
-                ~spouse_alive | (np.arange(n) < np.maximum(spouse, 0)))
+            head = (
+                spine
+                & alive
+                & (dereg_month > m)
+                & (reg_month <= m)
+                & (~spouse_alive | (np.arange(n) < np.maximum(spouse, 0)))
+            )
             recently_widowed = (m - widowed_month) <= 12
             p_move = np.where(care_home, 0.0, 0.0012 * (1 + 2 * recently_widowed))
             movers = np.flatnonzero(head & (rng.random(n) < p_move))
@@ -412,7 +477,9 @@ def simulate(
                 new_addr = geo.new_addresses(rng, new_lsoa, len(grp))
                 full_addr = np.concatenate([new_addr, new_addr[spouse_alive[grp]]])
                 addr[members] = full_addr
-                hist_p.append(members); hist_m.append(np.full(len(members), m)); hist_a.append(full_addr)
+                hist_p.append(members)
+                hist_m.append(np.full(len(members), m))
+                hist_a.append(full_addr)
                 dep_q[members] = geo.wimd_quintile[geo.address_lsoa(full_addr)]
                 moved_alone = grp[~spouse_alive[grp]]
                 lives_with_others[moved_alone] |= rng.random(len(moved_alone)) < 0.25
@@ -425,7 +492,10 @@ def simulate(
 
     # Close the drug episodes still running.
     pi, di = np.nonzero(drug_on)
-    ep_p.append(pi); ep_d.append(di); ep_s.append(drug_from[pi, di]); ep_e.append(np.full(len(pi), n_months))
+    ep_p.append(pi)
+    ep_d.append(di)
+    ep_s.append(drug_from[pi, di])
+    ep_e.append(np.full(len(pi), n_months))
     episodes = {
         "person": np.concatenate(ep_p).astype(np.int64),
         "drug": np.concatenate(ep_d).astype(np.int64),

@@ -63,14 +63,14 @@ def _inject_bad_rows(
     allowed = np.arange(n) if protect is None else np.flatnonzero(~protect)
     counts = {"bad_date": 0, "duplicate_id": 0}
     if n >= 1500 and len(allowed) > 2 and src.event_date_column:
-        k = max(1, int(round(n * BAD_DATE_RATE)))
+        k = max(1, round(n * BAD_DATE_RATE))
         rows = rng.choice(allowed, min(k, len(allowed)), replace=False)
         col = frame.columns.get_loc(src.event_date_column)
         for r in rows:
             frame.iat[r, col] = _BAD_DATES[int(rng.integers(0, len(_BAD_DATES)))]
         counts["bad_date"] = len(rows)
     if n >= 2000 and len(allowed) > 2 and src.id_column and src.id_unique:
-        k = max(1, int(round(n * DUPLICATE_ID_RATE)))
+        k = max(1, round(n * DUPLICATE_ID_RATE))
         col = frame.columns.get_loc(src.id_column)
         for _ in range(k):
             a, b = rng.choice(allowed, 2, replace=False)
@@ -87,9 +87,13 @@ def _nhs_column(rng: np.random.Generator, world: World, person: np.ndarray, sour
     idx = person.astype(np.int64).copy()
     dirty_rows = np.flatnonzero(rng.random(len(person)) < prof.nhs_spaces + prof.nhs_miskeyed)
     variants = dirt.nhs_numbers(
-        rng, p.nhs[person[dirty_rows]], p.nhs[person[dirty_rows]],
-        dirt.DirtProfile(nhs_spaces=prof.nhs_spaces / max(prof.nhs_spaces + prof.nhs_miskeyed, 1e-9),
-                         nhs_miskeyed=prof.nhs_miskeyed / max(prof.nhs_spaces + prof.nhs_miskeyed, 1e-9)),
+        rng,
+        p.nhs[person[dirty_rows]],
+        p.nhs[person[dirty_rows]],
+        dirt.DirtProfile(
+            nhs_spaces=prof.nhs_spaces / max(prof.nhs_spaces + prof.nhs_miskeyed, 1e-9),
+            nhs_miskeyed=prof.nhs_miskeyed / max(prof.nhs_spaces + prof.nhs_miskeyed, 1e-9),
+        ),
     )
     idx[dirty_rows] = len(clean) + np.arange(len(dirty_rows))
     dictionary = pa.array(np.concatenate([clean, variants]), type=pa.string())
@@ -98,11 +102,13 @@ def _nhs_column(rng: np.random.Generator, world: World, person: np.ndarray, sour
 
 def _gp_table(rng: np.random.Generator, world: World, cal: records.Calendar) -> tuple[pa.Table, np.ndarray]:
     person, day, code = records.build_gp_events(rng, world, cal)
-    table = pa.table({
-        "nhs_number": _nhs_column(rng, world, person, "gp_events"),
-        "event_date": pa.array(day.astype("datetime64[D]")),
-        "snomed_code": pa.array(code, type=pa.string()),
-    })
+    table = pa.table(
+        {
+            "nhs_number": _nhs_column(rng, world, person, "gp_events"),
+            "event_date": pa.array(day.astype("datetime64[D]")),
+            "snomed_code": pa.array(code, type=pa.string()),
+        }
+    )
     return table, person
 
 
@@ -110,29 +116,37 @@ def _rx_table(rng: np.random.Generator, world: World, cal: records.Calendar) -> 
     person, day, codes, names, product = records.build_prescriptions(rng, world, cal)
     # Most systems export the full 15-character code, some only the chemical substance.
     n_cat = len(codes)
-    full = np.array([c + "AA" + "ABABA"[: 4 - (i % 2)] + ("A" if i % 2 else "") for i, c in enumerate(codes)],
-                    dtype=object)
+    full = np.array(
+        [c + "AA" + "ABABA"[: 4 - (i % 2)] + ("A" if i % 2 else "") for i, c in enumerate(codes)],
+        dtype=object,
+    )
     lower = np.array([c.lower() for c in codes], dtype=object)
     variant = np.where(rng.random(len(person)) < 0.6, 1, 0)
     variant[rng.random(len(person)) < dirt.PROFILES["prescriptions"].code_case] = 2
     code_dict = pa.array(np.concatenate([codes, full, lower]), type=pa.string())
-    table = pa.table({
-        "nhs_number": _nhs_column(rng, world, person, "prescriptions"),
-        "issue_date": pa.array(day.astype("datetime64[D]")),
-        "bnf_code": pc.take(code_dict, pa.array(product + variant * n_cat)),
-        "drug_name": pc.take(pa.array(names, type=pa.string()), pa.array(product)),
-    })
+    table = pa.table(
+        {
+            "nhs_number": _nhs_column(rng, world, person, "prescriptions"),
+            "issue_date": pa.array(day.astype("datetime64[D]")),
+            "bnf_code": pc.take(code_dict, pa.array(product + variant * n_cat)),
+            "drug_name": pc.take(pa.array(names, type=pa.string()), pa.array(product)),
+        }
+    )
     return table, person
 
 
 def _record_person_table(name: str, person: np.ndarray, record_id: Any, nhs_dict: pa.Array) -> pa.Table:
     n = len(person)
-    return pa.table({
-        "source": pc.take(pa.array([name]), pa.array(np.zeros(n, dtype=np.int64))),
-        "row_number": pa.array(np.arange(1, n + 1, dtype=np.int64)),
-        "record_id": pa.nulls(n, pa.string()) if record_id is None else pa.array(record_id, type=pa.string()),
-        "nhs_number": pc.take(nhs_dict, pa.array(person.astype(np.int64))),
-    })
+    return pa.table(
+        {
+            "source": pc.take(pa.array([name]), pa.array(np.zeros(n, dtype=np.int64))),
+            "row_number": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            "record_id": pa.nulls(n, pa.string())
+            if record_id is None
+            else pa.array(record_id, type=pa.string()),
+            "nhs_number": pc.take(nhs_dict, pa.array(person.astype(np.int64))),
+        }
+    )
 
 
 def _date_or_null(days: np.ndarray, valid: np.ndarray) -> pa.Array:
@@ -157,14 +171,20 @@ def _people_table(world: World, cal: records.Calendar) -> pa.Table:
         "in_spine": pa.array(in_spine),
         "forename": pa.array(p.forename, type=pa.string()),
         "surname": pa.array(p.surname, type=pa.string()),
-        "previous_surname": pa.array(np.where(p.previous_surname == "", None, p.previous_surname), type=pa.string()),
+        "previous_surname": pa.array(
+            np.where(p.previous_surname == "", None, p.previous_surname), type=pa.string()
+        ),
         "date_of_birth": pa.array(p.birth_date.astype("datetime64[D]")),
         "sex": pa.array(np.where(p.sex == 1, "F", "M"), type=pa.string()),
-        "spouse_nhs_number": pa.array(np.where(p.spouse >= 0, p.nhs[np.maximum(p.spouse, 0)].astype(str), None),
-                                      type=pa.string()),
-        "lsoa_code_start": pa.array(np.where(lsoa0 >= 0, geo.lsoa_code[np.maximum(lsoa0, 0)], None), type=pa.string()),
-        "local_authority_start": pa.array(la_names[np.where(lsoa0 >= 0, geo.lsoa_la[np.maximum(lsoa0, 0)], -1)],
-                                          type=pa.string()),
+        "spouse_nhs_number": pa.array(
+            np.where(p.spouse >= 0, p.nhs[np.maximum(p.spouse, 0)].astype(str), None), type=pa.string()
+        ),
+        "lsoa_code_start": pa.array(
+            np.where(lsoa0 >= 0, geo.lsoa_code[np.maximum(lsoa0, 0)], None), type=pa.string()
+        ),
+        "local_authority_start": pa.array(
+            la_names[np.where(lsoa0 >= 0, geo.lsoa_la[np.maximum(lsoa0, 0)], -1)], type=pa.string()
+        ),
         "registration_date": _date_or_null(p.registration_date, in_spine),
         "deregistration_date": _date_or_null(cal.dereg_date, cal.dereg_month < world.n_months),
         "date_of_death": _date_or_null(cal.death_date, cal.death_month < world.n_months),
@@ -174,7 +194,8 @@ def _people_table(world: World, cal: records.Calendar) -> pa.Table:
         "lives_alone_end": pa.array(pad(world.alone_end, False), mask=np.arange(n) >= no),
         "care_home_date": _date_or_null(
             cal.month_start[np.clip(pad(world.care_home_month, NEVER), 0, world.n_months - 1)],
-            pad(world.care_home_month, NEVER) < world.n_months),
+            pad(world.care_home_month, NEVER) < world.n_months,
+        ),
     }
     for c, cond in enumerate(CONDITIONS):
         for what, arr in (("onset", world.cond_onset[:, c]), ("coded", world.cond_diag[:, c])):
@@ -257,25 +278,34 @@ def generate_world(
         rp_tables = []
         for rec in csv_sources:
             id_col = contract.SOURCES[rec.name].id_column
-            rp_tables.append(_record_person_table(rec.name, rec.person, rec.frame[id_col].to_numpy(), nhs_dict))
+            rp_tables.append(
+                _record_person_table(rec.name, rec.person, rec.frame[id_col].to_numpy(), nhs_dict)
+            )
         rp_tables.append(_record_person_table("gp_events", gp_person, None, nhs_dict))
         rp_tables.append(_record_person_table("prescriptions", rx_person, None, nhs_dict))
         inpatient = health.inpatient
         falls = inpatient.fall_admission
-        fall_table = pa.table({
-            "nhs_number": pc.take(nhs_dict, pa.array(inpatient.person[falls])),
-            "spell_id": pa.array(inpatient.frame["spell_id"].to_numpy()[falls], type=pa.string()),
-            "admission_date": pa.array(pd.to_datetime(inpatient.frame["admission_date"][falls]).to_numpy()
-                                       .astype("datetime64[D]")),
-            "hip_fracture": pa.array(inpatient.hip_fracture[falls]),
-            "in_spine": pa.array(inpatient.person[falls] < folk.n_spine),
-        })
+        fall_table = pa.table(
+            {
+                "nhs_number": pc.take(nhs_dict, pa.array(inpatient.person[falls])),
+                "spell_id": pa.array(inpatient.frame["spell_id"].to_numpy()[falls], type=pa.string()),
+                "admission_date": pa.array(
+                    pd.to_datetime(inpatient.frame["admission_date"][falls])
+                    .to_numpy()
+                    .astype("datetime64[D]")
+                ),
+                "hip_fracture": pa.array(inpatient.hip_fracture[falls]),
+                "in_spine": pa.array(inpatient.person[falls] < folk.n_spine),
+            }
+        )
         hp, hm = np.nonzero(~np.isnan(world.hazard))
-        hazard_table = pa.table({
-            "nhs_number": pc.take(nhs_dict, pa.array(hp.astype(np.int64))),
-            "month": pa.array(cal.month_start[hm]),
-            "hazard": pa.array(world.hazard[hp, hm].astype(np.float64)),
-        })
+        hazard_table = pa.table(
+            {
+                "nhs_number": pc.take(nhs_dict, pa.array(hp.astype(np.int64))),
+                "month": pa.array(cal.month_start[hm]),
+                "hazard": pa.array(world.hazard[hp, hm].astype(np.float64)),
+            }
+        )
         people_table = _people_table(world, cal)
         with atomic_path(out / "truth") as staged:
             staged.mkdir(parents=True)
@@ -298,5 +328,5 @@ def generate_world(
         "fall_admissions": int(falls.sum()),
         "fall_admissions_in_spine": int((inpatient.person[falls] < folk.n_spine).sum()),
         "deaths": int((world.death_month[: folk.n_spine] < n_months).sum()),
-        "monthly_hazard_rows": int(len(hp)),
+        "monthly_hazard_rows": len(hp),
     }

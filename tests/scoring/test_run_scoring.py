@@ -1,0 +1,180 @@
+"""The monthly command end to end on the shared small world: two months, a rerun, refusals."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from falls_risk.contract import DIRECT_IDENTIFIERS
+from falls_risk.errors import ScoringError
+from falls_risk.scoring import read_ledger, run_scoring, runs_for_month, verify_ledger
+from falls_risk.scoring.manifest import output_hash
+from falls_risk.tracking import LoadedModel
+
+NOV, DEC = date(2025, 11, 1), date(2025, 12, 1)
+
+
+@pytest.fixture(scope="module")
+def loaded(synthetic_model):
+    return LoadedModel(model=synthetic_model, name="falls-risk", version="7", run_id="run-abc",
+                       uri="models:/falls-risk@champion")
+
+
+@pytest.fixture(scope="module")
+def runs(world_dir, loaded, tmp_path_factory):
+    """Two monthly runs in one output root; the first trains linkage, the second reuses it."""
+    root = tmp_path_factory.mktemp("scoring") / "runs"
+    extract = world_dir / "extract"
+    nov = run_scoring(extract, NOV, root / "2025-11", capacity=40, loaded_model=loaded, keep_work=True,
+                      progress=False)
+    linkage_model = root.parent / "linkage_model.json"
+    shutil.copy(root / ".work" / "2025-11" / "linkage" / "model.json", linkage_model)
+    dec = run_scoring(extract, DEC, root / "2025-12", capacity=40, loaded_model=loaded,
+                      linkage_model=linkage_model, progress=False)
+    return {"root": root, "extract": extract, "nov": nov, "dec": dec, "linkage_model": linkage_model}
+
+
+def test_outputs_of_a_month(runs, world_dir):
+    out = runs["root"] / "2025-12"
+    expected = {"risk_list.csv", "scores.parquet", "explanations.parquet", "summary.html", "manifest.json",
+                "features.parquet", "alerts.parquet", "changes.parquet", "risers.parquet", "drift.csv"}
+    assert expected <= {p.name for p in out.iterdir()}
+    assert not (runs["root"] / ".work" / "2025-12").exists()  # the working folder held identifiers
+
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert scores["person_key"].is_unique and scores["probability"].between(0, 1).all()
+    assert (scores["tier"] == "high").sum() == 40
+    assert not DIRECT_IDENTIFIERS & set(scores.columns)
+
+    explanations = pd.read_parquet(out / "explanations.parquet")
+    assert set(scores.loc[scores["tier"] == "high", "person_key"]) <= set(explanations["person_key"])
+    assert any(c.startswith("shap__") for c in explanations.columns)
+
+    risk_list = pd.read_csv(out / "risk_list.csv", dtype=str)
+    assert stat.S_IMODE((out / "risk_list.csv").stat().st_mode) == 0o600
+    flagged = risk_list[risk_list["tier"] == "high"]
+    assert len(flagged) == 40 and (flagged["reasons"].str.len() > 20).all()
+    population = pd.read_csv(world_dir / "extract" / "population.csv", dtype=str)
+    assert set(risk_list["nhs_number"]) <= set(population["nhs_number"].str.replace(" ", ""))
+    assert risk_list["surname"].notna().all() and risk_list["address_line"].notna().all()
+
+    # Nothing but the risk list names anyone.
+    sample = set(risk_list["nhs_number"]) | set(risk_list["surname"])
+    for name in ("summary.html", "manifest.json", "drift.csv"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert not any(value in text for value in sample), name
+    for name in ("scores.parquet", "explanations.parquet", "features.parquet", "alerts.parquet"):
+        assert not DIRECT_IDENTIFIERS & set(pd.read_parquet(out / name).columns), name
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {k: manifest["model"][k] for k in ("name", "version", "run_id")} == {
+        "name": "falls-risk", "version": "7", "run_id": "run-abc"}
+    assert manifest["row_counts"]["eligible"] == len(scores)
+    assert set(manifest["timings_seconds"]) >= {"ingest", "linkage", "features", "scoring", "outputs"}
+    assert "population.csv" in manifest["input_hashes"] and manifest["package_versions"]["lightgbm"]
+    assert manifest["output_hash"] == output_hash(out)
+    summary = (out / "summary.html").read_text()
+    assert "Drift against the training population" in summary and "Entered the flagged tier" in summary
+
+
+def test_ledger_answers_which_model_scored_whom(runs):
+    entries = verify_ledger(runs["root"])
+    assert [e["month"] for e in entries] == ["2025-11", "2025-12"]
+    december = runs_for_month(runs["root"], "2025-12")[-1]
+    assert december["model"] == {"name": "falls-risk", "version": "7", "run_id": "run-abc"}
+    assert december["output_hash"] == output_hash(runs["root"] / december["output_dir"])
+    assert december["prev_hash"] == entries[0]["entry_hash"]
+
+
+def test_changes_risers_and_alerts_since_the_previous_run(runs):
+    nov = pd.read_parquet(runs["root"] / "2025-11" / "scores.parquet")
+    dec = pd.read_parquet(runs["root"] / "2025-12" / "scores.parquet")
+    was = set(nov.loc[nov["tier"] == "high", "person_key"])
+    now = set(dec.loc[dec["tier"] == "high", "person_key"])
+    changes = pd.read_parquet(runs["root"] / "2025-12" / "changes.parquet")
+    assert set(changes.loc[changes["change"] == "entered", "person_key"]) == now - was
+    assert set(changes.loc[changes["change"] == "left", "person_key"]) == was - now
+
+    risers = pd.read_parquet(runs["root"] / "2025-12" / "risers.parquet")
+    assert len(risers) > 0 and (risers["rise"] > 0).all()
+    assert (risers["why"].str.len() > 0).all()
+    # Same model both months: the rise is all due to the person's features.
+    assert risers["model_change_points"].abs().max() < 1e-6
+
+    alerts = pd.read_parquet(runs["root"] / "2025-12" / "alerts.parquet")
+    assert alerts["event_date"].between(NOV, date(2025, 11, 30)).all()
+    assert set(alerts["person_key"]) <= set(dec["person_key"])
+    risk_list = pd.read_csv(runs["root"] / "2025-12" / "risk_list.csv", dtype=str)
+    assert (risk_list["alerts"].fillna("") != "").sum() >= min(len(alerts), 1)
+
+
+def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_intact(runs, loaded, monkeypatch):
+    out = runs["root"] / "2025-12"
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name not in ("manifest.json", "summary.html")}
+    again = run_scoring(runs["extract"], DEC, out, capacity=40, loaded_model=loaded,
+                        linkage_model=runs["linkage_model"], progress=False)
+    assert not again.recorded and len(read_ledger(runs["root"])) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in before} == before
+
+    manifest = (out / "manifest.json").read_bytes()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("falls_risk.scoring.run.render_summary", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_scoring(runs["extract"], DEC, out, capacity=40, loaded_model=loaded,
+                    linkage_model=runs["linkage_model"], progress=False)
+    assert (out / "manifest.json").read_bytes() == manifest
+    assert len(read_ledger(runs["root"])) == 2
+    assert not [p for p in runs["root"].iterdir() if p.name.endswith(".tmp")]
+
+
+def test_unsafe_runs_are_refused(runs, loaded):
+    root, extract = runs["root"], runs["extract"]
+    with pytest.raises(ScoringError, match="in the future"):
+        run_scoring(extract, date(2999, 1, 1), root / "2999-01", capacity=5, loaded_model=loaded, progress=False)
+    with pytest.raises(ScoringError, match="named for month 2025-11"):
+        run_scoring(extract, DEC, root / "2025-11", capacity=5, loaded_model=loaded, progress=False)
+    stale = replace(loaded, model=_with_registry_version(loaded.model, "old-registry"))
+    with pytest.raises(ScoringError, match="registry version 'old-registry'.*Retrain"):
+        run_scoring(extract, date(2026, 1, 1), root / "2026-01", capacity=5, loaded_model=stale, progress=False)
+    with pytest.raises(ScoringError, match="older than the extract of the previous run"):
+        run_scoring(extract, date(2026, 1, 1), root / "2026-01", capacity=5, loaded_model=loaded,
+                    extract_date=date(2025, 6, 30), linkage_model=runs["linkage_model"], progress=False)
+    assert not (root / "2026-01").exists() and len(read_ledger(root)) == 2
+
+
+def _with_registry_version(model, version: str):
+    import copy
+
+    clone = copy.copy(model)
+    clone.registry_version_ = version
+    return clone
+
+
+def test_a_model_registered_in_mlflow_is_loaded_by_uri(runs, synthetic_model, registry_specs, tmp_path):
+    from falls_risk import tracking
+    from falls_risk.scoring.synthetic import synthetic_features
+
+    uri = tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    example, _ = synthetic_features(registry_specs, 5, seed=3)
+    with tracking.start_run("scoring-test", "model"):
+        info = tracking.log_model(synthetic_model, example, register=True)
+    tracking.set_alias(info["version"], "champion", reason="scoring test")
+    root = tmp_path / "runs"
+    result = run_scoring(runs["extract"], NOV, root / "2025-11", top_percent=5, per_local_authority=True,
+                         tracking_uri=uri, linkage_model=runs["linkage_model"], progress=False)
+    assert result.manifest["model"]["version"] == str(info["version"])
+    assert result.manifest["model"]["run_id"]
+    scores = pd.read_parquet(root / "2025-11" / "scores.parquet")
+    per_la = scores.groupby("local_authority")
+    flagged = scores[scores["tier"] == "high"].groupby("local_authority").size()
+    sizes = per_la.size()
+    assert ((sizes * 0.05).apply(lambda v: -(-v // 1)).astype(int) == flagged.reindex(sizes.index, fill_value=0)).all()
