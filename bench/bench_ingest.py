@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -47,9 +48,11 @@ t0 = time.perf_counter()
 from falls_risk.ingest import run_ingest
 summary = run_ingest(Path(sys.argv[1]), Path(sys.argv[2]), progress=False)
 seconds = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+usage = resource.getrusage(resource.RUSAGE_SELF)
+peak_mb = usage.ru_maxrss / 1024
 print(json.dumps({
     "seconds": seconds,
+    "cpu_seconds": usage.ru_utime + usage.ru_stime,
     "peak_rss_mb": peak_mb,
     "read": summary.read,
     "quarantined": summary.quarantined,
@@ -93,7 +96,8 @@ def main() -> int:
             run = _child(INGEST_CHILD, world / "extract", ws)
             runs.append(run)
             print(
-                f"ingest run {i + 1}: {run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB, "
+                f"ingest run {i + 1}: {run['seconds']:.1f} s wall, {run['cpu_seconds']:.1f} s CPU, "
+                f"peak RSS {run['peak_rss_mb']:.0f} MB, "
                 f"{run['read']:,} rows read, {run['quarantined']:,} quarantined"
             )
     median = statistics.median(r["seconds"] for r in runs)
@@ -103,12 +107,15 @@ def main() -> int:
         "synth_peak_rss_mb": None if synth is None else round(synth["peak_rss_mb"]),
         "ingest_runs": len(runs),
         "ingest_median_seconds": round(median, 2),
+        "ingest_median_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in runs), 2),
+        "load_average_1min_at_end": round(os.getloadavg()[0], 1),
         "ingest_rows_per_second": round(runs[-1]["read"] / median),
         "ingest_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs)),
         "rows": runs[-1]["rows"],
     }
     print(
-        f"people={args.people:,} ingest median={median:.1f} s over {len(runs)} runs "
+        f"people={args.people:,} ingest median={median:.1f} s wall "
+        f"({figures['ingest_median_cpu_seconds']:.1f} s CPU) over {len(runs)} runs "
         f"({figures['ingest_rows_per_second']:,} rows/s), peak RSS {figures['ingest_peak_rss_mb']} MB"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -71,3 +71,37 @@ def linked_workspace(ingested_workspace: Path, tmp_path_factory: pytest.TempPath
     ws = copy_workspace(ingested_workspace, tmp_path_factory.mktemp("ws_linked") / "ws")
     run_linkage(ws, progress=False)
     return ws
+
+
+# --- modelling (a quick tuned LightGBM, tracked and registered as champion) -----------------------
+@pytest.fixture(scope="session")
+def trained_model(feature_workspace: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A quick LightGBM (Optuna, 2 trials) trained on ``feature_workspace``, tracked in a temporary
+    SQLite MLflow store, registered as ``falls-risk`` and aliased ``champion``.
+
+    Returns a namespace: ``tracking_uri``, ``model_uri`` (``models:/falls-risk@champion``),
+    ``version``, ``run_id``, ``workspace``, ``model`` (the FallsRiskModel), ``metrics``.
+    Call ``falls_risk.tracking.configure(trained_model.tracking_uri)`` before loading.
+    """
+    from types import SimpleNamespace
+
+    from falls_risk import tracking
+    from falls_risk.config import ExperimentConfig
+    from falls_risk.modelling import run_experiment
+
+    root = tmp_path_factory.mktemp("trained_model")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    config = ExperimentConfig.model_validate({
+        "name": "fixture",
+        "seed": 1,
+        "models": [{"kind": "lightgbm_tuned", "name": "lightgbm_optuna"}],
+        "tuning": {"n_trials": 2, "storage": str(root / "optuna.db"), "max_boost_rounds": 200},
+        "evaluation": {"bootstrap": 20},
+        "tracking": {"experiment": "falls-risk"},
+    })
+    [result] = run_experiment(config, workspace=feature_workspace, tracking_uri=uri, progress=False)
+    tracking.set_alias(result.version, "champion", "test fixture", user="pytest")
+    return SimpleNamespace(
+        tracking_uri=uri, model_uri=tracking.CHAMPION_URI, version=result.version, run_id=result.run_id,
+        workspace=feature_workspace, model=result.model, metrics=result.metrics,
+    )

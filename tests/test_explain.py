@@ -119,7 +119,7 @@ def test_shap_and_lightgbm_pred_contrib_agree_with_categoricals_and_missing(mode
     assert sample["tenure"].isna().any() and sample["days_since_fall"].isna().any()
     assert backends_agree(model, sample) < 1e-6
     a, ev_a = compute_contributions(model, sample, backend="shap")
-    b, ev_b = compute_contributions(model, sample, backend="pred_contrib")
+    _, ev_b = compute_contributions(model, sample, backend="pred_contrib")
     assert ev_a == pytest.approx(ev_b)
     # Not trivially zero: the falls feature matters for someone.
     assert a["amb_nc_365d"].abs().max() > 0.1

@@ -290,8 +290,7 @@ def _absent(description: str) -> str:
         if description.startswith(prefix):
             return negated + description[len(prefix):]
     for article in ("a ", "an "):
-        if description.startswith(article):
-            description = description[len(article):]
+        description = description.removeprefix(article)
     return f"no {description}"
 
 

@@ -18,5 +18,3 @@ def tiny_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def tiny_copy(tiny_workspace: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny_workspace, tmp_path / "ws"))
-
-

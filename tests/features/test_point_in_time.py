@@ -62,8 +62,13 @@ POPULATION = pd.DataFrame(
         "date_of_death": [None, date(2023, 9, 1), None],
         "household_key": ["h1", "h2", "h2"],
     }
-).astype({"registration_date": "datetime64[s]", "deregistration_date": "datetime64[s]",
-          "date_of_death": "datetime64[s]"})
+).astype(
+    {
+        "registration_date": "datetime64[s]",
+        "deregistration_date": "datetime64[s]",
+        "date_of_death": "datetime64[s]",
+    }
+)
 
 CONFIGS = [
     FeatureConfig(),
@@ -94,21 +99,32 @@ def event(draw, min_offset: int = -900, max_offset: int = 400) -> dict:
 
 
 def frame(events: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(events, columns=["person_key", "event_time", "source", "code", "value", "end_time",
-                                       "match_probability"])
-    return df.astype({"event_time": "datetime64[us]", "end_time": "datetime64[us]", "value": "float64",
-                      "match_probability": "float64", "person_key": "str", "source": "str", "code": "str"})
+    df = pd.DataFrame(
+        events,
+        columns=["person_key", "event_time", "source", "code", "value", "end_time", "match_probability"],
+    )
+    return df.astype(
+        {
+            "event_time": "datetime64[us]",
+            "end_time": "datetime64[us]",
+            "value": "float64",
+            "match_probability": "float64",
+            "person_key": "str",
+            "source": "str",
+            "code": "str",
+        }
+    )
 
 
-def features(events: list[dict], config: FeatureConfig, dates: list[date] = [D]) -> pd.DataFrame:  # noqa: B006
-    return compute_from_frames(frame(events), POPULATION, dates, config=config, label_known_until=UNTIL)
+def features(events: list[dict], config: FeatureConfig, dates: tuple[date, ...] = (D,)) -> pd.DataFrame:
+    return compute_from_frames(frame(events), POPULATION, list(dates), config=config, label_known_until=UNTIL)
 
 
 def _after(e: dict) -> bool:
     return e["event_time"].date() >= D
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(event(), max_size=30),
     added=st.lists(event(min_offset=0), max_size=6),
@@ -123,12 +139,18 @@ def test_events_after_the_index_date_never_change_a_feature(events, added, data,
             if action == "drop":
                 continue
             if action == "move":
-                e = {**e, "event_time": datetime.combine(D, datetime.min.time())
-                     + timedelta(days=data.draw(st.integers(0, 500)), hours=data.draw(st.integers(0, 23)))}
+                e = {
+                    **e,
+                    "event_time": datetime.combine(D, datetime.min.time())
+                    + timedelta(days=data.draw(st.integers(0, 500)), hours=data.draw(st.integers(0, 23))),
+                }
         elif e["end_time"] is not None and e["end_time"].date() >= D:
             # An episode still open at the index date: when it ends afterwards is the future.
-            e = {**e, "end_time": datetime.combine(D, datetime.min.time())
-                 + timedelta(days=data.draw(st.integers(0, 500)))}
+            e = {
+                **e,
+                "end_time": datetime.combine(D, datetime.min.time())
+                + timedelta(days=data.draw(st.integers(0, 500))),
+            }
         changed.append(e)
     changed += added
     before = features(events, config)[["person_key", *feature_names()]]
@@ -165,10 +187,12 @@ def compare_with_reference(sql: pd.DataFrame, ref_rows: list[dict], skip: tuple[
         np.testing.assert_array_equal(got, want)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=st.lists(event(), max_size=40), config=st.sampled_from(CONFIGS))
 def test_sql_matches_the_plain_python_reference(events, config) -> None:
     dates = [D, date(2023, 7, 1)]
     sql = features(events, config, dates)
-    ref = reference_features(_as_reference_rows(events), _population_rows(), dates, config, label_known_until=UNTIL)
+    ref = reference_features(
+        _as_reference_rows(events), _population_rows(), dates, config, label_known_until=UNTIL
+    )
     compare_with_reference(sql, ref)

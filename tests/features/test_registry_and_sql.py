@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from pathlib import Path
@@ -12,6 +13,7 @@ import sqlglot
 from features_fixtures import D
 from hypothesis import given
 from hypothesis import strategies as st
+from test_point_in_time import compare_with_reference
 
 from falls_risk import codelists
 from falls_risk.cli import main
@@ -26,7 +28,6 @@ from falls_risk.features.registry import AGENCIES, _registry_hash, validate_spec
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.workspace import Workspace
-from test_point_in_time import compare_with_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,16 +38,42 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_registry_covers_the_issue() -> None:
     names = set(feature_names())
     required = {
-        "age", "sex", "wimd_quintile", "local_authority", "lives_alone",
-        "ed_attendances_90d", "ed_attendances_365d", "ed_attendances_730d", "ed_attendances_ever",
-        "ed_fall_attendances_365d", "emergency_admissions_365d", "fall_admissions_ever",
-        "hip_fracture_admissions_730d", "bed_days_365d", "ambulance_fall_calls_365d",
-        "ambulance_fall_not_conveyed_90d", "gp_recorded_falls_365d", "efi_deficits", "polypharmacy_90d",
-        "frid_classes_90d", "home_care_active", "home_care_hours_per_week", "telecare_active",
-        "reablement_365d", "social_care_assessments_365d", "police_victim_365d",
-        "police_concern_for_welfare_365d", "police_fraud_scam_365d", "adaptations_completed_ever",
-        "adaptation_pending", "days_since_fall", "days_since_ed_attendance", "days_since_emergency_admission",
-        "contacts_trend", "weak_link_share", "excluded_weak_links",
+        "age",
+        "sex",
+        "wimd_quintile",
+        "local_authority",
+        "lives_alone",
+        "ed_attendances_90d",
+        "ed_attendances_365d",
+        "ed_attendances_730d",
+        "ed_attendances_ever",
+        "ed_fall_attendances_365d",
+        "emergency_admissions_365d",
+        "fall_admissions_ever",
+        "hip_fracture_admissions_730d",
+        "bed_days_365d",
+        "ambulance_fall_calls_365d",
+        "ambulance_fall_not_conveyed_90d",
+        "gp_recorded_falls_365d",
+        "efi_deficits",
+        "polypharmacy_90d",
+        "frid_classes_90d",
+        "home_care_active",
+        "home_care_hours_per_week",
+        "telecare_active",
+        "reablement_365d",
+        "social_care_assessments_365d",
+        "police_victim_365d",
+        "police_concern_for_welfare_365d",
+        "police_fraud_scam_365d",
+        "adaptations_completed_ever",
+        "adaptation_pending",
+        "days_since_fall",
+        "days_since_ed_attendance",
+        "days_since_emergency_admission",
+        "contacts_trend",
+        "weak_link_share",
+        "excluded_weak_links",
     }
     assert required <= names
     assert {f"ever_{c.name}" for c in codelists.conditions()} <= names
@@ -64,8 +91,10 @@ def test_every_spec_reads_as_a_reason() -> None:
     assert get_feature("ambulance_fall_not_conveyed_365d").window_text == "in the last 12 months"
     assert get_feature("ed_attendances_730d").window_text == "in the last 2 years"
     assert get_feature("home_care_active").window_text == "on the index date"
-    assert "never" in get_feature("days_since_fall").missing_means or "no fall" in get_feature(
-        "days_since_fall").missing_means
+    assert (
+        "never" in get_feature("days_since_fall").missing_means
+        or "no fall" in get_feature("days_since_fall").missing_means
+    )
 
 
 def test_registry_version_tracks_the_specs() -> None:
@@ -147,7 +176,11 @@ def test_parse_index_dates_forms() -> None:
     monthly = parse_index_dates("2021-01-01:2024-12-01:monthly")
     assert len(monthly) == 48 and monthly[0] == date(2021, 1, 1) and monthly[-1] == date(2024, 12, 1)
     assert parse_index_dates("2023-01-01:2023-12-31:quarterly") == [
-        date(2023, 1, 1), date(2023, 4, 1), date(2023, 7, 1), date(2023, 10, 1)]
+        date(2023, 1, 1),
+        date(2023, 4, 1),
+        date(2023, 7, 1),
+        date(2023, 10, 1),
+    ]
     assert parse_index_dates("2023-06-01, 2023-01-01,2023-06-01") == [date(2023, 1, 1), date(2023, 6, 1)]
 
 
@@ -181,7 +214,7 @@ def test_ranges_step_by_whole_months(start: date, months: int, step: str) -> Non
     n = 1 if step == "monthly" else 3
     assert dates[0] == start and dates[-1] <= end and len(dates) == months // n + 1
     assert all(d.day == start.day for d in dates)
-    assert all(add_months(a, n) == b for a, b in zip(dates, dates[1:], strict=False))
+    assert all(add_months(a, n) == b for a, b in itertools.pairwise(dates))
 
 
 # --- config ----------------------------------------------------------------------------------------
@@ -215,8 +248,17 @@ def test_data_dictionary_lists_every_source_and_feature() -> None:
 def test_cli_features_writes_partitions(tiny_copy: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "pipeline.yaml"
     cfg.write_text("features:\n  arrival_lag_days:\n    police_incidents: 61\n", encoding="utf-8")
-    code = main(["features", "--workspace", str(tiny_copy), "--index-dates",
-                 "2023-01-01:2023-04-01:quarterly", "--config", str(cfg)])
+    code = main(
+        [
+            "features",
+            "--workspace",
+            str(tiny_copy),
+            "--index-dates",
+            "2023-01-01:2023-04-01:quarterly",
+            "--config",
+            str(cfg),
+        ]
+    )
     assert code == 0
     assert (tiny_copy / "features" / "index_date=2023-04-01" / "part-0.parquet").exists()
     table = pd.read_parquet(tiny_copy / "features" / "index_date=2023-01-01" / "part-0.parquet")

@@ -84,7 +84,9 @@ def test_sql_equals_reference_on_a_sample(feature_workspace: Path) -> None:
     ref = reference_features(
         events.where(events.notna(), None).to_dict("records"),
         population.astype(object).where(population.notna(), None).to_dict("records"),
-        dates, config, label_known_until=label_known_until(ws, config),
+        dates,
+        config,
+        label_known_until=label_known_until(ws, config),
     )
     assert len(sql) >= 100
     compare_with_reference(sql, ref, skip=("lives_alone",))

@@ -34,7 +34,7 @@ def table(tiny_workspace: Path) -> pd.DataFrame:
 
 
 def test_cohort_is_alive_registered_and_65_plus(table: pd.DataFrame) -> None:
-    at = lambda d: sorted(table.loc[table["index_date"] == pd.Timestamp(d), "person_key"])  # noqa: E731
+    at = lambda d: sorted(table.loc[table["index_date"] == pd.Timestamp(d), "person_key"])
     # p4 turns 65 in 2023-02; p5 died in 2022; p6 registered 2023-02-01.
     assert at(D) == ["p1", "p2", "p3", "p7"]
     assert at(APRIL) == ["p1", "p2", "p3", "p4", "p6", "p7"]
@@ -135,7 +135,9 @@ def test_labels_and_deaths(table: pd.DataFrame) -> None:
 
 
 def test_arrival_lag_hides_what_was_not_yet_known(tiny_workspace: Path) -> None:
-    lagged = compute_features(tiny_workspace, [D], config=FeatureConfig(arrival_lag_days={"police_incidents": 61}))
+    lagged = compute_features(
+        tiny_workspace, [D], config=FeatureConfig(arrival_lag_days={"police_incidents": 61})
+    )
     p1 = row(lagged, "p1")
     # The fraud 17 days before the index date had not reached the police extract yet.
     assert p1["police_fraud_scam_365d"] == 0 and p1["police_victim_365d"] == 0
@@ -145,7 +147,9 @@ def test_arrival_lag_hides_what_was_not_yet_known(tiny_workspace: Path) -> None:
 
 def test_inpatient_lag_delays_label_coverage(tiny_workspace: Path) -> None:
     # Extract 2024-03-31 minus 120 days: the 2023-01-01 window (to 2024-01-01) is no longer covered.
-    lagged = compute_features(tiny_workspace, [D], config=FeatureConfig(arrival_lag_days={"inpatient_spells": 120}))
+    lagged = compute_features(
+        tiny_workspace, [D], config=FeatureConfig(arrival_lag_days={"inpatient_spells": 120})
+    )
     assert lagged["label"].isna().all()
 
 
@@ -153,7 +157,10 @@ def test_build_and_load_round_trip(tiny_copy: Path) -> None:
     summary = build_features(tiny_copy, [JUNE, D], progress=False)
     assert summary["index_dates"] == ["2023-01-01", "2023-06-01"]
     assert summary["per_index_date"]["2023-01-01"] == {
-        "people": 4, "labels_known": 4, "labels_positive": 1, "died_in_window": 1,
+        "people": 4,
+        "labels_known": 4,
+        "labels_positive": 1,
+        "died_in_window": 1,
     }
     part = tiny_copy / "features" / "index_date=2023-01-01" / "part-0.parquet"
     columns = pq.read_schema(part).names
@@ -192,13 +199,29 @@ def test_load_refuses_missing_dates_and_other_registry(tiny_copy: Path) -> None:
 def test_events_table(tiny_copy: Path) -> None:
     events = pd.read_parquet(build_events(tiny_copy))
     assert list(events.columns) == [
-        "person_key", "event_time", "source", "code", "value", "end_time", "match_probability"
+        "person_key",
+        "event_time",
+        "source",
+        "code",
+        "value",
+        "end_time",
+        "match_probability",
     ]
     assert events["person_key"].notna().all()  # the unlinked spell is gone
     codes = set(events["code"])
-    assert {"inpatient/fall_emergency", "inpatient/hip_fracture", "icd10/S720", "icd10/W010",
-            "ambulance/fall_not_conveyed", "police/victim", "police/fraud_scam", "gp/52448006",
-            "rx/0401010X0AAAAAA", "housing/completed/grab_rails", "social_care/home_care"} <= codes
+    assert {
+        "inpatient/fall_emergency",
+        "inpatient/hip_fracture",
+        "icd10/S720",
+        "icd10/W010",
+        "ambulance/fall_not_conveyed",
+        "police/victim",
+        "police/fraud_scam",
+        "gp/52448006",
+        "rx/0401010X0AAAAAA",
+        "housing/completed/grab_rails",
+        "social_care/home_care",
+    } <= codes
     spell = events[(events["code"] == "inpatient/emergency") & (events["person_key"] == "p1")]
     assert sorted(spell["value"]) == [10, 19]  # lengths of stay
     # The fall admission after the index date is also a fall (for labels), recorded once.

@@ -274,3 +274,13 @@ def test_quoted_fields_may_hold_commas_and_newlines(tmp_path: Path) -> None:
     rows = ingested(tmp_path / "ws", "population")
     assert rows[0]["address_line"] == 'Flat 2, "The Mill",\nMill Lane'
     assert [r["row_number"] for r in rows] == [1, 2, 3]
+
+
+def test_a_file_named_in_the_mapping_but_not_delivered_is_absent_and_said_so(tmp_path: Path) -> None:
+    extract = write_extract(tmp_path / "extract", canonical_tables())
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("sources:\n  police_incidents:\n    file: niche_export.xlsx\n")
+    summary = run_ingest(extract, tmp_path / "ws", mapping=mapping, progress=False)
+    assert "police_incidents" in summary.absent_sources
+    assert any("niche_export.xlsx (police_incidents)" in note for note in summary.notes)
+    assert summary.ignored_files == ["police_incidents.csv"]

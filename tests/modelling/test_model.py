@@ -40,8 +40,12 @@ def test_every_baseline_gives_calibrated_probabilities(fitted, synthetic_split, 
     p = model.predict_proba(test)
     assert p.shape == (len(test),)
     assert np.all((p > 0) & (p < 1))
-    # Calibrated on the slice: mean predicted risk close to the observed rate out of time.
-    assert p.mean() == pytest.approx(test["label"].mean(), rel=0.15)
+    # Calibrated on the slice: mean predicted risk equals the observed rate there...
+    cal = synthetic_split.calibration
+    assert model.predict_proba(cal).mean() == pytest.approx(cal["label"].mean(), rel=0.02)
+    # ...and stays close out of time for models that see age (risk drifts up as the cohort ages).
+    if "age" in model.feature_names_:
+        assert p.mean() == pytest.approx(test["label"].mean(), rel=0.15)
     assert roc_auc_score(test["label"], p) > 0.55
     assert model.calibrator_.method in ("isotonic", "platt")
     assert set(model.calibration_scores_) == {"isotonic", "platt"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 
-import numpy as np
 import pytest
 
 from falls_risk.errors import ModelError
@@ -92,7 +91,7 @@ def test_small_counts_are_suppressed_in_the_capacity_and_subgroup_tables(report_
     one = next(r for r in report_summary["capacity"] if r["people_per_month"] == 1)
     assert 0 < one["admissions"] < 5  # top 1 a month over 6 months: a small count
     assert one["ppv"] == "–" and one["admissions_per_month"] == "–"
-    row = re.search(r'<tr><td class="n">1</td>.*?</tr>', report_html, re.S).group(0)
+    row = re.search(r'<tr><td class="n">1</td>.*?</tr>', report_html, re.DOTALL).group(0)
     assert "&lt;5" in row
     for sub in report_summary["subgroups"]:
         for key in ("people", "events"):

@@ -90,4 +90,6 @@ def drug_classes() -> tuple[DrugClass, ...]:
 
 def icd10_prefixes(name: str) -> tuple[str, ...]:
     """The ICD-10 prefixes (no dot) of a condition, e.g. ``("S720", "S721", "S722")``."""
-    return tuple(c.removeprefix("icd10/").rstrip("*") for c in condition(name).event_codes if c.startswith("icd10/"))
+    return tuple(
+        c.removeprefix("icd10/").rstrip("*") for c in condition(name).event_codes if c.startswith("icd10/")
+    )

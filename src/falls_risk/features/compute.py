@@ -27,6 +27,8 @@ from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, write_json
 
+DEFAULT_CONFIG = FeatureConfig()
+
 OUTCOME_COLUMNS = ("label", "died_in_window")
 MANIFEST = "manifest.json"
 
@@ -66,9 +68,13 @@ def _events_fresh(ws: Workspace) -> bool:
 
 def _register(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     require_linked(ws)
-    con.execute(f"CREATE VIEW population AS SELECT * FROM read_parquet({_sql_path(ws.linked_table('population'))})")
+    con.execute(
+        f"CREATE VIEW population AS SELECT * FROM read_parquet({_sql_path(ws.linked_table('population'))})"
+    )
     if _events_fresh(ws):
-        con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet({_sql_path(ws.events / 'events.parquet')})")
+        con.execute(
+            f"CREATE VIEW events AS SELECT * FROM read_parquet({_sql_path(ws.events / 'events.parquet')})"
+        )
     else:
         # No (or stale) events file: build the events on the fly, writing nothing.
         con.execute(f"CREATE VIEW events AS {events_sql(ws)}")
@@ -145,7 +151,7 @@ def compute_from_frames(
     population: pd.DataFrame,
     index_dates: list[date],
     *,
-    config: FeatureConfig = FeatureConfig(),
+    config: FeatureConfig = DEFAULT_CONFIG,
     label_known_until: date | None = None,
 ) -> pd.DataFrame:
     """The same SQL on in-memory tables (events in the events-table format, the spine)."""
@@ -162,7 +168,7 @@ def compute_from_frames(
 
 
 def compute_features(
-    workspace: str | Path | Workspace, index_dates: list[date], *, config: FeatureConfig = FeatureConfig()
+    workspace: str | Path | Workspace, index_dates: list[date], *, config: FeatureConfig = DEFAULT_CONFIG
 ) -> pd.DataFrame:
     """One row per cohort member per index date: person_key, index_date, features, label,
     died_in_window. Writes nothing."""
@@ -179,7 +185,7 @@ def build_features(
     workspace: str | Path | Workspace,
     index_dates: list[date],
     *,
-    config: FeatureConfig = FeatureConfig(),
+    config: FeatureConfig = DEFAULT_CONFIG,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Build events and the feature table for ``index_dates``; replace ``WS/features`` atomically.
@@ -192,6 +198,7 @@ def build_features(
     events_seconds = time.perf_counter() - started
     tables, dates = _compute_tables(ws, index_dates, config, progress)
     table = pa.concat_tables(tables)
+    until = label_known_until(ws, config)
     per_date: dict[str, dict[str, int]] = {}
     with atomic_path(ws.features) as staged:
         for day in dates:
@@ -211,7 +218,7 @@ def build_features(
             "feature_names": feature_names(),
             "index_dates": [d.isoformat() for d in dates],
             "rows": table.num_rows,
-            "label_known_until": (lambda d: d and d.isoformat())(label_known_until(ws, config)),
+            "label_known_until": None if until is None else until.isoformat(),
             "config": config.model_dump(),
             "per_index_date": per_date,
             "seconds_events": round(events_seconds, 2),

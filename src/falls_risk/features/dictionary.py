@@ -84,15 +84,19 @@ def render() -> str:
             text = f"**{c.name}**" if c.required else c.name
             detail = "/".join(c.vocabulary) if c.vocabulary else c.description
             cols.append(f"{text} ({c.kind.value}{'; ' + detail if detail else ''})")
-        lines.append(f"| {source.name} | {source.agency} | {_cell(source.row_is)} | {_cell(', '.join(cols))} |")
+        lines.append(
+            f"| {source.name} | {source.agency} | {_cell(source.row_is)} | {_cell(', '.join(cols))} |"
+        )
     lines += [
         "",
         "## The outcome and the cohort",
         "",
         "- **Cohort** at an index date: alive, registered with a GP (registered before the index date and not",
         "  deregistered), aged 65 or over (age from the birth month).",
-        "- **Label**: an emergency inpatient admission with any diagnosis in ICD-10 "
-        f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}",
+        (
+            "- **Label**: an emergency inpatient admission with any diagnosis in ICD-10 "
+            f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}"
+        ),
         "  (event code `inpatient/fall_emergency`) in (index date, index date + 365 days]. 1, 0, or missing when",
         "  the extract (minus the inpatient arrival lag) does not cover the whole window; never negative.",
         "- **died_in_window**: 1 if the spine's date of death falls in the label window (a competing risk);",
@@ -104,14 +108,16 @@ def render() -> str:
         "arrival lag (`features.arrival_lag_days` in the pipeline config), and only events linked with a",
         "match probability at or above `features.min_match_probability`. An episode's end (discharge, end of",
         "care, completion of an adaptation) counts only if it too was known by then. Windows count back from",
-        "the index date: \"in the last 90 days\" is [index date - 90 days, index date).",
+        'the index date: "in the last 90 days" is [index date - 90 days, index date).',
         "",
         "## Event codes",
         "",
         "| source | codes |",
         "|---|---|",
-        "| inpatient_spells | `inpatient/<admission_method>` (value = length of stay), `inpatient/fall_emergency`, "
-        "`inpatient/hip_fracture`, `icd10/<code>` per diagnosis |",
+        (
+            "| inpatient_spells | `inpatient/<admission_method>` (value = length of stay), "
+            "`inpatient/fall_emergency`, `inpatient/hip_fracture`, `icd10/<code>` per diagnosis |"
+        ),
         "| ed_attendances | `ed/<presenting_complaint>` |",
         "| gp_events | `gp/<snomed_code>` |",
         "| prescriptions | `rx/<bnf_code>` |",
@@ -128,7 +134,9 @@ def render() -> str:
         "|---|---|---|",
     ]
     for c in codelists.conditions():
-        lines.append(f"| {c.label} | {'yes' if c.efi_deficit else 'no'} | {', '.join(f'`{x}`' for x in c.event_codes)} |")
+        lines.append(
+            f"| {c.label} | {'yes' if c.efi_deficit else 'no'} | {', '.join(f'`{x}`' for x in c.event_codes)} |"
+        )
     lines += ["", "| fall-risk-increasing drug class | BNF | codes |", "|---|---|---|"]
     for d in codelists.drug_classes():
         lines.append(f"| {d.label} | {d.bnf_section} | `{d.event_code}` |")

@@ -40,8 +40,9 @@ def _diagnosis_regex(prefixes: tuple[str, ...]) -> str:
     return "(^|;)(" + "|".join(prefixes) + ")"
 
 
-def _select(source: str, table: str, code: str, time: str, value: str = "NULL", end: str = "NULL",
-            where: str = "TRUE") -> str:
+def _select(
+    source: str, table: str, code: str, time: str, value: str = "NULL", end: str = "NULL", where: str = "TRUE"
+) -> str:
     return (
         f"SELECT person_key, CAST({time} AS TIMESTAMP) AS event_time, '{source}' AS source, {code} AS code, "
         f"CAST({value} AS DOUBLE) AS value, CAST({end} AS TIMESTAMP) AS end_time, "
@@ -58,15 +59,34 @@ def source_events_sql(source: str, table: str) -> list[str]:
     if source == "inpatient_spells":
         stay = "date_diff('day', CAST(admission_date AS DATE), CAST(discharge_date AS DATE))"
         return [
-            _select(source, table, "'inpatient/' || lower(admission_method)", "admission_date", stay, "discharge_date"),
-            _select(source, table, "'inpatient/fall_emergency'", "admission_date",
-                    where=f"{emergency} AND regexp_matches(upper(diagnoses), '{fall}')"),
-            _select(source, table, "'inpatient/hip_fracture'", "admission_date",
-                    where=f"{emergency} AND regexp_matches(upper(diagnoses), '{hip}')"),
+            _select(
+                source,
+                table,
+                "'inpatient/' || lower(admission_method)",
+                "admission_date",
+                stay,
+                "discharge_date",
+            ),
+            _select(
+                source,
+                table,
+                "'inpatient/fall_emergency'",
+                "admission_date",
+                where=f"{emergency} AND regexp_matches(upper(diagnoses), '{fall}')",
+            ),
+            _select(
+                source,
+                table,
+                "'inpatient/hip_fracture'",
+                "admission_date",
+                where=f"{emergency} AND regexp_matches(upper(diagnoses), '{hip}')",
+            ),
             _select(
                 source,
                 f"(SELECT *, unnest(string_split(replace(upper(diagnoses), '.', ''), ';')) AS diagnosis FROM {table})",
-                "'icd10/' || trim(diagnosis)", "admission_date", where="trim(diagnosis) <> ''",
+                "'icd10/' || trim(diagnosis)",
+                "admission_date",
+                where="trim(diagnosis) <> ''",
             ),
         ]
     if source == "ed_attendances":
@@ -76,12 +96,22 @@ def source_events_sql(source: str, table: str) -> list[str]:
     if source == "prescriptions":
         return [_select(source, table, "'rx/' || upper(bnf_code)", "issue_date")]
     if source == "ambulance_calls":
-        code = ("'ambulance/' || lower(chief_complaint) || "
-                "CASE WHEN conveyed THEN '_conveyed' ELSE '_not_conveyed' END")
+        code = (
+            "'ambulance/' || lower(chief_complaint) || "
+            "CASE WHEN conveyed THEN '_conveyed' ELSE '_not_conveyed' END"
+        )
         return [_select(source, table, code, "call_time")]
     if source == "social_care":
-        return [_select(source, table, "'social_care/' || lower(service_type)", "start_date", "weekly_hours",
-                        "end_date")]
+        return [
+            _select(
+                source,
+                table,
+                "'social_care/' || lower(service_type)",
+                "start_date",
+                "weekly_hours",
+                "end_date",
+            )
+        ]
     if source == "police_incidents":
         return [
             _select(source, table, "'police/' || lower(incident_type)", "incident_date"),
@@ -89,8 +119,13 @@ def source_events_sql(source: str, table: str) -> list[str]:
         ]
     if source == "housing_adaptations":
         return [
-            _select(source, table, "'housing/application/' || lower(adaptation_type)", "application_date",
-                    end="completed_date"),
+            _select(
+                source,
+                table,
+                "'housing/application/' || lower(adaptation_type)",
+                "application_date",
+                end="completed_date",
+            ),
             _select(source, table, "'housing/completed/' || lower(adaptation_type)", "completed_date"),
         ]
     raise ValueError(f"no event mapping for source {source!r}")
@@ -118,7 +153,9 @@ def events_sql(workspace: Workspace) -> str:
 
 
 def connect(config: FeatureConfig) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config=({"threads": config.duckdb_threads, "memory_limit": config.duckdb_memory_limit}))
+    con = duckdb.connect(
+        config=({"threads": config.duckdb_threads, "memory_limit": config.duckdb_memory_limit})
+    )
     con.execute("SET preserve_insertion_order = false")
     return con
 
@@ -136,10 +173,7 @@ def build_events(workspace: str | Path | Workspace, config: FeatureConfig | None
     con = connect(config)
     try:
         with atomic_path(target) as staged:
-            con.execute(
-                f"COPY ({events_sql(ws)}) "
-                f"TO {_sql_path(staged)} (FORMAT parquet, COMPRESSION zstd)"
-            )
+            con.execute(f"COPY ({events_sql(ws)}) TO {_sql_path(staged)} (FORMAT parquet, COMPRESSION zstd)")
     except duckdb.Error as exc:
         raise WorkspaceError(
             f"Could not build events from {ws.linked}: {exc}. Check that the linked tables were written "

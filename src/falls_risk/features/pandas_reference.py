@@ -16,6 +16,8 @@ from falls_risk.config import FeatureConfig
 from falls_risk.features.registry import FEATURES
 from falls_risk.features.spec import FeatureSpec
 
+DEFAULT_CONFIG = FeatureConfig()
+
 
 def _as_day(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values).dt.floor("D")
@@ -23,7 +25,9 @@ def _as_day(values: pd.Series) -> pd.Series:
 
 def events_frame(table: pa.Table) -> pd.DataFrame:
     """Events as pandas with categorical keys and codes (keeps 50M+ rows in memory)."""
-    table = table.select(["person_key", "event_time", "source", "code", "value", "end_time", "match_probability"])
+    table = table.select(
+        ["person_key", "event_time", "source", "code", "value", "end_time", "match_probability"]
+    )
     columns = {}
     for name in table.column_names:
         column = table.column(name)
@@ -88,7 +92,7 @@ def pandas_features(
     events: pd.DataFrame,
     population: pd.DataFrame,
     on: date,
-    config: FeatureConfig = FeatureConfig(),
+    config: FeatureConfig = DEFAULT_CONFIG,
     *,
     label_known_until: date | None = None,
     specs: tuple[FeatureSpec, ...] = FEATURES,
@@ -176,17 +180,25 @@ def pandas_features(
             raise ValueError(f"{spec.name}: aggregation {agg} not in the pandas implementation")
 
     horizon = config.label_horizon_days
-    fall = _code_mask(code, ("inpatient/fall_emergency",)) & strong & (-days_before >= 1) & (-days_before <= horizon)
+    fall = (
+        _code_mask(code, ("inpatient/fall_emergency",))
+        & strong
+        & (-days_before >= 1)
+        & (-days_before <= horizon)
+    )
     falls = per_person(fall, None, "size").fillna(0)
-    covered = label_known_until is not None and (day + pd.Timedelta(days=horizon)) <= pd.Timestamp(label_known_until)
+    covered = label_known_until is not None and (day + pd.Timedelta(days=horizon)) <= pd.Timestamp(
+        label_known_until
+    )
     death_after = (_as_day(cohort["date_of_death"]) - day).dt.days.to_numpy(dtype="float64", na_value=np.nan)
     died = (death_after >= 1) & (death_after <= horizon)
     out = out.astype("float64")
-    out["label"] = pd.array((falls > 0).astype(int).to_numpy(), dtype="Int8") if covered else pd.array(
-        [pd.NA] * len(out), dtype="Int8")
-    out["died_in_window"] = pd.array(
-        np.where(died, 1, 0 if covered else -1), dtype="Int8"
+    out["label"] = (
+        pd.array((falls > 0).astype(int).to_numpy(), dtype="Int8")
+        if covered
+        else pd.array([pd.NA] * len(out), dtype="Int8")
     )
+    out["died_in_window"] = pd.array(np.where(died, 1, 0 if covered else -1), dtype="Int8")
     out.loc[out["died_in_window"] == -1, "died_in_window"] = pd.NA
     out = out.reset_index(names="person_key")
     out.insert(1, "index_date", day)

@@ -15,6 +15,8 @@ from falls_risk.config import FeatureConfig
 from falls_risk.features.registry import FEATURES
 from falls_risk.features.spec import FeatureSpec
 
+DEFAULT_CONFIG = FeatureConfig()
+
 Row = dict[str, Any]
 
 
@@ -33,7 +35,11 @@ def _day(value: Any) -> date | None:
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("NaT", "<NA>", "nan")
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or str(value) in ("NaT", "<NA>", "nan")
+    )
 
 
 def matches(code: str, codes: tuple[str, ...]) -> bool:
@@ -46,14 +52,23 @@ def age_years(birth_month: str, on: date) -> int:
 
 
 def alive_and_registered(person: Row, on: date) -> bool:
-    death, reg, dereg = _day(person.get("date_of_death")), _day(person.get("registration_date")), _day(
-        person.get("deregistration_date")
+    death, reg, dereg = (
+        _day(person.get("date_of_death")),
+        _day(person.get("registration_date")),
+        _day(person.get("deregistration_date")),
     )
     return (death is None or death > on) and reg is not None and reg < on and (dereg is None or dereg > on)
 
 
-def _feature(spec: FeatureSpec, known: list[Row], person: Row, on: date, household_size: int | None,
-             config: FeatureConfig, values: dict[str, Any]) -> Any:
+def _feature(
+    spec: FeatureSpec,
+    known: list[Row],
+    person: Row,
+    on: date,
+    household_size: int | None,
+    config: FeatureConfig,
+    values: dict[str, Any],
+) -> Any:
     agg = spec.aggregation
     if agg == "age_years":
         return age_years(person["birth_month"], on)
@@ -61,7 +76,11 @@ def _feature(spec: FeatureSpec, known: list[Row], person: Row, on: date, househo
         sex = None if _missing(person.get("sex")) else str(person["sex"]).strip().upper()
         return spec.categories.index(sex) if sex in spec.categories else None
     if agg == "local_authority_code":
-        la = None if _missing(person.get("local_authority")) else str(person["local_authority"]).strip().lower()
+        la = (
+            None
+            if _missing(person.get("local_authority"))
+            else str(person["local_authority"]).strip().lower()
+        )
         lowered = [c.lower() for c in spec.categories]
         return lowered.index(la) if la in lowered else None
     if agg == "wimd_quintile":
@@ -80,8 +99,10 @@ def _feature(spec: FeatureSpec, known: list[Row], person: Row, on: date, househo
         return None if not strong else sum(1 for e in strong if e["weak"]) / len(strong)
 
     chosen = [
-        e for e in known
-        if e["strong"] and matches(e["code"], spec.codes)
+        e
+        for e in known
+        if e["strong"]
+        and matches(e["code"], spec.codes)
         and (spec.window_days is None or e["days_before"] <= spec.window_days)
     ]
 
@@ -95,9 +116,7 @@ def _feature(spec: FeatureSpec, known: list[Row], person: Row, on: date, househo
     if agg == "days_since":
         return min((e["days_before"] for e in chosen), default=None)
     if agg == "bed_days":
-        return sum(
-            e["days_before"] - (e["lag"] if still_open(e) else e["end_days_before"]) for e in chosen
-        )
+        return sum(e["days_before"] - (e["lag"] if still_open(e) else e["end_days_before"]) for e in chosen)
     if agg == "active_any":
         return int(any(still_open(e) for e in chosen))
     if agg == "active_sum_value":
@@ -106,7 +125,9 @@ def _feature(spec: FeatureSpec, known: list[Row], person: Row, on: date, househo
         return len({e["code"][:10] for e in chosen})
     if agg == "trend":
         half = (spec.window_days or 0) // 2
-        return sum(1 for e in chosen if e["days_before"] <= half) - sum(1 for e in chosen if e["days_before"] > half)
+        return sum(1 for e in chosen if e["days_before"] <= half) - sum(
+            1 for e in chosen if e["days_before"] > half
+        )
     raise ValueError(f"{spec.name}: aggregation {agg} not in the reference")
 
 
@@ -114,7 +135,7 @@ def reference_features(
     events: list[Row],
     population: list[Row],
     index_dates: list[date],
-    config: FeatureConfig = FeatureConfig(),
+    config: FeatureConfig = DEFAULT_CONFIG,
     *,
     label_known_until: date | None = None,
     specs: tuple[FeatureSpec, ...] = FEATURES,
@@ -150,24 +171,34 @@ def reference_features(
                 ):
                     fall_admissions += 1
                 if days_before > lag:  # the point-in-time rule
-                    known.append({
-                        "code": e["code"], "value": e.get("value"), "days_before": days_before, "lag": lag,
-                        "end_days_before": None if end is None else (on - end).days,
-                        "strong": p >= config.min_match_probability, "weak": p < config.weak_link_probability,
-                    })
+                    known.append(
+                        {
+                            "code": e["code"],
+                            "value": e.get("value"),
+                            "days_before": days_before,
+                            "lag": lag,
+                            "end_days_before": None if end is None else (on - end).days,
+                            "strong": p >= config.min_match_probability,
+                            "weak": p < config.weak_link_probability,
+                        }
+                    )
             key = person.get("household_key")
             size = None if _missing(key) else households[key]
             values: dict[str, Any] = {}
             for spec in specs:
                 values[spec.name] = _feature(spec, known, person, on, size, config, values)
-            covered = label_known_until is not None and (on.toordinal() + horizon) <= label_known_until.toordinal()
+            covered = (
+                label_known_until is not None and (on.toordinal() + horizon) <= label_known_until.toordinal()
+            )
             death = _day(person.get("date_of_death"))
             died = death is not None and 1 <= (death - on).days <= horizon
-            out.append({
-                "person_key": person["person_key"],
-                "index_date": on,
-                **values,
-                "label": (int(fall_admissions > 0) if covered else None),
-                "died_in_window": 1 if died else (0 if covered else None),
-            })
+            out.append(
+                {
+                    "person_key": person["person_key"],
+                    "index_date": on,
+                    **values,
+                    "label": (int(fall_admissions > 0) if covered else None),
+                    "died_in_window": 1 if died else (0 if covered else None),
+                }
+            )
     return out

@@ -76,7 +76,15 @@ GP_FALL = tuple(c for c in codelists.condition("fall").event_codes if c.startswi
 ANY_FALL = GP_FALL + ED_FALL + AMBULANCE_FALL + ADMISSION_FALL
 CONTACTS = ED_ALL + ADMISSION_EMERGENCY + AMBULANCE_ALL
 
-AGENCIES = ("demographics", "health board", "ambulance service", "social care", "police", "housing", "linkage")
+AGENCIES = (
+    "demographics",
+    "health board",
+    "ambulance service",
+    "social care",
+    "police",
+    "housing",
+    "linkage",
+)
 AGGREGATIONS = (
     "count",
     "any",
@@ -101,7 +109,9 @@ def _suffix(window: int | None) -> str:
     return "ever" if window is None else f"{window}d"
 
 
-def _windowed(name: str, description: str, agency: str, codes: tuple[str, ...], unit: str, **kw) -> list[FeatureSpec]:
+def _windowed(
+    name: str, description: str, agency: str, codes: tuple[str, ...], unit: str, **kw
+) -> list[FeatureSpec]:
     return [
         FeatureSpec(
             name=f"{name}_{_suffix(w)}",
@@ -120,28 +130,50 @@ def _windowed(name: str, description: str, agency: str, codes: tuple[str, ...], 
 def _demographics() -> list[FeatureSpec]:
     return [
         FeatureSpec(
-            "age", "age", "demographics", aggregation="age_years", unit="years", window_label="",
+            "age",
+            "age",
+            "demographics",
+            aggregation="age_years",
+            unit="years",
+            window_label="",
             missing_means="never missing (everyone in the cohort has a birth month)",
         ),
         FeatureSpec(
-            "sex", "sex", "demographics", aggregation="sex_code", kind="categorical",
-            categories=SEX_CODES, window_label="", missing_means="sex not recorded",
+            "sex",
+            "sex",
+            "demographics",
+            aggregation="sex_code",
+            kind="categorical",
+            categories=SEX_CODES,
+            window_label="",
+            missing_means="sex not recorded",
         ),
         FeatureSpec(
             "wimd_quintile",
             "deprivation quintile of the home area (Welsh Index of Multiple Deprivation; 1 = most deprived)",
-            "demographics", aggregation="wimd_quintile", unit="quintile", window_label="",
+            "demographics",
+            aggregation="wimd_quintile",
+            unit="quintile",
+            window_label="",
             missing_means="home area has no deprivation rank",
         ),
         FeatureSpec(
-            "local_authority", "local authority", "demographics", aggregation="local_authority_code",
-            kind="categorical", categories=WELSH_LOCAL_AUTHORITIES, window_label="",
+            "local_authority",
+            "local authority",
+            "demographics",
+            aggregation="local_authority_code",
+            kind="categorical",
+            categories=WELSH_LOCAL_AUTHORITIES,
+            window_label="",
             missing_means="local authority not recorded or not one of the 22 Welsh councils",
         ),
         FeatureSpec(
             "lives_alone",
             "lives alone (no other living person registered with a GP at the same address)",
-            "demographics", aggregation="lives_alone", kind="binary", window_label="on the index date",
+            "demographics",
+            aggregation="lives_alone",
+            kind="binary",
+            window_label="on the index date",
             missing_means="address not known, so household size cannot be derived",
         ),
     ]
@@ -151,18 +183,32 @@ def _health_board_use() -> list[FeatureSpec]:
     hb = "health board"
     return [
         *_windowed("ed_attendances", "emergency department attendances", hb, ED_ALL, "attendances"),
-        *_windowed("ed_fall_attendances", "emergency department attendances for a fall", hb, ED_FALL, "attendances"),
-        *_windowed("emergency_admissions", "emergency hospital admissions", hb, ADMISSION_EMERGENCY, "admissions"),
         *_windowed(
-            "fall_admissions", "emergency hospital admissions for a fall (ICD-10 W00-W19)", hb, ADMISSION_FALL,
+            "ed_fall_attendances", "emergency department attendances for a fall", hb, ED_FALL, "attendances"
+        ),
+        *_windowed(
+            "emergency_admissions", "emergency hospital admissions", hb, ADMISSION_EMERGENCY, "admissions"
+        ),
+        *_windowed(
+            "fall_admissions",
+            "emergency hospital admissions for a fall (ICD-10 W00-W19)",
+            hb,
+            ADMISSION_FALL,
             "admissions",
         ),
         *_windowed(
-            "hip_fracture_admissions", "emergency hospital admissions for a hip fracture", hb,
-            ADMISSION_HIP_FRACTURE, "admissions",
+            "hip_fracture_admissions",
+            "emergency hospital admissions for a hip fracture",
+            hb,
+            ADMISSION_HIP_FRACTURE,
+            "admissions",
         ),
         *_windowed(
-            "bed_days", "days spent in hospital (any admission)", hb, INPATIENT_SPELLS, "days",
+            "bed_days",
+            "days spent in hospital (any admission)",
+            hb,
+            INPATIENT_SPELLS,
+            "days",
             aggregation="bed_days",
         ),
     ]
@@ -176,7 +222,9 @@ def _ambulance() -> list[FeatureSpec]:
         *_windowed(
             "ambulance_fall_not_conveyed",
             "ambulance calls for a fall where they were not taken to hospital",
-            amb, AMBULANCE_FALL_NOT_CONVEYED, "calls",
+            amb,
+            AMBULANCE_FALL_NOT_CONVEYED,
+            "calls",
         ),
     ]
 
@@ -198,24 +246,36 @@ def _conditions() -> list[FeatureSpec]:
 
 
 def _gp_falls_and_frailty(condition_features: list[FeatureSpec]) -> list[FeatureSpec]:
-    efi_inputs = tuple(
-        f"ever_{c.name}" for c in codelists.conditions() if c.efi_deficit
-    )
+    efi_inputs = tuple(f"ever_{c.name}" for c in codelists.conditions() if c.efi_deficit)
     assert all(any(f.name == n for f in condition_features) for n in efi_inputs)
     return [
         FeatureSpec(
-            "gp_recorded_falls_365d", "falls recorded by the GP", "health board", codes=GP_FALL,
-            window_days=365, unit="falls", missing_means="never missing: 0 when none recorded",
+            "gp_recorded_falls_365d",
+            "falls recorded by the GP",
+            "health board",
+            codes=GP_FALL,
+            window_days=365,
+            unit="falls",
+            missing_means="never missing: 0 when none recorded",
         ),
         FeatureSpec(
-            "gp_recorded_falls_ever", "falls recorded by the GP", "health board", codes=GP_FALL,
-            window_days=None, unit="falls", missing_means="never missing: 0 when none recorded",
+            "gp_recorded_falls_ever",
+            "falls recorded by the GP",
+            "health board",
+            codes=GP_FALL,
+            window_days=None,
+            unit="falls",
+            missing_means="never missing: 0 when none recorded",
         ),
         FeatureSpec(
             "efi_deficits",
             "frailty deficits recorded (eFI-style count of long-term conditions and events such as "
             "falls, dementia, incontinence and poor sight)",
-            "health board", aggregation="sum_of", inputs=efi_inputs, unit="deficits", window_label="ever",
+            "health board",
+            aggregation="sum_of",
+            inputs=efi_inputs,
+            unit="deficits",
+            window_label="ever",
             missing_means="never missing: 0 when none recorded",
         ),
     ]
@@ -238,14 +298,24 @@ def _medicines() -> list[FeatureSpec]:
     return [
         *frids,
         FeatureSpec(
-            "frid_classes_90d", "classes of fall-risk-increasing medicine prescribed", "health board",
-            aggregation="sum_of", inputs=tuple(f.name for f in frids), window_days=90, unit="classes",
+            "frid_classes_90d",
+            "classes of fall-risk-increasing medicine prescribed",
+            "health board",
+            aggregation="sum_of",
+            inputs=tuple(f.name for f in frids),
+            window_days=90,
+            unit="classes",
             missing_means="never missing: 0 when none prescribed",
         ),
         FeatureSpec(
-            "polypharmacy_90d", "different kinds of medicine prescribed (distinct BNF paragraphs)",
-            "health board", codes=("rx/*",), window_days=90, aggregation="distinct_bnf_paragraphs",
-            unit="medicines", missing_means="never missing: 0 when nothing prescribed",
+            "polypharmacy_90d",
+            "different kinds of medicine prescribed (distinct BNF paragraphs)",
+            "health board",
+            codes=("rx/*",),
+            window_days=90,
+            aggregation="distinct_bnf_paragraphs",
+            unit="medicines",
+            missing_means="never missing: 0 when nothing prescribed",
         ),
     ]
 
@@ -254,27 +324,52 @@ def _social_care() -> list[FeatureSpec]:
     sc = "social care"
     return [
         FeatureSpec(
-            "home_care_active", "receiving home care", sc, codes=("social_care/home_care",),
-            aggregation="active_any", kind="binary", window_label="on the index date",
+            "home_care_active",
+            "receiving home care",
+            sc,
+            codes=("social_care/home_care",),
+            aggregation="active_any",
+            kind="binary",
+            window_label="on the index date",
             missing_means="never missing: 0 when no home care episode was open",
         ),
         FeatureSpec(
-            "home_care_hours_per_week", "hours of home care a week", sc, codes=("social_care/home_care",),
-            aggregation="active_sum_value", unit="hours a week", window_label="on the index date",
+            "home_care_hours_per_week",
+            "hours of home care a week",
+            sc,
+            codes=("social_care/home_care",),
+            aggregation="active_sum_value",
+            unit="hours a week",
+            window_label="on the index date",
             missing_means="never missing: 0 when no home care (hours not recorded count as 0)",
         ),
         FeatureSpec(
-            "telecare_active", "has telecare (e.g. a pendant alarm)", sc, codes=("social_care/telecare",),
-            aggregation="active_any", kind="binary", window_label="on the index date",
+            "telecare_active",
+            "has telecare (e.g. a pendant alarm)",
+            sc,
+            codes=("social_care/telecare",),
+            aggregation="active_any",
+            kind="binary",
+            window_label="on the index date",
             missing_means="never missing: 0 when no telecare episode was open",
         ),
         FeatureSpec(
-            "reablement_365d", "reablement episodes started", sc, codes=("social_care/reablement",),
-            window_days=365, unit="episodes", missing_means="never missing: 0 when none",
+            "reablement_365d",
+            "reablement episodes started",
+            sc,
+            codes=("social_care/reablement",),
+            window_days=365,
+            unit="episodes",
+            missing_means="never missing: 0 when none",
         ),
         FeatureSpec(
-            "social_care_assessments_365d", "social care assessments", sc, codes=("social_care/assessment",),
-            window_days=365, unit="assessments", missing_means="never missing: 0 when none",
+            "social_care_assessments_365d",
+            "social care assessments",
+            sc,
+            codes=("social_care/assessment",),
+            window_days=365,
+            unit="assessments",
+            missing_means="never missing: 0 when none",
         ),
     ]
 
@@ -283,17 +378,31 @@ def _police() -> list[FeatureSpec]:
     pol = "police"
     return [
         FeatureSpec(
-            "police_victim_365d", "police incidents where they were the victim", pol, codes=("police/victim",),
-            window_days=365, unit="incidents", missing_means="never missing: 0 when none",
-        ),
-        FeatureSpec(
-            "police_concern_for_welfare_365d", "police concern-for-welfare incidents", pol,
-            codes=("police/concern_for_welfare",), window_days=365, unit="incidents",
+            "police_victim_365d",
+            "police incidents where they were the victim",
+            pol,
+            codes=("police/victim",),
+            window_days=365,
+            unit="incidents",
             missing_means="never missing: 0 when none",
         ),
         FeatureSpec(
-            "police_fraud_scam_365d", "police incidents of fraud or a scam", pol, codes=("police/fraud_scam",),
-            window_days=365, unit="incidents", missing_means="never missing: 0 when none",
+            "police_concern_for_welfare_365d",
+            "police concern-for-welfare incidents",
+            pol,
+            codes=("police/concern_for_welfare",),
+            window_days=365,
+            unit="incidents",
+            missing_means="never missing: 0 when none",
+        ),
+        FeatureSpec(
+            "police_fraud_scam_365d",
+            "police incidents of fraud or a scam",
+            pol,
+            codes=("police/fraud_scam",),
+            window_days=365,
+            unit="incidents",
+            missing_means="never missing: 0 when none",
         ),
     ]
 
@@ -301,14 +410,23 @@ def _police() -> list[FeatureSpec]:
 def _housing() -> list[FeatureSpec]:
     return [
         FeatureSpec(
-            "adaptations_completed_ever", "home adaptations completed (e.g. grab rails, stairlift)", "housing",
-            codes=("housing/completed/*",), window_days=None, unit="adaptations",
+            "adaptations_completed_ever",
+            "home adaptations completed (e.g. grab rails, stairlift)",
+            "housing",
+            codes=("housing/completed/*",),
+            window_days=None,
+            unit="adaptations",
             missing_means="never missing: 0 when none",
         ),
         FeatureSpec(
-            "adaptation_pending", "waiting for a home adaptation (application made, not yet completed)",
-            "housing", codes=("housing/application/*",), aggregation="active_any", kind="binary",
-            window_label="on the index date", missing_means="never missing: 0 when no application was open",
+            "adaptation_pending",
+            "waiting for a home adaptation (application made, not yet completed)",
+            "housing",
+            codes=("housing/application/*",),
+            aggregation="active_any",
+            kind="binary",
+            window_label="on the index date",
+            missing_means="never missing: 0 when no application was open",
         ),
     ]
 
@@ -316,25 +434,44 @@ def _housing() -> list[FeatureSpec]:
 def _recency_and_trend() -> list[FeatureSpec]:
     return [
         FeatureSpec(
-            "days_since_fall", "days since their last recorded fall (any agency)", "health board",
-            codes=ANY_FALL, aggregation="days_since", unit="days", window_label="",
+            "days_since_fall",
+            "days since their last recorded fall (any agency)",
+            "health board",
+            codes=ANY_FALL,
+            aggregation="days_since",
+            unit="days",
+            window_label="",
             missing_means="no fall ever recorded",
         ),
         FeatureSpec(
-            "days_since_ed_attendance", "days since their last emergency department attendance", "health board",
-            codes=ED_ALL, aggregation="days_since", unit="days", window_label="",
+            "days_since_ed_attendance",
+            "days since their last emergency department attendance",
+            "health board",
+            codes=ED_ALL,
+            aggregation="days_since",
+            unit="days",
+            window_label="",
             missing_means="no emergency department attendance ever recorded",
         ),
         FeatureSpec(
-            "days_since_emergency_admission", "days since their last emergency hospital admission",
-            "health board", codes=ADMISSION_EMERGENCY, aggregation="days_since", unit="days", window_label="",
+            "days_since_emergency_admission",
+            "days since their last emergency hospital admission",
+            "health board",
+            codes=ADMISSION_EMERGENCY,
+            aggregation="days_since",
+            unit="days",
+            window_label="",
             missing_means="no emergency admission ever recorded",
         ),
         FeatureSpec(
             "contacts_trend",
             "change in urgent contacts (emergency department, emergency admissions, ambulance calls): "
             "the last 6 months minus the 6 months before",
-            "health board", codes=CONTACTS, window_days=365, aggregation="trend", unit="contacts",
+            "health board",
+            codes=CONTACTS,
+            window_days=365,
+            aggregation="trend",
+            unit="contacts",
             window_label="over the last 12 months",
             missing_means="never missing: 0 when the two halves are equal",
         ),
@@ -347,13 +484,19 @@ def _linkage() -> list[FeatureSpec]:
             "weak_link_share",
             "share of their records before the index date that were linked to them with a match "
             "probability below the weak-link level",
-            "linkage", aggregation="weak_link_share", unit="share", window_label="",
+            "linkage",
+            aggregation="weak_link_share",
+            unit="share",
+            window_label="",
             missing_means="no records at all before the index date",
         ),
         FeatureSpec(
             "excluded_weak_links",
             "records left out because they were linked with a match probability below the cut-off",
-            "linkage", aggregation="excluded_count", unit="records", window_label="",
+            "linkage",
+            aggregation="excluded_count",
+            unit="records",
+            window_label="",
             missing_means="never missing: 0 when none were left out",
         ),
     ]

@@ -1,11 +1,14 @@
 """SQL generated from the feature registry (pure functions returning SQL strings).
 
 The SQL runs on DuckDB and is kept to constructs SQLGlot can transpile to Spark SQL
-(``sqlglot.transpile(sql, read="duckdb", write="spark")``). It reads three relations the runner
-provides: ``events`` (the event table), ``population`` (the pseudonymised spine) and
-``index_dates`` (one ``index_date`` DATE per row). Every index date is computed in the same
-query: the cohort is a cross join of the spine with the index dates, and each feature is a
-filtered aggregate over the events of the person known at that date.
+(``sqlglot.transpile(sql, read="duckdb", write="spark")``). Two statements:
+
+1. :func:`code_map_sql` matches the registry's code sets against the distinct codes of
+   ``events`` (the runner stores the result as the table ``code_map``);
+2. :func:`feature_sql` reads ``events``, ``population``, ``index_dates`` and ``code_map``.
+   Every index date is computed in the same query: the cohort is a cross join of the spine with
+   the index dates; each known event is joined to its code sets, a few statistics are
+   aggregated per (person, index date, code set), and each feature is read off those rows.
 
 The point-in-time rule is written once, in :func:`known_at_index`; the label window once, in
 :func:`in_label_window`.
@@ -67,13 +70,9 @@ def code_predicate(codes: tuple[str, ...], column: str = "code") -> str:
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
 
 
-def code_sets(specs: tuple[FeatureSpec, ...] = FEATURES) -> dict[tuple[str, ...], str]:
-    """Each distinct code tuple of the registry and the flag column that marks it."""
-    sets: dict[tuple[str, ...], str] = {}
-    for spec in specs:
-        if spec.codes and spec.codes not in sets:
-            sets[spec.codes] = f"m{len(sets)}"
-    return sets
+def code_sets(specs: tuple[FeatureSpec, ...] = FEATURES) -> list[tuple[str, ...]]:
+    """Each distinct code tuple of the registry, in registry order; its position is its set_id."""
+    return list(dict.fromkeys(spec.codes for spec in specs if spec.codes))
 
 
 # --- Per code set statistics, then one expression per feature ----------------------------------
@@ -268,7 +267,11 @@ def feature_sql(
     plain = sorted((n for n in needs if n[0] != "paragraphs"), key=lambda x: (x[0], x[1] or 10**9))
     distinct = sorted((n for n in needs if n[0] == "paragraphs"), key=lambda x: x[1] or 10**9)
     distinct_sets = sorted(
-        {set_ids[s.codes] for s in specs if s.codes and any(n[0] == "paragraphs" for n in statistics_needed(s))}
+        {
+            set_ids[s.codes]
+            for s in specs
+            if s.codes and any(n[0] == "paragraphs" for n in statistics_needed(s))
+        }
     )
     stat_cols = ",\n    ".join(f"{statistic_sql(*n)} AS {_stat_column(*n)}" for n in plain) or "0 AS unused"
     if distinct:
@@ -276,11 +279,11 @@ def feature_sql(
         distinct_cte = f"""distinct_stats AS (
   SELECT cid, set_id,
     {distinct_cols}
-  FROM set_rows WHERE set_id IN ({', '.join(str(i) for i in distinct_sets)})
+  FROM set_rows WHERE set_id IN ({", ".join(str(i) for i in distinct_sets)})
   GROUP BY cid, set_id
 ),
 per_set_all AS (
-  SELECT p.*, {', '.join(f'd.{_stat_column(*n)}' for n in distinct)}
+  SELECT p.*, {", ".join(f"d.{_stat_column(*n)}" for n in distinct)}
   FROM per_set p LEFT JOIN distinct_stats d ON d.cid = p.cid AND d.set_id = p.set_id
 ),"""
     else:
@@ -314,8 +317,12 @@ per_set_all AS (
         label_expr = "CAST(NULL AS INTEGER)"
         window_covered = "FALSE"
     else:
-        window_covered = f"(c.index_date + INTERVAL '{horizon}' DAY <= DATE {quote(label_known_until.isoformat())})"
-        label_expr = f"CASE WHEN {window_covered} THEN (CASE WHEN lab.fall_admissions > 0 THEN 1 ELSE 0 END) END"
+        window_covered = (
+            f"(c.index_date + INTERVAL '{horizon}' DAY <= DATE {quote(label_known_until.isoformat())})"
+        )
+        label_expr = (
+            f"CASE WHEN {window_covered} THEN (CASE WHEN lab.fall_admissions > 0 THEN 1 ELSE 0 END) END"
+        )
     death_days_after = "date_diff('day', c.index_date, c.date_of_death)"
     died_expr = (
         f"CASE WHEN c.date_of_death IS NOT NULL AND {in_label_window(death_days_after, horizon)} THEN 1 "
@@ -335,13 +342,13 @@ ev AS (
   SELECT c.cid, e.code, e.value,
     date_diff('day', CAST(e.event_time AS DATE), c.index_date) AS days_before,
     date_diff('day', CAST(e.end_time AS DATE), c.index_date) AS end_days_before,
-    {lag_days_expr('e.source', config)} AS lag_days,
+    {lag_days_expr("e.source", config)} AS lag_days,
     coalesce(e.match_probability, 1.0) >= {min_p} AS strong,
     coalesce(e.match_probability, 1.0) < {weak_p} AS weak
   FROM events e JOIN cohort c ON e.person_key = c.person_key
 ),
 known AS (
-  SELECT * FROM ev WHERE {known_at_index('days_before')}
+  SELECT * FROM ev WHERE {known_at_index("days_before")}
 ),
 link_stats AS (
   SELECT cid,

@@ -61,9 +61,14 @@ def locate(extract_dir: Path, source: str, mapping: SourceMapping) -> SourceFile
 
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise ExtractError(
+            f"{path}: cannot be read ({exc.strerror}). Check the file and its permissions."
+        ) from None
     return digest.hexdigest()
 
 

@@ -155,10 +155,13 @@ def run_ingest(
 
     files: dict[str, SourceFile] = {}
     problems: list[tuple[type[FallsRiskError], str]] = []
+    mapped_but_missing: list[str] = []
     for name in SOURCES:
         found = locate(extract_dir, name, mapping_obj.for_source(name))
         if found is not None:
             files[name] = found
+        elif mapping_obj.for_source(name).file is not None:
+            mapped_but_missing.append(f"{mapping_obj.for_source(name).file} ({name})")
     if "population" not in files:
         expected = mapping_obj.for_source("population").file or " / ".join(
             f"population{s}" for s in FILE_SUFFIXES
@@ -176,6 +179,7 @@ def run_ingest(
     )
 
     normalised: dict[str, NormalisedSource] = {}
+    hashes: dict[str, str] = {}
     summaries: dict[str, SourceSummary] = {}
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("Ingesting", total=2 * len(files))
@@ -183,6 +187,7 @@ def run_ingest(
             bar.update(task, description=f"Reading {name}")
             sm = mapping_obj.for_source(name)
             try:
+                hashes[name] = sha256(file.path)  # of the bytes read, recorded for provenance
                 raw = read_source(file, sm)
             except ExtractError as exc:
                 problems.append((ExtractError, str(exc).rstrip(".")))
@@ -198,6 +203,11 @@ def run_ingest(
             bar.advance(task)
         _raise_collected(problems)
         chosen_date, date_source, notes = _choose_extract_date(normalised, extract_date)
+        if mapped_but_missing:
+            notes.append(
+                f"the mapping names file(s) not in the extract, so those sources are absent: "
+                f"{', '.join(mapped_but_missing)}"
+            )
 
         ws.root.mkdir(parents=True, exist_ok=True)
         for stale in ws.root.glob(f"{STAGING_PREFIX}*"):
@@ -217,7 +227,7 @@ def run_ingest(
                     source=name,
                     file=file.path.name,
                     format=file.format,
-                    sha256=sha256(file.path),
+                    sha256=hashes[name],
                     read=len(norm.frame),
                     accepted=result.accepted.num_rows,
                     quarantined=result.quarantined.num_rows,
@@ -245,7 +255,9 @@ def run_ingest(
                 notes=notes,
             )
             if ignored:
-                summary.notes.append(f"files not used (no such source in the contract): {', '.join(ignored)}")
+                summary.notes.append(
+                    f"files in the extract folder not read as any source: {', '.join(ignored)}"
+                )
             write_json(summary.to_dict(), staging / "ingest_summary.json")
             _swap_in(staging, ws)
         finally:

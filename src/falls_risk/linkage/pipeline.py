@@ -61,6 +61,7 @@ class LinkageSummary:
     decisions_unmatched: int = 0
     review_pairs: int = 0
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -71,6 +72,19 @@ class LinkageSummary:
     def link_rate(self, source: str) -> float:
         counts = self.sources[source]
         return (counts["nhs_number"] + counts["probabilistic"]) / counts["rows"] if counts["rows"] else 0.0
+
+
+class _Clock:
+    """Seconds per phase (a phase timed twice adds up)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self._last, 2)
+        self._last = now
 
 
 def kept_columns(columns: list[str]) -> list[str]:
@@ -127,8 +141,10 @@ def run_linkage(
         with progress_bar(disable=not progress) as bar:
             sources = prepare.sources_present(ws.ingested, PERSON_SOURCES)
             task = bar.add_task("Linking", total=len(sources) + 4)
+            clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
             stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
+            clock.lap("stage 1 (NHS number)")
             bar.advance(task)
 
             identities = prepare.stage_two_identities(con, stage1)
@@ -158,10 +174,14 @@ def run_linkage(
                             f"Only {len(identities)} records need probabilistic linkage: too few to train a model. "
                             f"Provide a trained model with --model, or link a larger extract first."
                         )
+                    clock.lap("prepare stage 2")
                     splink_model.train(max_pairs=config.random_sample_pairs, seed=config.seed)
+                    clock.lap("train (u sampling, EM)")
                     splink_model.save(ws.linkage / "model.json")
                 bar.advance(task)
+                clock.lap("prepare stage 2")
                 predicted = splink_model.predict(CANDIDATE_FLOOR)
+                clock.lap("predict")
                 candidates = pd.DataFrame(
                     {
                         "record_uid": predicted["record_uid"].astype(str),
@@ -206,6 +226,7 @@ def run_linkage(
                 bar.advance(task)
             _write_population(con, ws, population, secret)
 
+            clock.lap("assign + write linked")
             review_table = review.review_pairs(
                 model_view,
                 identities,
@@ -234,6 +255,8 @@ def run_linkage(
             from falls_risk.linkage.report import write_report
 
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
+            clock.lap("review + report")
+            summary.timings = clock.laps
             write_json(summary.to_dict(), ws.linkage / "summary.json")
             bar.advance(task)
     finally:

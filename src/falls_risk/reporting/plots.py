@@ -16,10 +16,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: reports are built on servers and in CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 INK = "#1d2b36"
 MODEL = "#1f6f8b"

@@ -369,6 +369,10 @@ def model_card(
     min_age = feature_config.get("min_age", 65)
     min_match = feature_config.get("min_match_probability")
     split_info = {**split.info, **(info.get("split") or {})}
+    split_config = dict((config.get("split") if isinstance(config, dict) else None) or {})
+    for key in ("test_months", "calibration_fraction"):
+        if f"split.{key}" in params:
+            split_config[key] = params[f"split.{key}"]
     train_dates = split_info.get("train_index_dates") or info.get("train_index_dates") or []
     test_dates = split_info.get("test_index_dates") or info.get("test_index_dates") or []
     sources = info.get("sources") or info.get("ingest_sources")
@@ -397,68 +401,97 @@ def model_card(
             f"Test index dates {_date_text(test_dates)}." if test_dates else "",
             f"Extract taken {extract_date}." if extract_date else "",
         ]), ""),
-        ("6a", "Setting", f"Everyone aged {min_age}+ in the region's population spine, scored monthly at index "
-         "dates, for falls-prevention teams in health and social care.", ""),
-        ("6b", "Eligibility", f"Aged {min_age} or over, alive and registered with a GP on the index date; events "
-         "count only when known before the index date (point-in-time rule)."
-         + (f" Events linked with match probability below {min_match} are left out." if min_match is not None else ""), ""),
-        ("7", "Data preparation", "Each agency extract is validated against the extract contract and bad rows "
-         "quarantined with a reason; records are linked to people (NHS number, else Splink probabilistic matching) "
-         "and pseudonymised before features are derived from one feature registry.", ""),
-        ("8a", "Outcome", f"A fall-related emergency hospital admission within {horizon} days after the index "
-         "date (the index date excluded).", ""),
-        ("9a", "Predictors", f"{len(features)} predictors from the feature registry"
-         + (f" (version {getattr(model, 'registry_version_', '')})" if getattr(model, "registry_version_", None) else "")
-         + ": " + ", ".join(f"{a} {n}" for a, n in sorted(by_agency.items(), key=lambda kv: -kv[1])) + ".", ""),
+        ("6a", "Setting", (
+            f"Everyone aged {min_age}+ in the region's population spine, scored monthly at index dates, for "
+            "falls-prevention teams in health and social care."
+        ), ""),
+        ("6b", "Eligibility", (
+            f"Aged {min_age} or over, alive and registered with a GP on the index date; events count only when "
+            "known before the index date (point-in-time rule)."
+            + (f" Events linked with match probability below {min_match} are left out." if min_match is not None else "")
+        ), ""),
+        ("7", "Data preparation", (
+            "Each agency extract is validated against the extract contract and bad rows quarantined with a "
+            "reason; records are linked to people (NHS number, else Splink probabilistic matching) and "
+            "pseudonymised before features are derived from one feature registry."
+        ), ""),
+        ("8a", "Outcome", (
+            f"A fall-related emergency hospital admission within {horizon} days after the index date (the index "
+            "date excluded)."
+        ), ""),
+        ("9a", "Predictors", (
+            f"{len(features)} predictors from the feature registry"
+            + (f" (version {model.registry_version_})" if getattr(model, "registry_version_", None) else "")
+            + ": " + ", ".join(f"{a} {n}" for a, n in sorted(by_agency.items(), key=lambda kv: -kv[1])) + "."
+        ), ""),
         ("10", "Sample size", join([
             f"Person-months: {_fmt_counts(split_info, 'rows')}." if split_info.get("rows") else "",
             f"People: {_fmt_counts(split_info, 'persons')}." if split_info.get("persons") else "",
             f"Fall admissions: {_fmt_counts(split_info, 'events')}." if split_info.get("events") else "",
         ]), ""),
-        ("11", "Missing data", "Missing values are kept as missing (LightGBM learns a direction for them) and "
-         "each predictor's meaning of missing is in the data dictionary."
-         + (" Missing in the test period: " + ", ".join(
-             f"{_spec_label(specs[k]) if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
-         ) + "." if missing_share else " No predictor had missing values in the test period."), ""),
+        ("11", "Missing data", (
+            "Missing values are kept as missing (LightGBM learns a direction for them) and each predictor's "
+            "meaning of missing is in the data dictionary."
+            + (
+                " Missing in the test period: " + ", ".join(
+                    f"{_spec_label(specs[k]) if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
+                ) + "."
+                if missing_share else " No predictor had missing values in the test period."
+            )
+        ), ""),
         ("12a", "Data partitioning", join([
-            "Out-of-time test on the last index dates; before them, people split at random into training and a "
-            "calibration slice, so nobody is on both sides.",
-            f"Test months {split_info.get('test_months', info.get('test_months', ''))}." if split_info.get("test_months") or info.get("test_months") else "",
-            f"Gap between training and test: {split_info.get('gap_days')} days." if split_info.get("gap_days") is not None else "",
+            (
+                "Out-of-time test on the last index dates; before them, people split at random into training "
+                "and a calibration slice, so nobody is on both sides."
+            ),
+            f"Test period {split_config['test_months']} months." if split_config.get("test_months") else "",
+            f"Calibration slice {float(split_config['calibration_fraction']):.0%} of people."
+            if split_config.get("calibration_fraction") else "",
+            f"Gap between training and test: {split_info.get('gap_days')} days."
+            if split_info.get("gap_days") is not None else "",
         ]), ""),
         ("12c", "Model type and tuning", join([
             f"{_kind_label(model)}.",
             f"{booster.num_trees()} trees." if booster is not None else "",
-            "Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(model_params.items())) + "." if model_params else "",
-            "Tuning: " + ", ".join(f"{k}={v}" for k, v in sorted(tuned.items())[:8]) + "." if tuned else "",
+            ("Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(model_params.items())) + ".")
+            if model_params else "",
+            ("Tuning: " + ", ".join(f"{k}={v}" for k, v in sorted(tuned.items())[:8]) + ".") if tuned else "",
         ]), ""),
-        ("12e", "Performance measures", "AUROC, average precision, Brier score, calibration intercept and slope, "
-         "expected calibration error, net benefit (decision curve) and capacity (hit rate of the top N a month); "
-         "95% intervals by person-level bootstrap.", ""),
+        ("12e", "Performance measures", (
+            "AUROC, average precision, Brier score, calibration intercept and slope, expected calibration error, "
+            "net benefit (decision curve) and capacity (hit rate of the top N a month); 95% intervals by "
+            "person-level bootstrap."
+        ), ""),
         ("12f", "Recalibration", (
             f"Calibrated with {calibrator.method} regression on the held-out calibration slice"
             + (" (cross-fitted Brier: " + ", ".join(f"{k} {v:.4f}" for k, v in cal_scores.items()) + ")" if cal_scores else "")
             + "." if calibrator is not None else "Not calibrated: probabilities are the model's own."
         ), ""),
-        ("13", "Class imbalance", "No resampling or re-weighting: the model is trained on the natural prevalence so "
-         "that its probabilities are risks.", ""),
+        ("13", "Class imbalance", (
+            "No resampling or re-weighting: the model is trained on the natural prevalence so that its "
+            "probabilities are risks."
+        ), ""),
         ("14", "Fairness", (
             "Performance reported by " + ", ".join(subgroup_names).lower() + " (see 'For whom it works')."
             if subgroup_names else ""
         ), ""),
-        ("15", "Model output", "A calibrated probability of a fall-related emergency admission within 12 months, "
-         "with each person's top reasons; teams see the highest-risk people up to their capacity.", ""),
-        ("16", "Training versus evaluation", "The test period lies after every training index date: the same "
-         "population followed later in time.", ""),
+        ("15", "Model output", (
+            "A calibrated probability of a fall-related emergency admission within 12 months, with each "
+            "person's top reasons; teams see the highest-risk people up to their capacity."
+        ), ""),
+        ("16", "Training versus evaluation", (
+            "The test period lies after every training index date: the same population followed later in time."
+        ), ""),
         ("17", "Ethical approval", "", "Record the approval body and reference."),
         ("18e", "Code availability", (
             f"Code at git commit {record.tags.get('git_commit')}." if record.tags.get("git_commit") else ""
         ), "Record where the code is available."),
         ("19", "Patient and public involvement", "", "Describe any patient and public involvement."),
-        ("21", "Participants and outcome events", join([
-            f"Test period: {_fmt_counts(split_info, 'rows').split(', test ')[-1] if split_info.get('rows') else suppress_count(len(split.test))} person-months, "
-            f"{suppress_count(int(split.test['label'].sum()))} fall admissions.",
-        ]), ""),
+        ("21", "Participants and outcome events", (
+            f"Test period: {suppress_count(len(split.test))} person-months of "
+            f"{suppress_count(split.test['person_key'].nunique() if 'person_key' in split.test else None)} people, "
+            f"{suppress_count(int(split.test['label'].sum()))} followed by a fall admission within {horizon} days."
+        ), ""),
         ("22", "Model specification", join([
             f"Registered as {record.name} version {record.version}," if record.name else "",
             f"MLflow model {record.uri} (run {record.run_id}); the full model (trees and calibrator) is the logged artifact.",
@@ -469,8 +502,10 @@ def model_card(
             f"At {flagged['people_per_month']} people a month the hit rate is {flagged['ppv']}." if flagged else "",
         ]), ""),
         ("23b", "Heterogeneity", _heterogeneity(subgroups), ""),
-        ("24", "Model updating", "Recalibrated on a held-out slice before use; drift in every predictor and the "
-         "score is checked against the training reference at each monthly scoring.", ""),
+        ("24", "Model updating", (
+            "Recalibrated on a held-out slice before use; drift in every predictor and the score is checked "
+            "against the training reference at each monthly scoring."
+        ), ""),
     ]
     return [
         {"number": number, "title": title, "text": text, "missing": missing or "Not in the run record."}
@@ -535,9 +570,17 @@ def collect_summary(
     elif reference is None:
         ablation_note = "Retraining without each agency was not possible: a split lacks one of the outcomes."
     else:
+        registered = next((m for m in metrics_table(record.metrics, y, p) if m["key"] == "auroc"), None)
+        _, low, high = _metric(record.metrics, "auroc")
         ablation_note = (
-            f"Reference: the same model refitted on all features scores test AUROC {reference:.3f} "
-            f"(the registered model: {next((m['value'] for m in metrics_table(record.metrics, y, p) if m['key'] == 'auroc'), '—')})."
+            f"Reference: the same model refitted on all features scores test AUROC {reference:.3f}"
+            + (f" (the registered model: {registered['value']})" if registered else "")
+            + "."
+            + (
+                f" Changes smaller than about {(high - low) / 2:.3f} (half the width of the test AUROC's 95% "
+                "interval) are within chance."
+                if low is not None and high is not None else ""
+            )
         )
     agency_rows = []
     total = float(grouped.sum()) or 1.0
@@ -630,8 +673,10 @@ def collect_summary(
         if row:
             cards.append({"label": label, "value": row["value"], "ci": None if row["ci"] == NOT_SHOWN else row["ci"]})
     cards.append({"label": f"Hit rate, top {ppv_n:,} a month", "value": middle["ppv"], "ci": None})
-    cards.append({"label": "Fall admissions in the test period", "value": suppress_count(int(y.sum())), "ci": None})
     cards.append({"label": "Person-months tested", "value": suppress_count(len(test)), "ci": None})
+    cards.append(
+        {"label": "… followed by a fall admission", "value": suppress_count(int(y.sum())), "ci": None}
+    )
 
     trained_on = record.start_time or info.get("trained_at")
     kind_label = _kind_label(model)

@@ -39,10 +39,10 @@ BURN_IN_MONTHS = 24
 
 # Log hazard of a fall admission for a reference person (75, male, none of the risk factors,
 # frailty 0, least deprived quintile), per month; then the effects.
-FALL_INTERCEPT = -8.3
+FALL_INTERCEPT = -8.22
 FALL_AGE_SLOPE = -0.015
 # Beyond what frailty and conditions explain, risk climbs faster after 80 and is lower before 65.
-FALL_AGE_SLOPE_OVER_80 = 0.02
+FALL_AGE_SLOPE_OVER_80 = 0.012
 FALL_AGE_SLOPE_UNDER_65 = 0.05
 FALL_FRAILTY_BETA = np.log(1.3)
 FALL_FEMALE_HR = 1.35
@@ -52,6 +52,9 @@ FALL_POLYPHARMACY_HR = 1.4
 FALL_ALONE_HR = 1.4
 FALL_DEPRIVATION_STEP_HR = 1.06
 FALL_CARE_HOME_HR = 1.5
+# Latent frailty: spread between people at the start, and the jump a fall admission leaves.
+FRAILTY_SD = 0.6
+FALL_FRAILTY_JUMP = 0.15
 # Falls that bring an ambulance or an ED visit but no admission, per fall admission.
 NON_ADMITTED_PER_ADMITTED = 2.2
 # Falls only the GP hears about, per fall admission.
@@ -135,6 +138,12 @@ class World:
         return self.address_hist_addr[idx]
 
 
+def _nonzero2(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a 2-D mask (faster than np.nonzero for sparse masks)."""
+    flat = np.flatnonzero(mask)
+    return np.divmod(flat, mask.shape[1])
+
+
 def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
@@ -174,7 +183,7 @@ def simulate(
     # Frailty at the start of the burn-in.
     B = BURN_IN_MONTHS
     age_b = age0 - B / 12
-    frailty = 0.055 * (age_b - 75) + rng.normal(0, 0.9, n)
+    frailty = 0.055 * (age_b - 75) + rng.normal(0, FRAILTY_SD, n)
 
     # Prevalent conditions.
     cond_onset = np.full((n, C), NEVER, dtype=np.int64)
@@ -206,9 +215,11 @@ def simulate(
     drug_fbeta = np.array([d.frailty_beta for d in DRUG_CLASSES])
     men_only = np.array([d.men_only for d in DRUG_CLASSES])
 
+    allowed = ~(female[:, None] & men_only[None, :])
+
     def drug_start_p(diag_now: np.ndarray, f: np.ndarray) -> np.ndarray:
         p = drug_base[None, :] * np.exp(drug_fbeta[None, :] * f[:, None]) + diag_now @ ind
-        p[np.ix_(female, men_only)] = 0.0
+        p *= allowed
         return np.minimum(p, 0.5)
 
     diag0 = (cond_diag <= -B).astype(float)
@@ -259,9 +270,9 @@ def simulate(
             + inc_fbeta[None, :] * frailty[:, None]
             + inc_female[None, :] * female[:, None]
         )
-        new_on = ~cond_on & (rng.random((n, C)) < lam) & alive[:, None]
+        new_on = ~cond_on & (rng.random((n, C), dtype=np.float32) < lam) & alive[:, None]
         if new_on.any():
-            pi, ci = np.nonzero(new_on)
+            pi, ci = _nonzero2(new_on)
             cond_onset[pi, ci] = m
             diagnosed = rng.random(len(pi)) < p_diag[ci]
             delay = rng.geometric(1 / (1 + diag_delay[ci])) - 1
@@ -277,11 +288,11 @@ def simulate(
 
         # Drug exposures: start after a diagnosis (or without one), stop at a class's rate.
         p_start = drug_start_p(diag_now, frailty)
-        u = rng.random((n, D))
+        u = rng.random((n, D), dtype=np.float32)
         starts = ~drug_on & (u < p_start) & alive[:, None]
         stops = drug_on & ((u < drug_stop[None, :]) | ~alive[:, None])
         if stops.any():
-            pi, di = np.nonzero(stops)
+            pi, di = _nonzero2(stops)
             ep_p.append(pi)
             ep_d.append(di)
             ep_s.append(drug_from[pi, di])
@@ -289,7 +300,7 @@ def simulate(
             drug_on[pi, di] = False
             drug_from[pi, di] = NEVER
         if starts.any():
-            pi, di = np.nonzero(starts)
+            pi, di = _nonzero2(starts)
             drug_on[pi, di] = True
             drug_from[pi, di] = m
 
@@ -328,7 +339,7 @@ def simulate(
         route = rng.choice(3, len(non_idx), p=[0.45, 0.33, 0.22])
         last_fall[adm_idx] = m
         last_fall[non_idx] = m
-        frailty[adm_idx] += 0.3 + 0.3 * hip
+        frailty[adm_idx] += FALL_FRAILTY_JUMP * (1 + hip)
         frailty[non_idx] += 0.08
         if observed:
             a = active[adm_idx]
@@ -412,8 +423,8 @@ def simulate(
                 ],
                 axis=1,
             )
-            hit = (rng.random((n, len(POLICE_TYPES))) < rates) & active[:, None]
-            pi, ti = np.nonzero(hit)
+            hit = (rng.random((n, len(POLICE_TYPES)), dtype=np.float32) < rates) & active[:, None]
+            pi, ti = _nonzero2(hit)
             found = non_idx[active[non_idx] & alone[non_idx] & (rng.random(len(non_idx)) < 0.06)]
             pi = np.concatenate([pi, found])
             ti = np.concatenate([ti, np.zeros(len(found), np.int64)])

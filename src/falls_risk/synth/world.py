@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from falls_risk import contract
 from falls_risk.errors import FallsRiskError, parameter_error
-from falls_risk.progress import progress_bar
+from falls_risk.progress import console, progress_bar
 from falls_risk.synth import dirt, records
 from falls_risk.synth.geography import build_geography
 from falls_risk.synth.people import build_people
@@ -44,7 +44,7 @@ def _check_arguments(out: Path, people: int, start: date, end: date) -> None:
         raise parameter_error("people", "an integer of at least 10", people)
     if not isinstance(start, date) or not isinstance(end, date):
         raise parameter_error("start/end", "dates (YYYY-MM-DD)", (start, end))
-    if end <= start or _months_between(start, end) < 2:
+    if (end - start).days < 28:
         raise FallsRiskError(
             f"Invalid period {start}..{end}: the end date must be at least a month after the start date. "
             "Pass --start and --end so that end > start."
@@ -166,6 +166,11 @@ def _people_table(world: World, cal: records.Calendar) -> pa.Table:
         out[:no] = values
         return out
 
+    # Each person's last address in the period (where the population file places them).
+    older = np.arange(no)
+    last_month = np.minimum(np.minimum(cal.death_month[:no], cal.dereg_month[:no]), world.n_months - 1)
+    last_addr = p.address0.copy()
+    last_addr[:no] = world.address_at(older, last_month)
     cols: dict[str, pa.Array] = {
         "nhs_number": pa.array(p.nhs_text, type=pa.string()),
         "in_spine": pa.array(in_spine),
@@ -179,6 +184,8 @@ def _people_table(world: World, cal: records.Calendar) -> pa.Table:
         "spouse_nhs_number": pa.array(
             np.where(p.spouse >= 0, p.nhs[np.maximum(p.spouse, 0)].astype(str), None), type=pa.string()
         ),
+        "postcode": pa.array(geo.address_postcode(last_addr), type=pa.string()),
+        "address_line": pa.array(geo.address_line(last_addr), type=pa.string()),
         "lsoa_code_start": pa.array(
             np.where(lsoa0 >= 0, geo.lsoa_code[np.maximum(lsoa0, 0)], None), type=pa.string()
         ),
@@ -316,6 +323,13 @@ def generate_world(
             bar.advance(write_task, 4)
 
     rows = {rec.name: len(rec.frame) for rec in csv_sources}
+    if progress:
+        console.print(
+            f"Wrote {out / 'extract'} ({len(contract.SOURCES)} sources) and {out / 'truth'}: "
+            f"{int(people):,} people, {int(falls.sum()):,} fall admissions, "
+            f"{gp.num_rows + rx.num_rows:,} primary-care rows.",
+            highlight=False,
+        )
     rows.update(deprivation=len(deprivation), gp_events=gp.num_rows, prescriptions=rx.num_rows)
     return {
         "out": str(out),

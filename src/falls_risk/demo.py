@@ -1,0 +1,192 @@
+"""The whole pipeline on a synthetic world: what `make demo` runs.
+
+synth -> ingest -> link -> features -> baselines + tuned LightGBM -> champion -> commissioners'
+report -> two monthly scoring runs (so that changes and alerts show). Everything is written under
+``demo/`` (the synthetic world, the workspace, reports, monthly runs, the demo's secret key) except
+the MLflow store and the Optuna study, which live in the project directory so that `mlflow ui`
+shows the runs.
+
+Run: ``python -m falls_risk.demo [--people N] [--out DIR] [--trials N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from falls_risk.progress import console
+
+WORLD_START = date(2019, 1, 1)
+WORLD_END = date(2025, 12, 31)
+# Quarterly index dates whose 365-day label windows the world covers, then two scoring months.
+TRAINING_INDEX_DATES = "2020-01-01:2024-10-01:quarterly"
+SCORING_MONTHS = (date(2025, 11, 1), date(2025, 12, 1))
+EXPERIMENTS = Path("experiments")
+
+
+@dataclass
+class DemoPaths:
+    root: Path
+    world: Path = field(init=False)
+    workspace: Path = field(init=False)
+    reports: Path = field(init=False)
+    runs: Path = field(init=False)
+    key_file: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.world = self.root / "world"
+        self.workspace = self.root / "workspace"
+        self.reports = self.root / "reports"
+        self.runs = self.root / "runs"
+        self.key_file = self.root / "secret.key"
+
+
+@dataclass
+class DemoResult:
+    paths: DemoPaths
+    timings: dict[str, float] = field(default_factory=dict)
+    champion: Any = None
+    report: Path | None = None
+    scoring_runs: list[Any] = field(default_factory=list)
+
+
+def _timed(result: DemoResult, step: str, action: Callable[[], Any]) -> Any:
+    console.rule(f"[bold]{step}")
+    started = time.perf_counter()
+    value = action()
+    result.timings[step] = time.perf_counter() - started
+    console.print(f"[green]done[/] {step} in {result.timings[step]:.1f} s")
+    return value
+
+
+def _experiment(name: str, workspace: Path, trials: int | None) -> Any:
+    from falls_risk.config import ExperimentConfig, load_yaml_model
+
+    config = load_yaml_model(EXPERIMENTS / f"{name}.yaml", ExperimentConfig)
+    update: dict[str, Any] = {"data": config.data.model_copy(update={"workspace": workspace})}
+    if trials is not None:
+        update["tuning"] = config.tuning.model_copy(update={"n_trials": trials})
+    return config.model_copy(update=update)
+
+
+def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, trials: int = 12) -> DemoResult:
+    from falls_risk.features import build_features, parse_index_dates
+    from falls_risk.ingest import run_ingest
+    from falls_risk.linkage import create_secret_file, load_secret, run_linkage
+    from falls_risk.modelling import promote, run_experiment
+    from falls_risk.reporting import build_report
+    from falls_risk.scoring import print_result, run_scoring
+    from falls_risk.synth import generate_world
+
+    paths = DemoPaths(root)
+    result = DemoResult(paths)
+    root.mkdir(parents=True, exist_ok=True)
+    create_secret_file(paths.key_file)
+    secret = load_secret(paths.key_file)
+
+    _timed(
+        result,
+        f"Synthesise a {people:,}-person world",
+        lambda: generate_world(paths.world, people=people, seed=seed, start=WORLD_START, end=WORLD_END),
+    )
+    _timed(result, "Ingest", lambda: run_ingest(paths.world / "extract", paths.workspace))
+    _timed(result, "Link", lambda: run_linkage(paths.workspace, secret=secret))
+    index_dates = parse_index_dates(TRAINING_INDEX_DATES)
+    _timed(result, "Features", lambda: build_features(paths.workspace, index_dates))
+    baselines = _timed(
+        result, "Train baselines", lambda: run_experiment(_experiment("baselines", paths.workspace, None))
+    )
+    tuned = _timed(
+        result,
+        f"Tune LightGBM ({trials} Optuna trials)",
+        lambda: run_experiment(_experiment("lightgbm_optuna", paths.workspace, trials)),
+    )
+    candidates = [r for r in [*baselines, *tuned] if r.version is not None]
+    champion = max(candidates, key=lambda r: r.metrics.get("test_auprc", float("-inf")))
+    result.champion = champion
+    promote(
+        str(champion.version),
+        "champion",
+        f"demo: highest out-of-time AUPRC ({champion.metrics.get('test_auprc', float('nan')):.3f}) of "
+        f"{len(candidates)} candidates",
+    )
+    result.report = _timed(
+        result,
+        "Commissioners' report",
+        lambda: build_report("models:/falls-risk@champion", paths.workspace, paths.reports),
+    )
+    for as_of in SCORING_MONTHS:
+        month = as_of.strftime("%Y-%m")
+        run = _timed(
+            result,
+            f"Monthly scoring {month}",
+            lambda as_of=as_of, month=month: run_scoring(
+                paths.world / "extract", as_of, paths.runs / month, top_percent=2.0, key_file=paths.key_file
+            ),
+        )
+        print_result(run)
+        result.scoring_runs.append(run)
+    _print_outputs(result, candidates)
+    return result
+
+
+def _print_outputs(result: DemoResult, candidates: list[Any]) -> None:
+    paths = result.paths
+    board = Table(title="Models (out-of-time test)")
+    for column in ("model", "version", "AUROC", "AUPRC", "Brier"):
+        board.add_column(column)
+    for run in sorted(candidates, key=lambda r: -r.metrics.get("test_auprc", 0.0)):
+        m = run.metrics
+        board.add_row(
+            run.name + (" (champion)" if run is result.champion else ""),
+            str(run.version),
+            f"{m.get('test_auroc', float('nan')):.3f}",
+            f"{m.get('test_auprc', float('nan')):.3f}",
+            f"{m.get('test_brier', float('nan')):.4f}",
+        )
+    console.print(board)
+
+    outputs = Table(title="Where everything is", show_header=False)
+    outputs.add_column("what")
+    outputs.add_column("where")
+    latest = paths.runs / SCORING_MONTHS[-1].strftime("%Y-%m")
+    for what, where in (
+        ("Synthetic extracts (and ground truth)", paths.world),
+        ("Ingest quarantine", paths.workspace / "quarantine"),
+        ("Linkage quality report", paths.workspace / "reports" / "linkage.html"),
+        ("Clerical review pairs", paths.workspace / "reports" / "clerical_review.csv"),
+        ("Feature table", paths.workspace / "features"),
+        ("Commissioners' report", result.report),
+        ("Practitioners' risk list (identifiable)", latest / "risk_list.csv"),
+        ("Monthly summary", latest / "summary.html"),
+        ("Run ledger", paths.runs / "ledger.jsonl"),
+        ("Time taken", f"{sum(result.timings.values()) / 60:.1f} minutes"),
+    ):
+        outputs.add_row(what, str(where))
+    console.print(outputs)
+    console.print(
+        "Open the MLflow UI with:  [bold].venv/bin/mlflow ui --backend-store-uri sqlite:///mlflow.db[/]"
+        "  then browse http://127.0.0.1:5000"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m falls_risk.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("demo"), help="folder for the demo's outputs")
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=12, help="Optuna trials for the tuned LightGBM")
+    args = parser.parse_args(argv)
+    run_demo(args.out, people=args.people, seed=args.seed, trials=args.trials)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
