@@ -97,10 +97,10 @@ def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
 
 # --- Experiments (modelling stage: `falls-risk train experiments/X.yaml`) --------------------------
 # Imports local to this section so the sections above stay untouched.
-from datetime import date as _date  # noqa: E402
-from typing import Literal  # noqa: E402
+from datetime import date as _date
+from typing import Literal
 
-from pydantic import field_validator, model_validator  # noqa: E402
+from pydantic import field_validator, model_validator
 
 ModelKind = Literal[
     "age_sex_logistic", "previous_fall_rule", "deficit_score", "logistic", "lightgbm", "lightgbm_tuned"

@@ -29,7 +29,7 @@ def test_platt_wins_when_the_margin_is_a_shifted_logit():
     rng = np.random.default_rng(1)
     margin = rng.normal(-3, 1, 5_000)
     y = (rng.random(len(margin)) < 1 / (1 + np.exp(-(0.5 + 0.8 * margin)))).astype(int)
-    calibrator, scores = choose_calibrator(margin, y)
+    calibrator, _ = choose_calibrator(margin, y)
     assert calibrator.method == "platt"
     assert calibrator.coef_ == pytest.approx(0.8, abs=0.15)
 

@@ -17,6 +17,15 @@ from falls_risk.modelling.tuning import open_storage, study_name, tune_lightgbm
 CATEGORICAL = [s.name for s in SPECS if s.is_categorical]
 
 
+@pytest.fixture(scope="module")
+def small_train():
+    from modelling_fixtures import make_feature_frame
+
+    from falls_risk.modelling.data import temporal_split
+
+    return temporal_split(make_feature_frame(people=500, seed=4), seed=4).train
+
+
 def _tune(train, path, n_trials, name="t", **kw):
     config = TuningConfig(n_trials=n_trials, storage=path, max_boost_rounds=60, early_stopping_rounds=10,
                           heartbeat_seconds=kw.pop("heartbeat_seconds", 30), **kw)
@@ -29,11 +38,11 @@ def _states(path, name):
     return [t.state for t in study.trials], study
 
 
-def test_rerun_continues_the_study_up_to_the_budget(synthetic_split, tmp_path):
+def test_rerun_continues_the_study_up_to_the_budget(small_train, tmp_path):
     path = tmp_path / "optuna.db"
-    first = _tune(synthetic_split.train, path, n_trials=2)
+    first = _tune(small_train, path, n_trials=2)
     assert first.trials["complete"] + first.trials["pruned"] == 2
-    second = _tune(synthetic_split.train, path, n_trials=3)
+    second = _tune(small_train, path, n_trials=3)
     states, _ = _states(path, "t")
     # Only the one missing trial ran; the study is the same one.
     assert len(states) == 3
@@ -44,7 +53,7 @@ def test_rerun_continues_the_study_up_to_the_budget(synthetic_split, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
-def test_crashed_running_trial_is_retried_with_same_params(synthetic_split, tmp_path):
+def test_crashed_running_trial_is_retried_with_same_params(small_train, tmp_path):
     path = tmp_path / "optuna.db"
     config = TuningConfig(n_trials=2, storage=path, heartbeat_seconds=1)
     storage = open_storage(path, config)
@@ -56,7 +65,7 @@ def test_crashed_running_trial_is_retried_with_same_params(synthetic_split, tmp_
         warnings.simplefilter("ignore")
         storage.record_heartbeat(crashed._trial_id)
     time.sleep(2.5)  # longer than the grace period (2 x heartbeat)
-    _tune(synthetic_split.train, path, n_trials=2, heartbeat_seconds=1)
+    _tune(small_train, path, n_trials=2, heartbeat_seconds=1)
     states, study = _states(path, "t")
     assert states[0] == TrialState.FAIL
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -66,7 +75,7 @@ def test_crashed_running_trial_is_retried_with_same_params(synthetic_split, tmp_
     assert retry[0].params["learning_rate"] == pytest.approx(params["learning_rate"])
 
 
-def test_failed_trial_is_requeued_not_lost(synthetic_split, tmp_path, monkeypatch):
+def test_failed_trial_is_requeued_not_lost(small_train, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = tuning._Objective.__call__
 
@@ -79,7 +88,7 @@ def test_failed_trial_is_requeued_not_lost(synthetic_split, tmp_path, monkeypatc
 
     monkeypatch.setattr(tuning._Objective, "__call__", flaky)
     path = tmp_path / "optuna.db"
-    result = _tune(synthetic_split.train, path, n_trials=2)
+    result = _tune(small_train, path, n_trials=2)
     states, study = _states(path, "t")
     assert states.count(TrialState.FAIL) == 1
     assert result.trials["complete"] + result.trials["pruned"] == 2
@@ -88,13 +97,13 @@ def test_failed_trial_is_requeued_not_lost(synthetic_split, tmp_path, monkeypatc
     assert retry.params == study.trials[0].params
 
 
-def test_persistent_failure_stops_with_a_clear_error(synthetic_split, tmp_path, monkeypatch):
+def test_persistent_failure_stops_with_a_clear_error(small_train, tmp_path, monkeypatch):
     def broken(self, trial):
         raise RuntimeError("always broken")
 
     monkeypatch.setattr(tuning._Objective, "__call__", broken)
     with pytest.raises(Exception, match="keeps failing.*resumes"):
-        _tune(synthetic_split.train, tmp_path / "optuna.db", n_trials=1, max_retries=1)
+        _tune(small_train, tmp_path / "optuna.db", n_trials=1, max_retries=1)
 
 
 def test_study_name_changes_with_the_data():
@@ -153,7 +162,7 @@ def test_killed_process_resumes_and_retries_the_interrupted_trial(tmp_path):
     killed_states, _ = _states(path, "killed")
     assert TrialState.RUNNING in killed_states
     time.sleep(3)  # the interrupted trial's heartbeat goes stale
-    rerun = subprocess.run([sys.executable, str(script)], timeout=300)
+    rerun = subprocess.run([sys.executable, str(script)], check=False, timeout=300)
     assert rerun.returncode == 0
     states, study = _states(path, "killed")
     assert states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) == 6

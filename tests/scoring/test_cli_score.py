@@ -15,7 +15,3 @@ def test_score_command_needs_a_capacity_or_a_percentage(tmp_path, capsys):
     assert code == 1
     assert "--capacity" in capsys.readouterr().err
 
-
-def test_score_command_rejects_a_malformed_date(tmp_path):
-    assert main(["score", "--extract", str(tmp_path), "--as-of", "March", "--out", str(tmp_path / "x"),
-                 "--capacity", "5"]) == 2

@@ -159,22 +159,20 @@ def _with_registry_version(model, version: str):
     return clone
 
 
-def test_a_model_registered_in_mlflow_is_loaded_by_uri(runs, synthetic_model, registry_specs, tmp_path):
-    from falls_risk import tracking
-    from falls_risk.scoring.synthetic import synthetic_features
-
-    uri = tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    example, _ = synthetic_features(registry_specs, 5, seed=3)
-    with tracking.start_run("scoring-test", "model"):
-        info = tracking.log_model(synthetic_model, example, register=True)
-    tracking.set_alias(info["version"], "champion", reason="scoring test")
+def test_the_champion_from_training_scores_with_its_own_linkage_model(world_dir, trained_model, tmp_path):
+    """The real path: the model trained on the shared world, loaded from MLflow by its alias; the
+    Splink model logged with its training run is reused, so linkage is not retrained."""
     root = tmp_path / "runs"
-    result = run_scoring(runs["extract"], NOV, root / "2025-11", top_percent=5, per_local_authority=True,
-                         tracking_uri=uri, linkage_model=runs["linkage_model"], progress=False)
-    assert result.manifest["model"]["version"] == str(info["version"])
-    assert result.manifest["model"]["run_id"]
-    scores = pd.read_parquet(root / "2025-11" / "scores.parquet")
-    per_la = scores.groupby("local_authority")
-    flagged = scores[scores["tier"] == "high"].groupby("local_authority").size()
-    sizes = per_la.size()
-    assert ((sizes * 0.05).apply(lambda v: -(-v // 1)).astype(int) == flagged.reindex(sizes.index, fill_value=0)).all()
+    result = run_scoring(world_dir / "extract", DEC, root / "2025-12", top_percent=5, per_local_authority=True,
+                         model_uri=trained_model.model_uri, tracking_uri=trained_model.tracking_uri,
+                         progress=False)
+    assert result.manifest["model"]["version"] == str(trained_model.version)
+    assert result.manifest["model"]["run_id"] == trained_model.run_id
+    assert not any("linkage was trained" in w for w in result.warnings)
+
+    scores = pd.read_parquet(root / "2025-12" / "scores.parquet")
+    sizes = scores.groupby("local_authority").size()
+    flagged = scores[scores["tier"] == "high"].groupby("local_authority").size().reindex(sizes.index, fill_value=0)
+    assert (flagged == (sizes * 5 + 99) // 100).all()  # 5% rounded up, in each local authority
+    drift = pd.read_csv(root / "2025-12" / "drift.csv")
+    assert "score" in set(drift["variable"]) and drift["psi"].notna().all()

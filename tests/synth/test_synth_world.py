@@ -178,3 +178,18 @@ def test_primary_care_volumes_and_codes(extract):
         assert rx["bnf_code"].str.upper().str.startswith(prefix).any(), prefix
     for snomed in ("52448006", "49049000", "230690007", "1912002", "248279007", "5913000"):
         assert (gp["snomed_code"] == snomed).any(), snomed
+
+
+def test_couples_share_an_address_in_the_population_file(world_dir, extract):
+    people = pd.read_parquet(world_dir / "truth" / "people.parquet")
+    spine = people[people["in_spine"] & people["spouse_nhs_number"].notna()]
+    pop = extract["population"].set_index("nhs_number")
+    postcode = pop["postcode"].str.upper().str.replace(" ", "")
+    both = spine[spine["date_of_death"].isna() & spine["deregistration_date"].isna()]
+    both = both[both["spouse_nhs_number"].isin(both["nhs_number"])]
+    assert len(both) > 100
+    same = postcode.loc[both["nhs_number"]].to_numpy() == postcode.loc[both["spouse_nhs_number"]].to_numpy()
+    assert same.mean() > 0.95
+    # And the truth's last address is the population file's.
+    truth_pc = people.set_index("nhs_number")["postcode"].str.replace(" ", "")
+    assert (truth_pc.loc[pop.index].to_numpy() == postcode.to_numpy()).mean() > 0.97

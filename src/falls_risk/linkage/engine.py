@@ -40,6 +40,7 @@ def comparison_arrow(frame: pd.DataFrame) -> pa.Table:
             ("surname_key", pa.string()),
             ("surname_first", pa.string()),
             ("surname_last", pa.string()),
+            ("rare_surname_key", pa.string()),
             ("previous_surname_key", pa.string()),
             ("dob", pa.string()),
             ("dob_year", pa.int32()),

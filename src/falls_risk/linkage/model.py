@@ -28,6 +28,7 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "surname_key",
     "surname_first",
     "surname_last",
+    "rare_surname_key",
     "previous_surname_key",
     "dob",
     "dob_year",
@@ -167,18 +168,30 @@ def comparisons() -> list[CustomComparison]:
 
 
 def prediction_blocking_rules() -> list[Any]:
-    """Candidate pairs: any one rule suffices, so each covers the others' blind spots."""
+    """Candidate pairs: any one rule suffices, so each covers the others' blind spots.
+
+    Chosen on a 70,000-person synthetic world (bench/bench_linkage.py): together they propose
+    99.7% of the true record-person pairs from ~2.5M pairs, where name-and-birth-year rules
+    proposed the same from ~11M. Names alone (no birth date, another postcode) only block on
+    rare surnames (``rare_surname_key``): a common name alone can never reach the threshold.
+    """
     return [
         block_on("dob"),
-        block_on("surname_key", "forename_alias"),
         # Day and month swapped: the exact-dob rule misses these.
         "l.dob_year = r.dob_year AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month",
-        block_on("forename_alias", "dob_year"),
-        block_on("surname_key", "dob_year"),
+        block_on("surname_key", "forename_alias", "postcode_district"),
+        block_on("forename_alias", "dob_month", "dob_day"),
+        block_on("surname_key", "dob_month", "dob_day"),
+        block_on("surname_key", "dob_year", "dob_month"),
         block_on("postcode", "dob_year"),
         block_on("postcode", "forename_alias"),
         block_on("postcode", "surname_key"),
         block_on("address_key", "postcode_district"),
+        block_on("address_key", "forename_alias"),
+        # Movers: the record has the postcode the person had before (records carry none).
+        "l.postcode = r.previous_postcode AND l.surname_key = r.surname_key",
+        "l.previous_postcode = r.postcode AND l.surname_key = r.surname_key",
+        block_on("rare_surname_key", "forename_alias"),
     ]
 
 

@@ -153,6 +153,7 @@ def run_linkage(
             identities["sources"] = _sources_per_identity(con, stage1, identities)
             records_cmp = prepare.comparison_frame(identities, identities["record_uid"])
             spine_cmp = prepare.spine_frame(con, stage1)
+            prepare.mark_rare_surnames(records_cmp, spine_cmp)
             uid_to_person = dict(zip(spine_cmp["unique_id"], spine_cmp["person_key"], strict=True))
 
             trained = retrain or not saved_model.exists()

@@ -229,6 +229,18 @@ def spine_frame(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str, str]) -
     return out
 
 
+# A surname held by at most this share of the spine is "rare": names alone may then block.
+RARE_SURNAME_SHARE = 0.005
+
+
+def mark_rare_surnames(records: pd.DataFrame, spine: pd.DataFrame) -> None:
+    """Set ``rare_surname_key`` (in place) where the surname is rare in the spine."""
+    share = spine["surname_key"].value_counts(normalize=True)
+    rare = set(share[share <= RARE_SURNAME_SHARE].index)
+    for frame in (records, spine):
+        frame["rare_surname_key"] = frame["surname_key"].where(frame["surname_key"].isin(rare))
+
+
 def _stage_one_history(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str, str]) -> pd.DataFrame:
     parts = [
         f"""SELECT t.spine_person_key AS person_key, t.surname, t.postcode FROM {table} t

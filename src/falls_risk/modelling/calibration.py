@@ -62,7 +62,7 @@ class IsotonicCalibrator:
     def to_dict(self) -> dict[str, object]:
         return {
             "method": self.method,
-            "thresholds": int(len(self.isotonic_.X_thresholds_)),
+            "thresholds": len(self.isotonic_.X_thresholds_),
         }
 
 

@@ -106,7 +106,7 @@ def temporal_split(
     pre = data[data["index_date"].isin(before)]
     persons = np.sort(pre["person_key"].unique())
     rng = np.random.default_rng(seed)
-    n_cal = max(1, int(round(calibration_fraction * len(persons))))
+    n_cal = max(1, round(calibration_fraction * len(persons)))
     cal_persons = set(rng.choice(persons, size=n_cal, replace=False).tolist())
     in_cal = pre["person_key"].isin(cal_persons)
     split = Split(

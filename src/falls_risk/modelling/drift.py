@@ -74,7 +74,7 @@ def build_reference(
     score["quantiles"] = {
         str(q): float(np.quantile(scores, q)) for q in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99)
     }
-    return {"bins": bins, "rows": int(len(X)), "features": features, "score": score}
+    return {"bins": bins, "rows": len(X), "features": features, "score": score}
 
 
 def binned_proportions(entry: dict[str, Any], values: Any) -> tuple[list[float], list[float]]:

@@ -204,7 +204,7 @@ def tune_lightgbm(
         best_value=float(best.value),
         best_iteration=best_iteration,
         # The final model trains on all of the training set: scale rounds up by the data ratio.
-        num_boost_round=max(10, int(round(best_iteration / train_share))),
+        num_boost_round=max(10, round(best_iteration / train_share)),
         trials={s.name.lower(): states.count(s) for s in TrialState},
         retried=sorted({int(t.system_attrs["failed_trial"]) for t in study.get_trials(deepcopy=False)
                         if "failed_trial" in t.system_attrs and t.state in FINISHED}),

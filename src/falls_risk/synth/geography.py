@@ -47,15 +47,18 @@ class Geography:
             pc = self.n_region_postcodes + rng.integers(0, len(self.postcode) - self.n_region_postcodes, n)
         else:
             pc = lsoa * POSTCODES_PER_LSOA + rng.integers(0, POSTCODES_PER_LSOA, len(lsoa))
+        if len(pc) == 0:
+            return np.zeros(0, dtype=np.int32)
         # House numbers count up per postcode; a jump now and then mimics gaps in a street.
         numbers = np.empty(len(pc), dtype=np.int32)
         order = np.argsort(pc, kind="stable")
         sorted_pc = pc[order]
         starts = np.r_[0, np.flatnonzero(np.diff(sorted_pc)) + 1]
-        run = np.arange(len(pc)) - np.repeat(starts, np.diff(np.r_[starts, len(pc)]))
         # Houses on one side of a street: numbers step by two, now and then by four.
         step = np.where(rng.random(len(pc)) < 0.85, 2, 4)
-        numbers[order] = self._next_number[sorted_pc] + step[order] * (1 + run)
+        total = np.cumsum(step)
+        before_group = np.repeat(total[starts] - step[starts], np.diff(np.r_[starts, len(pc)]))
+        numbers[order] = self._next_number[sorted_pc] + total - before_group
         np.maximum.at(self._next_number, pc, numbers)
         first = len(self.addr_postcode)
         self.addr_postcode = np.concatenate([self.addr_postcode, pc])

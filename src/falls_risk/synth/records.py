@@ -351,7 +351,8 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     x_day, ok = cal.event_dates(rng, x_person, x_month)
     died = x_kind == 5
     x_day[died] = cal.death_date[x_person[died]]
-    ok[died] = (x_day[died] >= cal.start) & (x_day[died] <= cal.end)
+    xd = x_person[died]
+    ok[died] = (x_day[died] >= cal.first_day[xd]) & (x_day[died] <= cal.last_day[xd])
     x_person, x_kind, x_day = x_person[ok], x_kind[ok], x_day[ok]
     x_time = _times(rng, x_day)
     nx = len(x_person)
@@ -482,8 +483,8 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     (am_p, am_t, am_c, am_v) = _sorted(
         amb_time.astype(np.int64), amb_person, amb_time, amb_chief, amb_conveyed
     )
-    # A call just before midnight on the first day can fall before the period: keep it in.
-    am_t = np.maximum(am_t, cal.start.astype("datetime64[s]"))
+    # A call just before midnight can fall before the period or the registration: keep it in.
+    am_t = np.maximum(am_t, cal.first_day[am_p].astype("datetime64[s]"))
     prof = dirt.PROFILES["ambulance_calls"]
     cols = ident.fill(
         rng,
@@ -834,7 +835,10 @@ def build_population(
     dereg = _iso(cal.dereg_date[spine])
     dereg[cal.dereg_month[spine] >= world.n_months] = None
     death = _iso(cal.death_date[spine])
-    death[cal.death_month[spine] >= world.n_months] = None
+    # The practice hears of a death only while the person is registered with it.
+    death[(cal.death_month[spine] >= world.n_months) | (cal.dereg_month[spine] < cal.death_month[spine])] = (
+        None
+    )
     cols = {
         "nhs_number": p.nhs_text[spine],
         "forename": dirt.forenames(rng, p.forename[spine], prof),

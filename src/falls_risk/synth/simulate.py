@@ -32,7 +32,7 @@ import numpy as np
 
 from falls_risk.synth.geography import Geography
 from falls_risk.synth.people import People
-from falls_risk.synth.reference import CONDITION_INDEX, CONDITIONS, DRUG_CLASSES, LOCAL_AUTHORITIES
+from falls_risk.synth.reference import CONDITION_INDEX, CONDITIONS, DRUG_CLASSES
 
 NEVER = 1_000_000
 BURN_IN_MONTHS = 24
@@ -166,7 +166,7 @@ def simulate(
 
     addr = people.address0[:n].copy()
     hist_p = [np.arange(n)]
-    hist_m = [np.full(n, -NEVER // 10)]
+    hist_m = [np.full(n, -10_000)]  # the address held since before the period
     hist_a = [addr.copy()]
     lsoa = geo.address_lsoa(addr)
     dep_q = np.where(lsoa >= 0, geo.wimd_quintile[np.maximum(lsoa, 0)], 3)
@@ -183,7 +183,8 @@ def simulate(
     # Frailty at the start of the burn-in.
     B = BURN_IN_MONTHS
     age_b = age0 - B / 12
-    frailty = 0.055 * (age_b - 75) + rng.normal(0, FRAILTY_SD, n)
+    # Frailty comes earlier in more deprived areas.
+    frailty = 0.055 * (age_b - 75) + 0.1 * (3 - dep_q) + rng.normal(0, FRAILTY_SD, n)
 
     # Prevalent conditions.
     cond_onset = np.full((n, C), NEVER, dtype=np.int64)
@@ -249,7 +250,6 @@ def simulate(
     )
 
     la_of_lsoa = geo.lsoa_la
-    n_la = len(LOCAL_AUTHORITIES)
     frailty_start = frailty.copy()
     alone_start = np.zeros(n, dtype=bool)
 
@@ -365,9 +365,9 @@ def simulate(
             log.add("ed_other", ed, m)
             am = np.flatnonzero(active & (rng.random(n) < 0.003 * np.exp(0.03 * (age - 75) + 0.3 * frailty)))
             log.add("ambulance_other", am, m)
-            if m % 1 == 0:
-                fc = np.flatnonzero(active[:n] & (frailty > 1.2) & (rng.random(n) < 0.035))
-                log.add("gp_frailty", fc, m)
+            # A frailty code (eFI moderate or severe) now and then once frailty is high.
+            fc = np.flatnonzero(active & (frailty > 1.2) & (rng.random(n) < 0.035))
+            log.add("gp_frailty", fc, m)
 
         # Social care.
         if observed:
@@ -377,7 +377,7 @@ def simulate(
                 active
                 & old
                 & ~care_home
-                & (rng.random(n) < 0.0006 * np.exp(0.9 * frailty) * (1 + 0.6 * alone) * (1 + 0.8 * dem))
+                & (rng.random(n) < 0.0012 * np.exp(0.9 * frailty) * (1 + 0.6 * alone) * (1 + 0.8 * dem))
             )
             assessed_after_fall = adm_idx[active[adm_idx] & (rng.random(len(adm_idx)) < 0.4)]
             for people_, delay_ in ((np.flatnonzero(sc_assess), 0), (assessed_after_fall, 1)):
@@ -397,7 +397,7 @@ def simulate(
                 active
                 & ~care_home
                 & (age >= 70)
-                & (rng.random(n) < 0.0008 * np.exp(0.8 * frailty) * (1 + dem) * (1 + 0.5 * alone))
+                & (rng.random(n) < 0.0005 * np.exp(0.8 * frailty) * (1 + dem) * (1 + 0.5 * alone))
             )
             th = np.flatnonzero(to_home)
             care_home[th] = True
@@ -453,7 +453,8 @@ def simulate(
             )
             q = 1 - np.exp(-np.exp(lp) / 12)
             q[adm_idx[hip]] += 0.05
-            dies = alive & (rng.random(n) < q)
+            # People who have not yet moved into the region are followed from their arrival.
+            dies = alive & (reg_month <= m) & (rng.random(n) < q)
             d_idx = np.flatnonzero(dies)
             alive[d_idx] = False
             death_month[d_idx] = m
@@ -516,7 +517,6 @@ def simulate(
     hp, hm, ha = np.concatenate(hist_p), np.concatenate(hist_m), np.concatenate(hist_a)
     order = np.lexsort((hm, hp))
     spouse_alive_end = (spouse >= 0) & alive[np.maximum(spouse, 0)]
-    del n_la
     return World(
         people=people,
         geo=geo,
