@@ -12,7 +12,8 @@
     production. The first run trains the linkage model (as a training run would); the timed runs
     reuse it, as the monthly command does. Target: under 5 minutes.
 
-Usage: ``.venv/bin/python bench/bench_scoring.py [--part a|b|both] [--repeats 3] [--people 700000]``.
+Usage: ``.venv/bin/python bench/bench_scoring.py [--part a|b|both] [--repeats 3] [--people 700000]
+[--world DIR]`` (``--world``: reuse a world made by ``falls-risk synth --people 70000 --out DIR``).
 Results (medians) are printed and written to ``bench/results/scoring.json``.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -99,13 +101,17 @@ def _register_model(tmp: Path) -> str:
     return uri
 
 
-def part_b(people: int, repeats: int) -> dict[str, object]:
+def part_b(people: int, repeats: int, world: Path | None = None) -> dict[str, object]:
     from falls_risk.scoring import run_scoring
     from falls_risk.synth import generate_world
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
     t = time.perf_counter()
-    generate_world(tmp / "world", people=people, seed=5, start=date(2019, 1, 1), end=date(2025, 12, 31), progress=False)
+    if world is not None:  # an existing world (e.g. `falls-risk synth --people 70000`), copied
+        shutil.copytree(world / "extract", tmp / "world" / "extract")
+    else:
+        generate_world(tmp / "world", people=people, seed=5, start=date(2019, 1, 1), end=date(2025, 12, 31),
+                       progress=False)
     world_s = time.perf_counter() - t
     tracking_uri = _register_model(tmp)
     extract = tmp / "world" / "extract"
@@ -152,13 +158,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--people", type=int, default=700_000, help="people for part (a)")
     parser.add_argument("--world-people", type=int, default=70_000, help="people in the world for part (b)")
+    parser.add_argument("--world", type=Path, default=None,
+                        help="reuse this synthetic world (DIR with extract/) for part (b) instead of generating one")
     args = parser.parse_args()
     results: dict[str, object] = {"cpus": os.cpu_count()}
     if args.part in ("a", "both"):
         results["a_prepared_features"] = part_a(args.people, args.repeats)
         print(json.dumps(results["a_prepared_features"], indent=2), flush=True)
     if args.part in ("b", "both"):
-        results["b_whole_command"] = part_b(args.world_people, args.repeats)
+        results["b_whole_command"] = part_b(args.world_people, args.repeats, args.world)
         print(json.dumps(results["b_whole_command"], indent=2, default=str), flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")

@@ -60,6 +60,25 @@ def test_a_failed_run_leaves_the_earlier_world_intact(tmp_path, monkeypatch):
     assert _digests(out) == before
 
 
+def test_a_run_that_fails_while_writing_the_truth_leaves_extract_and_truth_as_a_pair(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "w"
+    _world(out, seed=5, people=200)
+    before = _digests(out)
+    real_write = pq.write_table
+
+    def failing_write(table, where, *args, **kwargs):
+        if str(where).endswith("monthly_hazard.parquet"):
+            raise OSError("disk full")
+        return real_write(table, where, *args, **kwargs)
+
+    monkeypatch.setattr("falls_risk.synth.world.pq.write_table", failing_write)
+    with pytest.raises(OSError):
+        _world(out, seed=6, people=200)
+    assert _digests(out) == before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

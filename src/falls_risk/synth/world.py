@@ -269,18 +269,6 @@ def generate_world(
             bad[rec.name] = _inject_bad_rows(streams[11], rec, rec.fall_admission)
         bar.advance(rec_task)
 
-        write_task = bar.add_task("Writing extract and truth", total=len(contract.SOURCES) + 4)
-        deprivation = records.build_deprivation(world)
-        with atomic_path(out / "extract") as staged:
-            staged.mkdir(parents=True)
-            for rec in csv_sources:
-                rec.frame.to_csv(staged / f"{rec.name}.csv", index=False)
-                bar.advance(write_task)
-            deprivation.to_csv(staged / "deprivation.csv", index=False)
-            pq.write_table(gp, staged / "gp_events.parquet")
-            pq.write_table(rx, staged / "prescriptions.parquet")
-            bar.advance(write_task, 3)
-
         nhs_dict = pa.array(folk.nhs_text, type=pa.string())
         rp_tables = []
         for rec in csv_sources:
@@ -314,12 +302,24 @@ def generate_world(
             }
         )
         people_table = _people_table(world, cal)
-        with atomic_path(out / "truth") as staged:
-            staged.mkdir(parents=True)
-            pq.write_table(pa.concat_tables(rp_tables), staged / "record_person.parquet")
-            pq.write_table(people_table, staged / "people.parquet")
-            pq.write_table(fall_table, staged / "fall_admissions.parquet")
-            pq.write_table(hazard_table, staged / "monthly_hazard.parquet")
+        write_task = bar.add_task("Writing extract and truth", total=len(contract.SOURCES) + 4)
+        deprivation = records.build_deprivation(world)
+        # Both folders are staged, then renamed together: a failed run leaves the earlier
+        # extract and its truth in place, as a pair.
+        with atomic_path(out / "extract") as extract, atomic_path(out / "truth") as truth:
+            extract.mkdir(parents=True)
+            for rec in csv_sources:
+                rec.frame.to_csv(extract / f"{rec.name}.csv", index=False)
+                bar.advance(write_task)
+            deprivation.to_csv(extract / "deprivation.csv", index=False)
+            pq.write_table(gp, extract / "gp_events.parquet")
+            pq.write_table(rx, extract / "prescriptions.parquet")
+            bar.advance(write_task, 3)
+            truth.mkdir(parents=True)
+            pq.write_table(pa.concat_tables(rp_tables), truth / "record_person.parquet")
+            pq.write_table(people_table, truth / "people.parquet")
+            pq.write_table(fall_table, truth / "fall_admissions.parquet")
+            pq.write_table(hazard_table, truth / "monthly_hazard.parquet")
             bar.advance(write_task, 4)
 
     rows = {rec.name: len(rec.frame) for rec in csv_sources}
