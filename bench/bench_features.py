@@ -372,7 +372,7 @@ def _monthly(k: int) -> list[date]:
 
 def run_phase(phase: str, ws: Path, monthly_dates: int) -> dict:
     from falls_risk.config import FeatureConfig
-    from falls_risk.features import build_events, compute_features
+    from falls_risk.features import build_events, build_features, compute_features
 
     config = FeatureConfig()
     started = time.perf_counter()
@@ -385,9 +385,12 @@ def run_phase(phase: str, ws: Path, monthly_dates: int) -> dict:
         result["rows"] = len(table)
         result["labels_positive"] = int(table["label"].sum())
     elif phase == "monthly":
-        table = compute_features(ws, _monthly(monthly_dates), config=config)
-        result["rows"] = len(table)
+        # What `falls-risk features --index-dates 2021-01-01:2024-12-01:monthly` does: events, then
+        # features written partition by partition (includes rebuilding the events table).
+        summary = build_features(ws, _monthly(monthly_dates), config=config, progress=False)
+        result["rows"] = summary["rows"]
         result["index_dates"] = monthly_dates
+        result["seconds_events"] = summary["seconds_events"]
     elif phase == "pandas":
         import pandas as pd
 

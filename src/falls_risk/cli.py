@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from typer._click.exceptions import ClickException
 
 from falls_risk.errors import FallsRiskError
 from falls_risk.progress import console
@@ -312,12 +312,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except ClickException as exc:  # typer vendors its own click: bad usage lands here
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         console.print("Interrupted; earlier outputs are intact.")
         return 130
     return 0

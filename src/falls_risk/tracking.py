@@ -233,7 +233,13 @@ class LoadedModel:
     uri: str
 
 
+def _ensure_configured() -> None:
+    if not mlflow.is_tracking_uri_set():
+        configure()
+
+
 def _resolve(uri: str) -> tuple[str | None, str | None, str | None]:
+    _ensure_configured()
     client = MlflowClient()
     if uri.startswith("models:/"):
         rest = uri.removeprefix("models:/")
@@ -257,7 +263,10 @@ def _resolve(uri: str) -> tuple[str | None, str | None, str | None]:
 
 
 def load_model(uri: str = CHAMPION_URI) -> LoadedModel:
-    """Load a logged model and unwrap it to the FallsRiskModel (call ``configure`` first)."""
+    """Load a logged model and unwrap it to the FallsRiskModel.
+
+    Uses the store set by ``configure`` (the default store if it was never called).
+    """
     name, ver, run_id = _resolve(uri)
     try:
         with warnings.catch_warnings():
@@ -276,6 +285,7 @@ def set_alias(version: str | int, alias: str, reason: str, user: str | None = No
     """Point ``alias`` at ``version`` and record who, when and why (version tags + history)."""
     if not reason or not reason.strip():
         raise ModelError("A promotion needs a reason: pass --reason \"...\" (it is recorded).")
+    _ensure_configured()
     client = MlflowClient()
     try:
         mv = client.get_model_version(name, str(version))

@@ -65,8 +65,9 @@ def test_gp_coded_conditions_agree_with_truth(world_dir: Path, features: pd.Data
     at["coded"] = at["person_key"].map(coded)
     truly = at["coded"] < at["index_date"]
     assert truly.sum() >= 20
-    # Coded by the GP before the index date -> the feature sees it.
-    assert (at.loc[truly, "ever_dementia"] == 1).mean() >= 0.97
+    # Coded by the GP before the index date -> the feature sees it, unless the GP record's NHS
+    # number was too dirty to link (GP records carry no name to match on): a few per cent.
+    assert (at.loc[truly, "ever_dementia"] == 1).mean() >= 0.93
 
 
 def test_sql_equals_reference_on_a_sample(feature_workspace: Path) -> None:

@@ -256,3 +256,21 @@ def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
         sql = compute_features(tiny_copy, [on], config=config)
         pandas = pandas_features(events, population, on, config, label_known_until=until)
         compare_with_reference(sql, pandas.to_dict("records"))
+
+
+def test_index_date_with_an_empty_cohort_still_gets_a_partition(tiny_copy: Path) -> None:
+    summary = build_features(tiny_copy, [date(1990, 6, 1), D], progress=False)
+    assert summary["per_index_date"]["1990-06-01"]["people"] == 0
+    table = load_feature_table(tiny_copy)
+    assert set(table["index_date"]) == {pd.Timestamp(D)}
+
+
+def test_dotted_icd10_codes_are_recognised(tiny_copy: Path) -> None:
+    path = tiny_copy / "linked" / "inpatient_spells.parquet"
+    spells = pq.read_table(path).to_pandas()
+    spells["diagnoses"] = spells["diagnoses"].str.replace("S720;W010", "S72.0;W01.0", regex=False)
+    assert (spells["diagnoses"] == "S72.0;W01.0").any()
+    spells.to_parquet(path)
+    events = pd.read_parquet(build_events(tiny_copy))
+    p1 = set(events.loc[events["person_key"] == "p1", "code"])
+    assert {"inpatient/fall_emergency", "inpatient/hip_fracture", "icd10/S720", "icd10/W010"} <= p1

@@ -14,17 +14,101 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-FORENAMES_F = ["margaret", "mary", "elizabeth", "susan", "anne", "gwen", "rhian", "joan", "patricia", "carol",
-               "sian", "helen", "dorothy", "catherine", "nia", "megan", "jean", "barbara", "eira", "glenys"]
-FORENAMES_M = ["william", "john", "david", "robert", "thomas", "gareth", "richard", "michael", "peter", "alan",
-               "dafydd", "rhys", "edward", "james", "keith", "brian", "emlyn", "huw", "geraint", "ivor"]
-NICKNAMES = {"william": "bill", "margaret": "peggy", "elizabeth": "betty", "robert": "bob", "richard": "dick",
-             "edward": "ted", "patricia": "pat", "michael": "mike", "thomas": "tom", "catherine": "kate"}
-SURNAMES = (["jones"] * 12 + ["davies"] * 8 + ["williams"] * 6 + ["evans"] * 5 + ["thomas"] * 4
-            + ["roberts", "hughes", "lewis", "morgan", "griffiths", "price", "owen", "jenkins", "phillips",
-               "rees", "edwards", "james", "powell", "pritchard", "bevan", "llewellyn", "prosser", "vaughan"])
-STREETS = ["high street", "church road", "station road", "heol y parc", "mill lane", "park view", "bryn road",
-           "castle street", "the crescent", "maes y coed"]
+FORENAMES_F = [
+    "margaret",
+    "mary",
+    "elizabeth",
+    "susan",
+    "anne",
+    "gwen",
+    "rhian",
+    "joan",
+    "patricia",
+    "carol",
+    "sian",
+    "helen",
+    "dorothy",
+    "catherine",
+    "nia",
+    "megan",
+    "jean",
+    "barbara",
+    "eira",
+    "glenys",
+]
+FORENAMES_M = [
+    "william",
+    "john",
+    "david",
+    "robert",
+    "thomas",
+    "gareth",
+    "richard",
+    "michael",
+    "peter",
+    "alan",
+    "dafydd",
+    "rhys",
+    "edward",
+    "james",
+    "keith",
+    "brian",
+    "emlyn",
+    "huw",
+    "geraint",
+    "ivor",
+]
+NICKNAMES = {
+    "william": "bill",
+    "margaret": "peggy",
+    "elizabeth": "betty",
+    "robert": "bob",
+    "richard": "dick",
+    "edward": "ted",
+    "patricia": "pat",
+    "michael": "mike",
+    "thomas": "tom",
+    "catherine": "kate",
+}
+SURNAMES = (
+    ["jones"] * 12
+    + ["davies"] * 8
+    + ["williams"] * 6
+    + ["evans"] * 5
+    + ["thomas"] * 4
+    + [
+        "roberts",
+        "hughes",
+        "lewis",
+        "morgan",
+        "griffiths",
+        "price",
+        "owen",
+        "jenkins",
+        "phillips",
+        "rees",
+        "edwards",
+        "james",
+        "powell",
+        "pritchard",
+        "bevan",
+        "llewellyn",
+        "prosser",
+        "vaughan",
+    ]
+)
+STREETS = [
+    "high street",
+    "church road",
+    "station road",
+    "heol y parc",
+    "mill lane",
+    "park view",
+    "bryn road",
+    "castle street",
+    "the crescent",
+    "maes y coed",
+]
 
 
 def nhs_number(rng: random.Random) -> str:
@@ -110,12 +194,14 @@ def build_world(root: Path, *, people: int = 600, seed: int = 3) -> tuple[Path, 
     ws, truth_dir = root / "ws", root / "truth"
     (ws / "ingested").mkdir(parents=True)
     truth_dir.mkdir(parents=True)
-    pop = spine.drop(columns=["old_postcode", "old_address", "old_surname", "person_id"]).reset_index(drop=True)
+    pop = spine.drop(columns=["old_postcode", "old_address", "old_surname", "person_id"]).reset_index(
+        drop=True
+    )
     pop["row_number"] = range(1, len(pop) + 1)
     pop.to_parquet(ws / "ingested" / "population.parquet", index=False)
-    pd.DataFrame({"lsoa_code": [f"W0100{i}" for i in range(1000, 1100)], "wimd_rank": range(1, 101)}).to_parquet(
-        ws / "ingested" / "deprivation.parquet", index=False
-    )
+    pd.DataFrame(
+        {"lsoa_code": [f"W0100{i}" for i in range(1000, 1100)], "wimd_rank": range(1, 101)}
+    ).to_parquet(ws / "ingested" / "deprivation.parquet", index=False)
     truth = []
     social, ed, gp = [], [], []
     people_dicts = everyone.to_dict("records")
@@ -141,8 +227,14 @@ def build_world(root: Path, *, people: int = 600, seed: int = 3) -> tuple[Path, 
             ed.append(row)
             truth.append(("ed_attendances", row["row_number"], row["attendance_id"], person["nhs_number"]))
         for _ in range(rng.choice([1, 2])):
-            gp.append({"nhs_number": person["nhs_number"], "event_date": date(2021, 5, 1), "snomed_code": "1912002",
-                       "row_number": len(gp) + 1})
+            gp.append(
+                {
+                    "nhs_number": person["nhs_number"],
+                    "event_date": date(2021, 5, 1),
+                    "snomed_code": "1912002",
+                    "row_number": len(gp) + 1,
+                }
+            )
             truth.append(("gp_events", len(gp), None, person["nhs_number"]))
     pd.DataFrame(social).to_parquet(ws / "ingested" / "social_care.parquet", index=False)
     pd.DataFrame(ed).to_parquet(ws / "ingested" / "ed_attendances.parquet", index=False)

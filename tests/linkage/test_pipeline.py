@@ -37,7 +37,9 @@ def test_every_record_is_linked_once_or_unlinked_with_a_reason(mini_linked: Path
     assert "record_id" in social and "client_id" not in social
 
 
-def test_links_are_precise_and_people_outside_the_spine_stay_unlinked(mini_world: tuple[Path, Path], mini_linked: Path) -> None:
+def test_links_are_precise_and_people_outside_the_spine_stay_unlinked(
+    mini_world: tuple[Path, Path], mini_linked: Path
+) -> None:
     scores = evaluate_linkage(mini_linked, mini_world[1]).set_index("source")
     assert scores.loc["all", "precision"] >= 0.99
     assert scores.loc["all", "recall"] >= 0.95
@@ -51,19 +53,36 @@ def test_links_are_precise_and_people_outside_the_spine_stay_unlinked(mini_world
     assert linked[linked["row_number"].isin(outside["row_number"])]["person_key"].isna().all()
 
 
-def test_nickname_and_swapped_day_month_records_link_to_the_right_person(mini_world: tuple[Path, Path], tmp_path: Path) -> None:
+def test_nickname_and_swapped_day_month_records_link_to_the_right_person(
+    mini_world: tuple[Path, Path], tmp_path: Path
+) -> None:
     ws = copy_ws(mini_world[0], tmp_path / "ws")
     spine = pd.read_parquet(ws / "ingested" / "population.parquet")
-    william = spine[(spine["forename"] == "william") & (spine["date_of_birth"].map(lambda d: d.day <= 12 and d.day != d.month))].iloc[0]
+    william = spine[
+        (spine["forename"] == "william")
+        & (spine["date_of_birth"].map(lambda d: d.day <= 12 and d.day != d.month))
+    ].iloc[0]
     margaret = spine[spine["forename"] == "margaret"].iloc[0]
     social = pd.read_parquet(ws / "ingested" / "social_care.parquet")
     d = william["date_of_birth"]
     crafted = pd.DataFrame(
         [
-            {"forename": "bill", "surname": william["surname"], "date_of_birth": date(d.year, d.day, d.month),
-             "sex": "M", "postcode": william["postcode"], "address_line": william["address_line"]},
-            {"forename": "peggy", "surname": margaret["surname"], "date_of_birth": margaret["date_of_birth"],
-             "sex": None, "postcode": margaret["postcode"], "address_line": None},
+            {
+                "forename": "bill",
+                "surname": william["surname"],
+                "date_of_birth": date(d.year, d.day, d.month),
+                "sex": "M",
+                "postcode": william["postcode"],
+                "address_line": william["address_line"],
+            },
+            {
+                "forename": "peggy",
+                "surname": margaret["surname"],
+                "date_of_birth": margaret["date_of_birth"],
+                "sex": None,
+                "postcode": margaret["postcode"],
+                "address_line": None,
+            },
         ]
     )
     crafted["record_id"] = ["X1", "X2"]
@@ -75,11 +94,15 @@ def test_nickname_and_swapped_day_month_records_link_to_the_right_person(mini_wo
     run_linkage(ws, progress=False)
     linked = pd.read_parquet(ws / "linked" / "social_care.parquet").set_index("record_id")
     expected = person_keys(load_secret(), [william["nhs_number"], margaret["nhs_number"]])
-    assert linked.loc["X1", "person_key"] == expected[0] and linked.loc["X1", "link_method"] == "probabilistic"
+    assert (
+        linked.loc["X1", "person_key"] == expected[0] and linked.loc["X1", "link_method"] == "probabilistic"
+    )
     assert linked.loc["X2", "person_key"] == expected[1]
 
 
-def test_no_identifier_or_secret_reaches_the_linked_tables(mini_world: tuple[Path, Path], mini_linked: Path) -> None:
+def test_no_identifier_or_secret_reaches_the_linked_tables(
+    mini_world: tuple[Path, Path], mini_linked: Path
+) -> None:
     spine = pd.read_parquet(mini_world[0] / "ingested" / "population.parquet")
     values: set[str] = set()
     for column in ("nhs_number", "forename", "surname", "postcode", "address_line"):
@@ -101,8 +124,16 @@ def test_no_identifier_or_secret_reaches_the_linked_tables(mini_world: tuple[Pat
 def test_population_is_pseudonymised_with_birth_month_and_household(mini_linked: Path) -> None:
     pop = pd.read_parquet(mini_linked / "linked" / "population.parquet")
     assert list(pop.columns) == [
-        "person_key", "sex", "birth_month", "lsoa_code", "wimd_rank", "local_authority",
-        "registration_date", "deregistration_date", "date_of_death", "household_key",
+        "person_key",
+        "sex",
+        "birth_month",
+        "lsoa_code",
+        "wimd_rank",
+        "local_authority",
+        "registration_date",
+        "deregistration_date",
+        "date_of_death",
+        "household_key",
     ]
     assert pop["person_key"].is_unique and pop["birth_month"].str.fullmatch(r"\d{4}-\d{2}").all()
     assert pop["wimd_rank"].notna().all() and pop["household_key"].notna().all()
@@ -111,7 +142,13 @@ def test_population_is_pseudonymised_with_birth_month_and_household(mini_linked:
 def test_model_is_saved_and_reused_with_the_same_predictions(mini_linked: Path, tmp_path: Path) -> None:
     saved = json.loads((mini_linked / "linkage" / "model.json").read_text())
     assert saved["link_type"] == "link_only"
-    assert [c["output_column_name"] for c in saved["comparisons"]] == ["forename", "surname", "date_of_birth", "sex", "location"]
+    assert [c["output_column_name"] for c in saved["comparisons"]] == [
+        "forename",
+        "surname",
+        "date_of_birth",
+        "sex",
+        "location",
+    ]
     ws = copy_ws(mini_linked, tmp_path / "ws")
     summary = run_linkage(ws, progress=False)
     assert not summary.trained
@@ -125,10 +162,18 @@ def test_model_is_saved_and_reused_with_the_same_predictions(mini_linked: Path, 
 def test_clerical_review_round_trip_overrides_the_model(mini_linked: Path, tmp_path: Path) -> None:
     ws = copy_ws(mini_linked, tmp_path / "ws")
     review = pd.read_csv(ws / "reports" / "clerical_review.csv", dtype=str, keep_default_na=False)
-    assert {"record_forename", "candidate_forename", "record_date_of_birth", "candidate_postcode", "decision"} <= set(review.columns)
+    assert {
+        "record_forename",
+        "candidate_forename",
+        "record_date_of_birth",
+        "candidate_postcode",
+        "decision",
+    } <= set(review.columns)
     assert (review["decision"] == "").all()
     linked_pair = review[review["linked_now"] == "True"].iloc[0]
-    unlinked_pair = review[(review["linked_now"] == "False") & (review["match_probability"].astype(float) < 0.95)].iloc[0]
+    unlinked_pair = review[
+        (review["linked_now"] == "False") & (review["match_probability"].astype(float) < 0.95)
+    ].iloc[0]
     review["decision"] = ""
     review.loc[linked_pair.name, "decision"] = "rejected"
     review.loc[unlinked_pair.name, "decision"] = "Confirmed"
@@ -154,7 +199,9 @@ def test_bad_review_decisions_are_reported_with_rows(mini_linked: Path, tmp_path
         run_linkage(ws, progress=False)
 
 
-def test_report_is_self_contained_and_free_of_identifiers(mini_world: tuple[Path, Path], mini_linked: Path) -> None:
+def test_report_is_self_contained_and_free_of_identifiers(
+    mini_world: tuple[Path, Path], mini_linked: Path
+) -> None:
     html = (mini_linked / "reports" / "linkage.html").read_text()
     assert "cdn.jsdelivr" not in html and "<script src" not in html
     assert "vegaEmbed(" in html and "Exact match on dob" in html
@@ -163,7 +210,9 @@ def test_report_is_self_contained_and_free_of_identifiers(mini_world: tuple[Path
         assert value not in html
 
 
-def test_cli_link_and_link_eval(mini_world: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_link_and_link_eval(
+    mini_world: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ws = copy_ws(mini_world[0], tmp_path / "ws")
     assert main(["link", "--workspace", str(ws)]) == 0
     assert main(["link-eval", "--workspace", str(ws), "--truth", str(mini_world[1])]) == 0
@@ -172,7 +221,10 @@ def test_cli_link_and_link_eval(mini_world: tuple[Path, Path], tmp_path: Path, c
 
 
 def test_cli_without_a_secret_exits_1_with_instructions(
-    mini_world: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    mini_world: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.delenv("FALLS_RISK_SECRET")
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -27,7 +27,15 @@ def test_no_identifier_columns_or_values_after_linkage(linked_workspace: Path) -
     """
     spine = pd.read_parquet(linked_workspace / "ingested" / "population.parquet")
     values: set[str] = set()
-    for column in ("nhs_number", "forename", "surname", "forename_raw", "surname_raw", "postcode", "address_line"):
+    for column in (
+        "nhs_number",
+        "forename",
+        "surname",
+        "forename_raw",
+        "surname_raw",
+        "postcode",
+        "address_line",
+    ):
         if column in spine:
             values |= {str(v) for v in spine[column].dropna()}
     values |= {str(d) for d in spine["date_of_birth"].dropna()}
@@ -49,7 +57,9 @@ def test_no_identifier_columns_or_values_after_linkage(linked_workspace: Path) -
     from falls_risk.linkage import load_secret
     from falls_risk.linkage.secret import person_keys
 
-    own = spine.assign(person_key=person_keys(load_secret(), spine["nhs_number"]))[["person_key", "date_of_birth"]]
+    own = spine.assign(person_key=person_keys(load_secret(), spine["nhs_number"]))[
+        ["person_key", "date_of_birth"]
+    ]
     joined = population.merge(own, on="person_key")
     birth = pd.to_datetime(joined["date_of_birth"])
     for column in ("registration_date", "deregistration_date", "date_of_death"):
@@ -71,7 +81,9 @@ def test_records_of_people_outside_the_spine_stay_unlinked(linked_workspace: Pat
 def test_report_and_review_are_written(linked_workspace: Path) -> None:
     html = (linked_workspace / "reports" / "linkage.html").read_text()
     assert "police_incidents" in html and "cdn.jsdelivr" not in html
-    review = pd.read_csv(linked_workspace / "reports" / "clerical_review.csv", dtype=str, keep_default_na=False)
+    review = pd.read_csv(
+        linked_workspace / "reports" / "clerical_review.csv", dtype=str, keep_default_na=False
+    )
     assert (review["decision"] == "").all()
     probability = review["match_probability"].astype(float)
     assert probability.between(0.5, 0.99).all()

@@ -38,12 +38,20 @@ def run_stage_one(tmp_path: Path, records: list[dict]) -> pd.DataFrame:
 
 
 def record(nhs: str | None, dob: date | None, sex: str | None, forename: str = "margaret") -> dict:
-    return {"nhs_number": nhs, "forename": forename, "surname": "jones", "date_of_birth": dob, "sex": sex,
-            "postcode": "CF10 1AB"}
+    return {
+        "nhs_number": nhs,
+        "forename": forename,
+        "surname": "jones",
+        "date_of_birth": dob,
+        "sex": sex,
+        "postcode": "CF10 1AB",
+    }
 
 
 def test_valid_nhs_number_in_spine_links(tmp_path: Path) -> None:
-    out = run_stage_one(tmp_path, [record("9434765919", date(1940, 3, 7), "F"), record("943 476 5919", None, None)])
+    out = run_stage_one(
+        tmp_path, [record("9434765919", date(1940, 3, 7), "F"), record("943 476 5919", None, None)]
+    )
     assert out["stage1_status"].tolist() == ["nhs_number", "nhs_number"]
     assert out["spine_person_key"].tolist() == person_keys(SECRET, ["9434765919"] * 2)
 
@@ -71,10 +79,22 @@ def test_records_without_a_usable_number_go_to_stage_two_or_say_why_not(tmp_path
         tmp_path,
         [
             record(None, date(1940, 3, 7), "F"),  # names + dob: stage 2
-            {"nhs_number": "9999999999", "forename": None, "surname": None, "date_of_birth": None, "sex": None,
-             "postcode": "CF10 1AB"},  # number not in spine, nothing else
-            {"nhs_number": None, "forename": None, "surname": None, "date_of_birth": None, "sex": "F",
-             "postcode": "CF10 1AB"},
+            {
+                "nhs_number": "9999999999",
+                "forename": None,
+                "surname": None,
+                "date_of_birth": None,
+                "sex": None,
+                "postcode": "CF10 1AB",
+            },  # number not in spine, nothing else
+            {
+                "nhs_number": None,
+                "forename": None,
+                "surname": None,
+                "date_of_birth": None,
+                "sex": "F",
+                "postcode": "CF10 1AB",
+            },
         ],
     )
     assert out["stage1_status"].tolist() == ["stage2", "unlinked", "unlinked"]

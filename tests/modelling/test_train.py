@@ -145,7 +145,8 @@ def test_compare_without_runs_says_what_to_do(experiment_runs, mlflow_store):
     from rich.console import Console
 
     buf = StringIO()
-    board = compare_runs(["no-such-experiment"], csv=None, tracking_uri=mlflow_store, console=Console(file=buf))
+    board = compare_runs(["no-such-experiment"], csv=None, tracking_uri=mlflow_store,
+                         console=Console(file=buf, width=300))
     assert board.empty and "falls-risk train" in buf.getvalue()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,28 +116,27 @@ def _run_batches(
     config: FeatureConfig,
     until: date | None,
     progress: bool,
-) -> list[pa.Table]:
-    """Run the feature query over ``dates`` on a connection with events / population views."""
+) -> Iterator[pa.Table]:
+    """Run the feature query over ``dates`` on a connection with events / population views,
+    yielding one table per batch of index dates (so a caller can write and forget each)."""
     sql = feature_sql(config, label_known_until=until)
     con.execute(f"CREATE OR REPLACE TEMP TABLE code_map AS {code_map_sql()}")
     people = con.execute("SELECT count(*) FROM population").fetchone()[0]
-    tables = []
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("Computing features", total=len(dates))
         for batch in _batches(dates, people, config):
-            tables.append(_run(con, sql, batch))
+            yield _run(con, sql, batch)
             bar.advance(task, len(batch))
-    return tables
 
 
-def _compute_tables(
+def _feature_batches(
     ws: Workspace, index_dates: list[date], config: FeatureConfig, progress: bool
-) -> tuple[list[pa.Table], list[date]]:
+) -> Iterator[pa.Table]:
     dates = _check_dates(index_dates)
     con = connect(config)
     try:
         _register(con, ws)
-        return _run_batches(con, dates, config, label_known_until(ws, config), progress), dates
+        yield from _run_batches(con, dates, config, label_known_until(ws, config), progress)
     except duckdb.Error as exc:
         raise WorkspaceError(
             f"Feature query failed on {ws.root}: {exc}. Check that WS/linked was written by "
@@ -162,7 +162,7 @@ def compute_from_frames(
         con.execute("CREATE VIEW events AS SELECT * FROM events_frame")
         con.execute("CREATE VIEW population AS SELECT * FROM population_frame")
         tables = _run_batches(con, _check_dates(index_dates), config, label_known_until, progress=False)
-        return to_frame(pa.concat_tables(tables))
+        return to_frame(pa.concat_tables(list(tables)))
     finally:
         con.close()
 
@@ -172,9 +172,9 @@ def compute_features(
 ) -> pd.DataFrame:
     """One row per cohort member per index date: person_key, index_date, features, label,
     died_in_window. Writes nothing."""
-    ws = _ws(workspace)
-    tables, _ = _compute_tables(ws, index_dates, config, progress=False)
-    return to_frame(pa.concat_tables(tables))
+    return to_frame(
+        pa.concat_tables(list(_feature_batches(_ws(workspace), index_dates, config, progress=False)))
+    )
 
 
 def partition_dir(root: Path, day: date) -> Path:
@@ -196,28 +196,45 @@ def build_features(
     started = time.perf_counter()
     build_events(ws, config)
     events_seconds = time.perf_counter() - started
-    tables, dates = _compute_tables(ws, index_dates, config, progress)
-    table = pa.concat_tables(tables)
+    dates = _check_dates(index_dates)
     until = label_known_until(ws, config)
     per_date: dict[str, dict[str, int]] = {}
+    rows = 0
+    schema: pa.Schema | None = None
     with atomic_path(ws.features) as staged:
-        for day in dates:
-            part = table.filter(pc.equal(table["index_date"], pa.scalar(day, pa.date32())))
-            target = partition_dir(staged, day) / "part-0.parquet"
-            target.parent.mkdir(parents=True)
-            pq.write_table(part, target, compression="zstd")
-            labels = part["label"]
-            per_date[day.isoformat()] = {
-                "people": part.num_rows,
-                "labels_known": part.num_rows - labels.null_count,
-                "labels_positive": int(pc.sum(labels).as_py() or 0),
-                "died_in_window": int(pc.sum(part["died_in_window"]).as_py() or 0),
-            }
+        # Written batch by batch: 48 monthly dates for all of Wales do not fit in memory at once.
+        for table in _feature_batches(ws, dates, config, progress):
+            rows += table.num_rows
+            schema = table.schema
+            for day in sorted(set(table["index_date"].to_pylist())):
+                part = table.filter(pc.equal(table["index_date"], pa.scalar(day, pa.date32())))
+                target = partition_dir(staged, day) / "part-0.parquet"
+                target.parent.mkdir(parents=True)
+                pq.write_table(part, target, compression="zstd")
+                labels = part["label"]
+                per_date[day.isoformat()] = {
+                    "people": part.num_rows,
+                    "labels_known": part.num_rows - labels.null_count,
+                    "labels_positive": int(pc.sum(labels).as_py() or 0),
+                    "died_in_window": int(pc.sum(part["died_in_window"]).as_py() or 0),
+                }
+            del table
+        for day in dates:  # an index date with nobody in the cohort still gets its (empty) partition
+            if day.isoformat() not in per_date and schema is not None:
+                target = partition_dir(staged, day) / "part-0.parquet"
+                target.parent.mkdir(parents=True)
+                pq.write_table(schema.empty_table(), target)
+                per_date[day.isoformat()] = {
+                    "people": 0,
+                    "labels_known": 0,
+                    "labels_positive": 0,
+                    "died_in_window": 0,
+                }
         summary = {
             "registry_version": REGISTRY_VERSION,
             "feature_names": feature_names(),
             "index_dates": [d.isoformat() for d in dates],
-            "rows": table.num_rows,
+            "rows": rows,
             "label_known_until": None if until is None else until.isoformat(),
             "config": config.model_dump(),
             "per_index_date": per_date,
@@ -229,7 +246,7 @@ def build_features(
         known = sum(v["labels_known"] for v in per_date.values())
         positive = sum(v["labels_positive"] for v in per_date.values())
         console.print(
-            f"Features: {table.num_rows:,} rows ({len(FEATURES)} features) for {len(dates)} index date(s) "
+            f"Features: {rows:,} rows ({len(FEATURES)} features) for {len(dates)} index date(s) "
             f"in {ws.features}; labels known for {known:,}, of which {positive:,} positive."
         )
     return summary

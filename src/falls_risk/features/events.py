@@ -72,14 +72,14 @@ def source_events_sql(source: str, table: str) -> list[str]:
                 table,
                 "'inpatient/fall_emergency'",
                 "admission_date",
-                where=f"{emergency} AND regexp_matches(upper(diagnoses), '{fall}')",
+                where=f"{emergency} AND regexp_matches(replace(upper(diagnoses), '.', ''), '{fall}')",
             ),
             _select(
                 source,
                 table,
                 "'inpatient/hip_fracture'",
                 "admission_date",
-                where=f"{emergency} AND regexp_matches(upper(diagnoses), '{hip}')",
+                where=f"{emergency} AND regexp_matches(replace(upper(diagnoses), '.', ''), '{hip}')",
             ),
             _select(
                 source,

@@ -147,14 +147,18 @@ class ValidatedSource:
     nhs_number_invalid: int | None
 
 
-def _compose_reasons(masks: dict[str, np.ndarray], bad: np.ndarray) -> np.ndarray:
-    reasons = np.full(int(bad.sum()), "", dtype=object)
-    for reason, mask in masks.items():
-        hit = mask[bad]
-        if hit.any():
-            joined = reasons[hit]
-            reasons[hit] = np.where(joined == "", reason, joined + REASON_SEPARATOR + reason)
-    return reasons
+def _compose_reasons(masks: dict[str, np.ndarray], bad: np.ndarray) -> pa.Array:
+    """The ``; ``-joined reasons of each bad row, built once per distinct combination of reasons."""
+    names = list(masks)
+    # A source has a few dozen possible reasons at most (a handful per column): one bit each.
+    if len(names) > 62:  # pragma: no cover
+        raise AssertionError(f"too many distinct reasons to encode: {len(names)}")
+    combo = np.zeros(int(bad.sum()), dtype=np.int64)
+    for bit, name in enumerate(names):
+        combo |= masks[name][bad].astype(np.int64) << bit
+    distinct, codes = np.unique(combo, return_inverse=True)
+    text = [REASON_SEPARATOR.join(n for bit, n in enumerate(names) if (int(c) >> bit) & 1) for c in distinct]
+    return pa.array(text, type=pa.string()).take(pa.array(codes.astype(np.int64)))
 
 
 def validate_source(norm: NormalisedSource, extract_date: dt.date | None) -> ValidatedSource:
@@ -173,11 +177,6 @@ def validate_source(norm: NormalisedSource, extract_date: dt.date | None) -> Val
             masks[reason] &= ~norm.failed_columns[col]
         if source.column(col).kind is Kind.NHS_NUMBER:
             masks[reason] &= ~frame[NHS_INVALID].to_numpy(dtype=bool)
-    # A duplicate is a repeat of a value that is present.
-    if source.id_column is not None:
-        dup = f"duplicate {source.id_column}"
-        if dup in masks:
-            masks[dup] &= frame[source.id_column].notna().to_numpy(dtype=bool)
     masks = {reason: mask for reason, mask in masks.items() if mask.any()}
 
     n = len(frame)
@@ -191,7 +190,7 @@ def validate_source(norm: NormalisedSource, extract_date: dt.date | None) -> Val
     q_columns = {ROW_NUMBER: pa.array(row_numbers[bad])}
     for col in quarantined_raw.columns:
         q_columns[col] = _string_array(quarantined_raw[col])
-    q_columns[REASONS] = pa.array(_compose_reasons(masks, bad), type=pa.string())
+    q_columns[REASONS] = _compose_reasons(masks, bad)
     quarantined = pa.table(q_columns)
     nhs_invalid = int(frame.loc[~bad, NHS_INVALID].sum()) if NHS_INVALID in frame.columns else None
     return ValidatedSource(

@@ -34,13 +34,17 @@ def apply_rejections(candidates: pd.DataFrame, decisions: pd.DataFrame) -> pd.Da
     """Candidates without the pairs a reviewer rejected."""
     if decisions.empty:
         return candidates.copy()
-    rejected = decisions.loc[decisions["decision"] == "rejected", ["record_uid", "person_key"]].assign(_rej=True)
+    rejected = decisions.loc[decisions["decision"] == "rejected", ["record_uid", "person_key"]].assign(
+        _rej=True
+    )
     out = candidates.merge(rejected, on=["record_uid", "person_key"], how="left")
     return out[out["_rej"].isna()].drop(columns="_rej").reset_index(drop=True)
 
 
 def _bayes_factors(candidates: pd.DataFrame) -> pd.Series:
-    return pd.Series(np.exp2(candidates["log2_bayes_factor"].astype(float).clip(-200, 200)), index=candidates.index)
+    return pd.Series(
+        np.exp2(candidates["log2_bayes_factor"].astype(float).clip(-200, 200)), index=candidates.index
+    )
 
 
 def estimate_in_spine(
@@ -112,10 +116,14 @@ def assign_best(
     result["second_probability"] = result["record_uid"].map(second).astype("Float64")
     has = result["best_person_key"].notna()
     tie = (
-        has
-        & result["second_probability"].notna()
-        & ((result["best_probability"] - result["second_probability"]).abs() <= TIE_TOLERANCE)
-    ).fillna(False).astype(bool)
+        (
+            has
+            & result["second_probability"].notna()
+            & ((result["best_probability"] - result["second_probability"]).abs() <= TIE_TOLERANCE)
+        )
+        .fillna(False)
+        .astype(bool)
+    )
     above = (has & (result["best_probability"] >= threshold)).fillna(False).astype(bool)
     link = above & ~tie
     result["person_key"] = result["best_person_key"].where(link)

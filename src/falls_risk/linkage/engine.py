@@ -65,7 +65,7 @@ def comparison_arrow(frame: pd.DataFrame) -> pa.Table:
 def _missing(value: Any) -> bool:
     if value is None or value is pd.NA:
         return True
-    return isinstance(value, float) and value != value
+    return isinstance(value, float) and math.isnan(value)
 
 
 class SplinkModel:
@@ -131,7 +131,7 @@ class SplinkModel:
 
     def parameters(self) -> pd.DataFrame:
         """m and u probabilities and match weight of every comparison level."""
-        records = self.linker._settings_obj._parameters_as_detailed_records  # noqa: SLF001
+        records = self.linker._settings_obj._parameters_as_detailed_records
         frame = pd.DataFrame([r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in records])
         return frame
 
@@ -149,7 +149,9 @@ def load_saved_settings(path: Path) -> dict[str, Any]:
     try:
         settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise LinkageError(f"Model file {path} does not exist. Train one with `falls-risk link --retrain`.") from None
+        raise LinkageError(
+            f"Model file {path} does not exist. Train one with `falls-risk link --retrain`."
+        ) from None
     except json.JSONDecodeError as exc:
         raise LinkageError(
             f"Model file {path} is not valid JSON ({exc}). Delete it or run `falls-risk link --retrain`."
@@ -171,4 +173,5 @@ def connect(*, threads: int, memory_limit: str, temp_directory: Path) -> duckdb.
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{os.fspath(temp_directory)}'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # our own Rich bar reports progress
     return con

@@ -42,7 +42,9 @@ def _scores(frame: pd.DataFrame) -> dict[str, float | int]:
     }
 
 
-def evaluate_linkage(workspace: str | Path, truth_dir: str | Path, *, secret: bytes | None = None) -> pd.DataFrame:
+def evaluate_linkage(
+    workspace: str | Path, truth_dir: str | Path, *, secret: bytes | None = None
+) -> pd.DataFrame:
     """One row per source, then 'without NHS number' (social care, police, housing) and 'all'."""
     ws = Workspace(workspace)
     truth_path = Path(truth_dir) / "record_person.parquet"
@@ -63,7 +65,9 @@ def evaluate_linkage(workspace: str | Path, truth_dir: str | Path, *, secret: by
         linked["source"] = source
         parts.append(linked)
     if not parts:
-        raise LinkageError(f"No linked sources in {ws.linked}. Run `falls-risk link --workspace {ws.root}` first.")
+        raise LinkageError(
+            f"No linked sources in {ws.linked}. Run `falls-risk link --workspace {ws.root}` first."
+        )
     linked = pd.concat(parts, ignore_index=True)
     merged = linked.merge(truth, on=["source", "row_number"], how="left", validate="one_to_one")
     unknown = merged["true_person_key"].isna() & merged["nhs_number"].isna()
@@ -93,7 +97,13 @@ def print_evaluation(table: pd.DataFrame) -> None:
     for row in table.itertuples(index=False):
         cells = []
         for column, value in zip(table.columns, row, strict=True):
-            cells.append(f"{value:.4f}" if column in ("precision", "recall", "f1") else f"{value:,}" if isinstance(value, int) else str(value))
+            cells.append(
+                f"{value:.4f}"
+                if column in ("precision", "recall", "f1")
+                else f"{value:,}"
+                if isinstance(value, int)
+                else str(value)
+            )
         out.add_row(*cells)
     import sys
 

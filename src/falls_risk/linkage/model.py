@@ -56,7 +56,9 @@ def forename_comparison() -> CustomComparison:
                 label_for_charts="Same nickname/alias group"
             ),
             cll.JaroWinklerLevel("forename", 0.92),
-            cll.DamerauLevenshteinLevel("forename", 1).configure(label_for_charts="One typo (Damerau-Levenshtein <= 1)"),
+            cll.DamerauLevenshteinLevel("forename", 1).configure(
+                label_for_charts="One typo (Damerau-Levenshtein <= 1)"
+            ),
             cll.CustomLevel(
                 "substr(forename_l, 1, 1) = substr(forename_r, 1, 1)", label_for_charts="Same initial"
             ),

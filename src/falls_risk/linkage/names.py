@@ -24,7 +24,12 @@ def alias_groups() -> dict[str, tuple[str, ...]]:
     A nickname with several formal names (Chris: Christopher, Christine) belongs to each of their
     groups, without merging the groups themselves.
     """
-    with resources.files("falls_risk.linkage").joinpath("data").joinpath(ALIAS_TABLE).open(encoding="utf-8") as fh:
+    with (
+        resources.files("falls_risk.linkage")
+        .joinpath("data")
+        .joinpath(ALIAS_TABLE)
+        .open(encoding="utf-8") as fh
+    ):
         table = pd.read_csv(fh, comment="#", dtype=str, keep_default_na=False)
     groups: dict[str, set[str]] = {}
     for name, formal in zip(table["name"].str.strip(), table["formal"].str.strip(), strict=True):

@@ -20,6 +20,7 @@ from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
 from falls_risk.linkage.names import address_key
+from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import keyed_hash, load_secret
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
@@ -103,7 +104,7 @@ def kept_columns(columns: list[str]) -> list[str]:
 def run_linkage(
     workspace: str | Path,
     *,
-    config: LinkageConfig = LinkageConfig(),
+    config: LinkageConfig = LinkageConfig(),  # noqa: B008 (frozen pydantic model: safe as a default)
     secret: bytes | None = None,
     retrain: bool = False,
     model_path: Path | None = None,
@@ -124,8 +125,12 @@ def run_linkage(
         secret = load_secret(workspace=ws.root)
     saved_model = Path(model_path) if model_path is not None else ws.linkage / "model.json"
     if model_path is not None and not saved_model.exists():
-        raise LinkageError(f"--model {saved_model} does not exist. Check the path, or omit it to use the workspace model.")
-    decisions_file = Path(decisions_path) if decisions_path is not None else ws.linkage / "review_decisions.csv"
+        raise LinkageError(
+            f"--model {saved_model} does not exist. Check the path, or omit it to use the workspace model."
+        )
+    decisions_file = (
+        Path(decisions_path) if decisions_path is not None else ws.linkage / "review_decisions.csv"
+    )
     if decisions_path is not None and not decisions_file.exists():
         raise LinkageError(f"Review decisions file {decisions_file} does not exist. Check the path.")
     decisions = review.read_decisions(decisions_file) if decisions_file.exists() else review.empty_decisions()
@@ -149,7 +154,9 @@ def run_linkage(
 
             identities = prepare.stage_two_identities(con, stage1)
             identities["record_uid"] = [f"r{i}" for i in range(len(identities))]
-            identities["review_record_key"] = [prepare.review_record_key(secret, f) for f in identities["fingerprint"]]
+            identities["review_record_key"] = [
+                prepare.review_record_key(secret, f) for f in identities["fingerprint"]
+            ]
             identities["sources"] = _sources_per_identity(con, stage1, identities)
             records_cmp = prepare.comparison_frame(identities, identities["record_uid"])
             spine_cmp = prepare.spine_frame(con, stage1)
@@ -163,8 +170,12 @@ def run_linkage(
             else:
                 settings = load_saved_settings(saved_model)
             candidates = pd.DataFrame(
-                {"record_uid": pd.Series(dtype=str), "person_key": pd.Series(dtype=str),
-                 "log2_bayes_factor": pd.Series(dtype=float), "splink_probability": pd.Series(dtype=float)}
+                {
+                    "record_uid": pd.Series(dtype=str),
+                    "person_key": pd.Series(dtype=str),
+                    "log2_bayes_factor": pd.Series(dtype=float),
+                    "splink_probability": pd.Series(dtype=float),
+                }
             )
             splink_model = None
             if len(identities):
@@ -187,7 +198,8 @@ def run_linkage(
                     {
                         "record_uid": predicted["record_uid"].astype(str),
                         "person_key": predicted["spine_uid"].map(uid_to_person),
-                        "log2_bayes_factor": predicted["match_weight"].astype(float) - splink_model.log2_prior_odds(),
+                        "log2_bayes_factor": predicted["match_weight"].astype(float)
+                        - splink_model.log2_prior_odds(),
                         "splink_probability": predicted["match_probability"].astype(float),
                     }
                 )
@@ -201,7 +213,9 @@ def run_linkage(
             known = decisions_keyed[decisions_keyed["record_uid"].notna()]
             kept = assign.apply_rejections(candidates, known)
             groups = pd.Series(identities["sources"].to_numpy(), index=identities["record_uid"].to_numpy())
-            in_spine = assign.estimate_in_spine(kept, groups, spine_size=spine_size, start=config.expected_in_spine)
+            in_spine = assign.estimate_in_spine(
+                kept, groups, spine_size=spine_size, start=config.expected_in_spine
+            )
             q_per_record = groups.map(in_spine)
             kept["probability"] = assign.record_posteriors(kept, q_per_record, spine_size=spine_size)
             assignment = assign.assign_best(
@@ -216,8 +230,12 @@ def run_linkage(
                 match_probability=assign.record_posteriors(candidates, q_per_record, spine_size=spine_size)
             )
             assignment["fingerprint"] = identities["fingerprint"].to_numpy()
-            con.register("assignment_df", assignment[["fingerprint", "person_key", "match_probability",
-                                                      "best_probability", "unlinked_reason"]])
+            con.register(
+                "assignment_df",
+                assignment[
+                    ["fingerprint", "person_key", "match_probability", "best_probability", "unlinked_reason"]
+                ],
+            )
             con.execute("CREATE OR REPLACE TEMP TABLE assignment AS SELECT * FROM assignment_df")
             con.unregister("assignment_df")
 
@@ -253,11 +271,9 @@ def run_linkage(
                 review_pairs=int((review_table["decision"] == "").sum()),
             )
             summary.seconds = round(time.perf_counter() - started, 1)
-            from falls_risk.linkage.report import write_report
-
+            summary.timings = clock.laps
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
-            summary.timings = clock.laps
             write_json(summary.to_dict(), ws.linkage / "summary.json")
             bar.advance(task)
     finally:
@@ -268,13 +284,18 @@ def run_linkage(
     return summary
 
 
-def _sources_per_identity(con: duckdb.DuckDBPyConnection, stage1: dict[str, str], identities: pd.DataFrame) -> list[str]:
+def _sources_per_identity(
+    con: duckdb.DuckDBPyConnection, stage1: dict[str, str], identities: pd.DataFrame
+) -> list[str]:
     if identities.empty:
         return []
     union = " UNION ALL ".join(
-        f"SELECT DISTINCT fingerprint, '{s}' AS source FROM {t} WHERE stage1_status = 'stage2'" for s, t in stage1.items()
+        f"SELECT DISTINCT fingerprint, '{s}' AS source FROM {t} WHERE stage1_status = 'stage2'"
+        for s, t in stage1.items()
     )
-    rows = con.sql(f"SELECT fingerprint, string_agg(source, ';' ORDER BY source) AS s FROM ({union}) GROUP BY 1").df()
+    rows = con.sql(
+        f"SELECT fingerprint, string_agg(source, ';' ORDER BY source) AS s FROM ({union}) GROUP BY 1"
+    ).df()
     lookup = dict(zip(rows["fingerprint"], rows["s"], strict=True))
     return [lookup.get(f, "") for f in identities["fingerprint"]]
 
@@ -315,8 +336,9 @@ def _write_linked(
     target = ws.linked_table(source)
     with atomic_path(target) as staged:
         con.execute(f"COPY ({query}) TO '{staged}' (FORMAT parquet)")
-    stats = con.sql(
-        f"""
+    stats = (
+        con.sql(
+            f"""
         SELECT count(*) AS rows,
             count(*) FILTER (WHERE t.stage1_status = 'nhs_number') AS nhs_number,
             count(*) FILTER (WHERE t.stage1_status = 'stage2' AND a.person_key IS NOT NULL) AS probabilistic,
@@ -327,7 +349,10 @@ def _write_linked(
         FROM {stage1_table} t
         LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
         """
-    ).df().iloc[0]
+        )
+        .df()
+        .iloc[0]
+    )
     reasons = con.sql(
         f"SELECT unlinked_reason, count(*) AS n FROM read_parquet('{target}') "
         "WHERE link_method = 'unlinked' GROUP BY 1 ORDER BY 1"
@@ -338,7 +363,9 @@ def _write_linked(
         "nhs_number": int(stats["nhs_number"]),
         "probabilistic": int(stats["probabilistic"]),
         "unlinked": rows - int(stats["nhs_number"]) - int(stats["probabilistic"]),
-        "unlinked_reasons": {str(r): int(n) for r, n in zip(reasons["unlinked_reason"], reasons["n"], strict=True)},
+        "unlinked_reasons": {
+            str(r): int(n) for r, n in zip(reasons["unlinked_reason"], reasons["n"], strict=True)
+        },
         "expected_false_links": round(float(stats["expected_false_links"]), 2),
         "expected_missed_links": round(float(stats["expected_missed_links"]), 2),
     }
@@ -362,7 +389,8 @@ def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population:
     spine["wimd_rank"] = spine["wimd_rank"].astype("Int32")
     spine["household_key"] = [
         keyed_hash(secret, f"{str(p).upper().replace(' ', '')}|{address_key(a) or ''}", domain="household")
-        if isinstance(p, str) and isinstance(a, str) else None
+        if isinstance(p, str) and isinstance(a, str)
+        else None
         for p, a in zip(spine["postcode"], spine["address_line"], strict=True)
     ]
     write_parquet(spine[list(POPULATION_COLUMNS)], ws.linked_table("population"))
@@ -380,7 +408,7 @@ def _probability_bins(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) 
         return pd.DataFrame(columns=["source", "bin", "rows"])
     return con.sql(
         f"""SELECT source, least(floor(p * 20), 19) / 20 AS bin, count(*) AS rows
-            FROM ({' UNION ALL '.join(parts)}) GROUP BY 1, 2 ORDER BY 1, 2"""
+            FROM ({" UNION ALL ".join(parts)}) GROUP BY 1, 2 ORDER BY 1, 2"""
     ).df()
 
 
@@ -390,17 +418,18 @@ def _write_csv(frame: pd.DataFrame, target: Path) -> None:
 
 
 def _print_summary(summary: LinkageSummary) -> None:
-    console.print(
-        f"Linked against {summary.spine_people:,} people "
-        f"({'trained a new model' if summary.trained else 'reused ' + str(summary.model_path)}), "
-        f"threshold {summary.threshold}:"
+    from rich.table import Table
+
+    model = "trained a new model" if summary.trained else f"reused {summary.model_path}"
+    table = Table(
+        title=f"Linked against {summary.spine_people:,} people ({model}), threshold {summary.threshold}"
     )
+    for column in ("source", "rows", "nhs_number", "probabilistic", "unlinked"):
+        table.add_column(column, justify="left" if column == "source" else "right")
     for source, c in summary.sources.items():
-        console.print(
-            f"  {source:<20} {c['rows']:>9,} rows  nhs_number {c['nhs_number']:>9,}  "
-            f"probabilistic {c['probabilistic']:>7,}  unlinked {c['unlinked']:>7,}"
-        )
+        table.add_row(source, *(f"{c[k]:,}" for k in ("rows", "nhs_number", "probabilistic", "unlinked")))
+    console.print(table)
     console.print(
-        f"Report: {summary.workspace / 'reports' / 'linkage.html'}; "
-        f"{summary.review_pairs} pairs to review in {summary.workspace / 'reports' / 'clerical_review.csv'}"
+        f"Report: {summary.workspace / 'reports' / 'linkage.html'}; {summary.review_pairs} pairs to review in "
+        f"{summary.workspace / 'reports' / 'clerical_review.csv'}"
     )

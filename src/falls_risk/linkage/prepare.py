@@ -20,7 +20,14 @@ from falls_risk.errors import LinkageError
 from falls_risk.linkage import names
 from falls_risk.linkage.secret import keyed_hash
 
-IDENTITY_COLUMNS: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "postcode", "address_line")
+IDENTITY_COLUMNS: tuple[str, ...] = (
+    "forename",
+    "surname",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "address_line",
+)
 
 # Why a record is left unlinked (``unlinked_reason``).
 REASON_NOT_IN_SPINE = "nhs_number_not_in_spine"
@@ -53,13 +60,11 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE spine_raw AS
-        SELECT {_nhs_sql('r.nhs_number')} AS nhs, r.*
+        SELECT {_nhs_sql("r.nhs_number")} AS nhs, r.*
         FROM read_parquet('{population}') r
         """
     )
-    frame = con.sql(
-        "SELECT nhs FROM spine_raw WHERE nhs IS NOT NULL GROUP BY nhs"
-    ).df()
+    frame = con.sql("SELECT nhs FROM spine_raw WHERE nhs IS NOT NULL GROUP BY nhs").df()
     frame["person_key"] = [keyed_hash(secret, v, domain="person") for v in frame["nhs"]]
     con.register("spine_keys_df", frame)
     con.execute(
@@ -100,7 +105,9 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
     if "row_number" not in columns:
         raise LinkageError(f"{path} lacks the row_number column; re-run `falls-risk ingest`.")
     nhs = _nhs_sql("r.nhs_number") if "nhs_number" in columns else "CAST(NULL AS VARCHAR)"
-    present = [f"({_col(columns, c)} IS NOT NULL)::INT" for c in ("forename", "surname", "date_of_birth", "postcode")]
+    present = [
+        f"({_col(columns, c)} IS NOT NULL)::INT" for c in ("forename", "surname", "date_of_birth", "postcode")
+    ]
     key_present = f"({_col(columns, 'surname')} IS NOT NULL OR {_col(columns, 'date_of_birth')} IS NOT NULL)"
     table = f"stage1_{source}"
     con.execute(
@@ -112,14 +119,14 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                 {nhs} AS nhs,
                 s.person_key AS spine_person_key,
                 {_dob_disagrees(columns)} AND {_sex_disagrees(columns)} AS demographics_disagree,
-                ({' + '.join(present)}) >= 2 AND {key_present} AS has_identifiers,
-                {_col(columns, 'forename', 'VARCHAR')} AS forename,
-                {_col(columns, 'surname', 'VARCHAR')} AS surname,
-                {_col(columns, 'date_of_birth', 'DATE')} AS date_of_birth,
-                CASE WHEN {_col(columns, 'sex', 'VARCHAR')} IN ('M', 'F') THEN {_col(columns, 'sex', 'VARCHAR')} END
+                ({" + ".join(present)}) >= 2 AND {key_present} AS has_identifiers,
+                {_col(columns, "forename", "VARCHAR")} AS forename,
+                {_col(columns, "surname", "VARCHAR")} AS surname,
+                {_col(columns, "date_of_birth", "DATE")} AS date_of_birth,
+                CASE WHEN {_col(columns, "sex", "VARCHAR")} IN ('M', 'F') THEN {_col(columns, "sex", "VARCHAR")} END
                     AS sex,
-                {_col(columns, 'postcode', 'VARCHAR')} AS postcode,
-                {_col(columns, 'address_line', 'VARCHAR')} AS address_line
+                {_col(columns, "postcode", "VARCHAR")} AS postcode,
+                {_col(columns, "address_line", "VARCHAR")} AS address_line
             FROM read_parquet('{path}') r
             LEFT JOIN spine s ON s.nhs = {nhs}
         )
@@ -156,7 +163,7 @@ def stage_two_identities(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str
     )
     frame = con.sql(
         f"""
-        SELECT fingerprint, {', '.join(f'any_value({c}) AS {c}' for c in IDENTITY_COLUMNS)},
+        SELECT fingerprint, {", ".join(f"any_value({c}) AS {c}" for c in IDENTITY_COLUMNS)},
                count(*) AS n_rows
         FROM ({union}) GROUP BY fingerprint ORDER BY fingerprint
         """
@@ -210,7 +217,9 @@ def spine_frame(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str, str]) -
     out["person_key"] = spine["person_key"].to_numpy()
     history = _stage_one_history(con, stage1_tables)
     if not history.empty:
-        current = dict(zip(out["person_key"], zip(out["surname_key"], out["postcode"], strict=True), strict=True))
+        current = dict(
+            zip(out["person_key"], zip(out["surname_key"], out["postcode"], strict=True), strict=True)
+        )
         surnames: dict[str, Counter[str]] = {}
         postcodes: dict[str, Counter[str]] = {}
         for key, surname, postcode in history.itertuples(index=False):
@@ -261,4 +270,3 @@ def sources_present(ingested: Path, person_sources: tuple[str, ...]) -> dict[str
 def review_record_key(secret: bytes, fingerprint: str) -> str:
     """A stable key for a stage-2 identity in the clerical review (no identifier in clear)."""
     return keyed_hash(secret, fingerprint, domain="review-record")
-

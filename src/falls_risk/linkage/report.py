@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 TEMPLATE = "linkage.html.j2"
 
 
-def small_count(n: float | int) -> str:
+def small_count(n: float) -> str:
     """Counts of 1-4 show as <5 (disclosure control); others with thousands separators."""
     n = int(n)
     return "<5" if 0 < n < 5 else f"{n:,}"
@@ -51,7 +51,8 @@ def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
                 "probabilistic": small_count(c["probabilistic"]),
                 "unlinked": small_count(c["unlinked"]),
                 "link_rate": rate(linked, c["rows"]),
-                "reasons": ", ".join(f"{r}: {small_count(n)}" for r, n in c["unlinked_reasons"].items()) or "-",
+                "reasons": ", ".join(f"{r}: {small_count(n)}" for r, n in c["unlinked_reasons"].items())
+                or "-",
                 "expected_false": f"{c['expected_false_links']:.1f}",
                 "expected_missed": f"{c['expected_missed_links']:.1f}",
             }
@@ -67,14 +68,21 @@ def probability_chart(bins: pd.DataFrame) -> dict[str, Any]:
         "description": "Best candidate match probability of records linked probabilistically or not",
         "width": 600,
         "height": 250,
-        "data": {"values": [
-            {"source": s, "bin_start": float(b), "bin_end": float(b) + 0.05, "rows": int(n)}
-            for s, b, n in shown[["source", "bin", "rows"]].itertuples(index=False)
-        ]},
+        "data": {
+            "values": [
+                {"source": s, "bin_start": float(b), "bin_end": float(b) + 0.05, "rows": int(n)}
+                for s, b, n in shown[["source", "bin", "rows"]].itertuples(index=False)
+            ]
+        },
         "mark": "bar",
         "encoding": {
-            "x": {"field": "bin_start", "type": "quantitative", "bin": {"binned": True, "step": 0.05},
-                  "title": "match probability of the best candidate", "scale": {"domain": [0, 1]}},
+            "x": {
+                "field": "bin_start",
+                "type": "quantitative",
+                "bin": {"binned": True, "step": 0.05},
+                "title": "match probability of the best candidate",
+                "scale": {"domain": [0, 1]},
+            },
             "x2": {"field": "bin_end"},
             "y": {"field": "rows", "type": "quantitative", "title": "records", "stack": "zero"},
             "color": {"field": "source", "type": "nominal"},
@@ -96,9 +104,12 @@ def parameter_rows(model: SplinkModel | None) -> list[dict[str, Any]]:
                 "level": r.label_for_charts,
                 "m": _fmt_prob(r.m_probability),
                 "u": _fmt_prob(r.u_probability),
-                "weight": "-" if r.is_null_level or not _finite(r.log2_bayes_factor) else f"{r.log2_bayes_factor:+.2f}",
+                "weight": "-"
+                if r.is_null_level or not _finite(r.log2_bayes_factor)
+                else f"{r.log2_bayes_factor:+.2f}",
                 "tf": "yes" if r.has_tf_adjustments else "",
-                "untrained": (not r.is_null_level) and isinstance(r.m_probability_description, str)
+                "untrained": (not r.is_null_level)
+                and isinstance(r.m_probability_description, str)
                 and "not" in r.m_probability_description.lower(),
             }
         )
@@ -135,7 +146,10 @@ def write_report(
     charts = {"probability": probability_chart(probability_bins)}
     if model is not None:
         charts.update(model.chart_specs())
-    total = {k: sum(c[k] for c in summary.sources.values()) for k in ("rows", "nhs_number", "probabilistic", "unlinked")}
+    total = {
+        k: sum(c[k] for c in summary.sources.values())
+        for k in ("rows", "nhs_number", "probabilistic", "unlinked")
+    }
     context = {
         "summary": summary,
         "config": config,

@@ -56,7 +56,8 @@ def review_pairs(
         keyed = keyed[keyed["record_uid"].notna()]
         model_p = candidates.set_index(["record_uid", "person_key"])["match_probability"]
         keyed["match_probability"] = [
-            model_p.get((r, p), float("nan")) for r, p in zip(keyed["record_uid"], keyed["person_key"], strict=True)
+            model_p.get((r, p), float("nan"))
+            for r, p in zip(keyed["record_uid"], keyed["person_key"], strict=True)
         ]
     else:
         keyed = keyed.assign(decision="")
@@ -68,7 +69,8 @@ def review_pairs(
             "person_key": keyed["person_key"].to_numpy(),
             "match_probability": keyed["match_probability"].round(4).to_numpy(),
             "splink_probability": [
-                splink_p.get((r, p), float("nan")) for r, p in zip(keyed["record_uid"], keyed["person_key"], strict=True)
+                splink_p.get((r, p), float("nan"))
+                for r, p in zip(keyed["record_uid"], keyed["person_key"], strict=True)
             ],
             "linked_now": (keyed["record_uid"].map(chosen) == keyed["person_key"]).fillna(False).to_numpy(),
             "records": keyed["record_uid"].map(ident["n_rows"]).to_numpy(),
@@ -80,7 +82,9 @@ def review_pairs(
         out[f"record_{column}"] = keyed["record_uid"].map(ident[column]).astype("string").to_numpy()
         out[f"candidate_{column}"] = keyed["person_key"].map(people[column]).astype("string").to_numpy()
     out["decision"] = keyed["decision"].fillna("").to_numpy()
-    return out.sort_values(["match_probability", "review_record_key"], ascending=[False, True]).reset_index(drop=True)
+    return out.sort_values(["match_probability", "review_record_key"], ascending=[False, True]).reset_index(
+        drop=True
+    )
 
 
 def read_decisions(path: Path) -> pd.DataFrame:
@@ -103,13 +107,19 @@ def read_decisions(path: Path) -> pd.DataFrame:
     decision = table["decision"].str.strip().str.lower().replace(_SYNONYMS)
     rows = pd.Series(range(2, len(table) + 2), index=table.index)  # 1-based, after the header
     bad = decision.ne("") & ~decision.isin(DECISIONS)
-    empty_key = decision.ne("") & (table["review_record_key"].str.strip().eq("") | table["person_key"].str.strip().eq(""))
+    empty_key = decision.ne("") & (
+        table["review_record_key"].str.strip().eq("") | table["person_key"].str.strip().eq("")
+    )
     problems: list[str] = []
     if bad.any():
         examples = [f"row {r}: {v!r}" for r, v in zip(rows[bad], table.loc[bad, "decision"], strict=True)]
-        problems.append(f"column decision must be 'confirmed', 'rejected' or empty ({format_examples(examples)})")
+        problems.append(
+            f"column decision must be 'confirmed', 'rejected' or empty ({format_examples(examples)})"
+        )
     if empty_key.any():
-        problems.append(f"review_record_key or person_key empty in rows {format_examples(rows[empty_key].tolist())}")
+        problems.append(
+            f"review_record_key or person_key empty in rows {format_examples(rows[empty_key].tolist())}"
+        )
     out = pd.DataFrame(
         {
             "review_record_key": table["review_record_key"].str.strip(),
@@ -130,5 +140,10 @@ def read_decisions(path: Path) -> pd.DataFrame:
 
 
 def empty_decisions() -> pd.DataFrame:
-    return pd.DataFrame({"review_record_key": pd.Series(dtype=str), "person_key": pd.Series(dtype=str),
-                         "decision": pd.Series(dtype=str)})
+    return pd.DataFrame(
+        {
+            "review_record_key": pd.Series(dtype=str),
+            "person_key": pd.Series(dtype=str),
+            "decision": pd.Series(dtype=str),
+        }
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import re
 import secrets
@@ -26,11 +27,11 @@ MIN_SECRET_BYTES = 16
 KEY_HEX_CHARS = 32
 
 _HOW_TO_CREATE = (
-    "Set {env} to a long random string, or create a key file, e.g.\n"
-    "  mkdir -p ~/.config/falls-risk && python -c \"import secrets; print(secrets.token_hex(32))\" "
+    f"Set {SECRET_ENV} to a long random string, or create a key file, e.g.\n"
+    '  mkdir -p ~/.config/falls-risk && python -c "import secrets; print(secrets.token_hex(32))" '
     "> ~/.config/falls-risk/secret.key && chmod 600 ~/.config/falls-risk/secret.key\n"
     "Keep the key outside the workspace and use the same key every month, or person keys change."
-).format(env=SECRET_ENV)
+)
 
 
 def load_secret(key_file: str | os.PathLike[str] | None = None, *, workspace: Path | None = None) -> bytes:
@@ -46,8 +47,10 @@ def load_secret(key_file: str | os.PathLike[str] | None = None, *, workspace: Pa
             return _checked(env_value.encode("utf-8"), f"${SECRET_ENV}")
         path = DEFAULT_KEY_FILE.expanduser()
         if not path.exists():
-            raise LinkageError(f"No pseudonymisation secret: {SECRET_ENV} is not set and {path} does not exist. "
-                               + _HOW_TO_CREATE)
+            raise LinkageError(
+                f"No pseudonymisation secret: {SECRET_ENV} is not set and {path} does not exist. "
+                + _HOW_TO_CREATE
+            )
     else:
         path = Path(key_file).expanduser()
         if not path.exists():
@@ -75,7 +78,8 @@ def create_secret_file(path: str | os.PathLike[str]) -> Path:
 def _checked(secret: bytes, where: str) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise LinkageError(
-            f"The secret in {where} is {len(secret)} bytes; use at least {MIN_SECRET_BYTES}. " + _HOW_TO_CREATE
+            f"The secret in {where} is {len(secret)} bytes; use at least {MIN_SECRET_BYTES}. "
+            + _HOW_TO_CREATE
         )
     return secret
 
@@ -93,7 +97,7 @@ _NON_DIGITS = re.compile(r"\D")
 
 def normalise_nhs_number(value: object) -> str | None:
     """Ten digits, no spaces; None when missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     text = _NON_DIGITS.sub("", str(value))
     return text or None
@@ -105,7 +109,7 @@ def keyed_hash(secret: bytes, value: str, *, domain: str) -> str:
     The domain keeps keys of different kinds (person, household, review record) unrelated even
     when their inputs coincide.
     """
-    digest = hmac.new(secret, f"{domain}:{value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    digest = hmac.new(secret, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()
     return digest[:KEY_HEX_CHARS]
 
 

@@ -82,6 +82,8 @@ class ScoringResult:
                 f"Changes since {m['previous_run']['month']}: {counts['entered']:,} entered the flagged tier, "
                 f"{counts['left']:,} left, {counts['risers']:,} biggest risers listed; "
                 if m["previous_run"] and "entered" in counts
+                else f"Previous run {m['previous_run']['month']}'s outputs are missing: no changes computed; "
+                if m["previous_run"]
                 else "First run in this output folder: no changes to compare; "
             )
             + f"{counts['alerts']:,} event alerts since {m['alert_period']['since']}.",
