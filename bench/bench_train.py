@@ -93,6 +93,25 @@ def true_risk(world: Path, predictions: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _runs_on_table(uri: str, _metrics: dict, preds: pd.DataFrame) -> dict:
+    import mlflow
+
+    from falls_risk import tracking
+
+    tracking.configure(uri)
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="attributes.status = 'FINISHED'")
+    keys = ("test_auroc", "test_auroc_ci_low", "test_auroc_ci_high", "test_auprc", "test_auprc_ci_low",
+            "test_auprc_ci_high", "test_brier", "test_calibration_slope", "test_calibration_slope_ci_low",
+            "test_calibration_slope_ci_high", "test_ece", "test_ppv_top2pct", "test_sensitivity_top2pct")
+    out = {}
+    for _, run in runs.sort_values("start_time").iterrows():
+        if run.get("metrics.test_rows") != len(preds):
+            continue
+        out[run["tags.mlflow.runName"]] = {k: round(float(run[f"metrics.{k}"]), 4) for k in keys} | {
+            "calibration": run.get("tags.calibration_method"), "version": run.get("tags.registered_version")}
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/bench_train"))
@@ -122,8 +141,11 @@ def main() -> int:
                                                          "storage": bench / f"optuna_{time.time_ns()}.db"}),
     })
     t = time.perf_counter()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     tuned = run_experiment(tuned_config, workspace=ws, tracking_uri=uri, progress=True)
     tuned_seconds = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    tuned_cpu = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     _step(f"lightgbm_optuna ({args.trials} trials, end to end)", tuned_seconds, timings)
     results += tuned
 
@@ -142,17 +164,16 @@ def main() -> int:
         "index_dates": INDEX_DATES,
         "timings_seconds": timings,
         "tuned_run_seconds": round(tuned_seconds, 1),
+        # CPU seconds of the tuned run: on an otherwise idle 2-core machine the wall-clock is
+        # between cpu/2 (both cores busy) and cpu; a shared machine makes wall-clock meaningless.
+        "tuned_run_cpu_seconds": round(tuned_cpu, 1),
+        "load_average_at_end": os.getloadavg(),
         "tuning_seconds": round(tuned[0].tuning.seconds, 1),
         "tuning_trials": tuned[0].tuning.trials,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "models": {
-            r.name: {k: round(r.metrics[k], 4) for k in (
-                "test_auroc", "test_auroc_ci_low", "test_auroc_ci_high", "test_auprc", "test_auprc_ci_low",
-                "test_auprc_ci_high", "test_brier", "test_calibration_slope", "test_calibration_slope_ci_low",
-                "test_calibration_slope_ci_high", "test_ece", "test_ppv_top2pct", "test_sensitivity_top2pct")}
-            | {"calibration": r.model.calibrator_.method, "version": r.version, "seconds": round(r.seconds, 1)}
-            for r in results
-        },
+        # Every run in the bench store on this feature table (baselines may come from an earlier
+        # invocation with the same table: --skip-baselines).
+        "models": _runs_on_table(uri, tuned[0].metrics, preds),
         "test_rows": len(preds),
         "test_rows_with_true_risk": int(known.sum()),
         "true_probability_auroc": round(true_auroc, 4),

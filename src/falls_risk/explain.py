@@ -468,7 +468,7 @@ class Explanation:
         specs = [_spec_for(name, self.specs) for name in self.feature_names]
         texts = []
         for c, v in zip(cols.tolist(), values.tolist(), strict=True):
-            key_cv = (c, None if v != v else v)  # NaN never equals itself: key it as None
+            key_cv = (c, None if np.isnan(v) else v)  # NaN never equals itself: key it as None
             text = cache.get(key_cv)
             if text is None:
                 text = cache[key_cv] = describe_value(specs[c], v)

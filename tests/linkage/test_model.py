@@ -55,7 +55,9 @@ def test_floor_keeps_a_single_disagreement_from_being_a_veto() -> None:
 
 def test_a_saved_model_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Path) -> None:
     path = tmp_path / "model.json"
-    path.write_text(json.dumps({"link_type": "link_only", "comparisons": [{"output_column_name": "first_name"}]}))
+    path.write_text(
+        json.dumps({"link_type": "link_only", "comparisons": [{"output_column_name": "first_name"}]})
+    )
     with pytest.raises(LinkageError, match="--retrain"):
         load_saved_settings(path)
     path.write_text("{not json")

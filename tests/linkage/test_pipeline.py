@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from falls_risk.cli import main
+from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import evaluate_linkage, load_secret, run_linkage
@@ -32,7 +33,7 @@ def test_every_record_is_linked_once_or_unlinked_with_a_reason(mini_linked: Path
         assert linked.loc[unlinked, "person_key"].isna().all()
         assert linked.loc[unlinked, "unlinked_reason"].notna().all()
         assert linked.loc[~unlinked, "person_key"].notna().all()
-        assert (linked.loc[~unlinked, "match_probability"] >= 0.95).all()
+        assert (linked.loc[~unlinked, "match_probability"] >= LinkageConfig().match_threshold).all()
     social = pd.read_parquet(mini_linked / "linked" / "social_care.parquet")
     assert "record_id" in social and "client_id" not in social
 
@@ -172,7 +173,8 @@ def test_clerical_review_round_trip_overrides_the_model(mini_linked: Path, tmp_p
     assert (review["decision"] == "").all()
     linked_pair = review[review["linked_now"] == "True"].iloc[0]
     unlinked_pair = review[
-        (review["linked_now"] == "False") & (review["match_probability"].astype(float) < 0.95)
+        (review["linked_now"] == "False")
+        & (review["match_probability"].astype(float) < LinkageConfig().match_threshold)
     ].iloc[0]
     review["decision"] = ""
     review.loc[linked_pair.name, "decision"] = "rejected"

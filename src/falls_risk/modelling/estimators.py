@@ -48,7 +48,7 @@ def _signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-def as_model_frame(X: pd.DataFrame, features: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
+def as_model_frame(X: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     """The columns a model reads, as float64 (categoricals as their integer codes, NaN if missing).
 
     Never a category dtype: the served pyfunc model receives plain numbers.
@@ -59,8 +59,7 @@ def as_model_frame(X: pd.DataFrame, features: Sequence[str], categorical: Sequen
             f"The feature table lacks {len(missing)} feature(s) the model needs: {missing[:5]}. "
             "Rebuild features with the registry version the model was trained on."
         )
-    out = X.loc[:, list(features)].astype("float64")
-    return out
+    return X.loc[:, list(features)].astype("float64")
 
 
 class LogisticScorer:

@@ -85,7 +85,7 @@ def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: Sequence[float], w: np
 
 def _point_metrics(
     y: np.ndarray, p: np.ndarray, w: np.ndarray | None, bins: np.ndarray,
-    flags: dict[float, np.ndarray], thresholds: Sequence[float], n_dates: int,
+    flags: dict[float, np.ndarray], thresholds: Sequence[float],
 ) -> dict[str, float]:
     out: dict[str, float] = {
         "auroc": roc_auc_score(y, p, sample_weight=w),
@@ -136,7 +136,7 @@ def evaluate_predictions(
     bins = ece_bins(p)
     flags = {c: capacity_flags(p, index_dates, c) for c in capacities}
     n_dates = len(np.unique(index_dates))
-    point = _point_metrics(y, p, None, bins, flags, thresholds, n_dates)
+    point = _point_metrics(y, p, None, bins, flags, thresholds)
     rng = np.random.default_rng(seed)
     boot: list[dict[str, float]] = []
     # One thread: on shared cores, BLAS/OpenMP thread pools make these small fits 10x slower.
@@ -148,7 +148,7 @@ def evaluate_predictions(
                 continue
             k = w > 0  # persons not drawn drop out: same result, less work
             boot.append(_point_metrics(
-                y[k], p[k], w[k], bins[k], {c: f[k] for c, f in flags.items()}, thresholds, n_dates
+                y[k], p[k], w[k], bins[k], {c: f[k] for c, f in flags.items()}, thresholds
             ))
     metrics: dict[str, float] = {}
     for name, value in point.items():

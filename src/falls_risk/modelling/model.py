@@ -110,7 +110,7 @@ class FallsRiskModel(BaseEstimator):
             params=dict(self.params or {}),
             seed=self.random_state,
         )
-        frame = as_model_frame(X, scorer.features, categorical)
+        frame = as_model_frame(X, scorer.features)
         self.scorer_ = scorer.fit(frame, y_arr)
         self.feature_names_ = list(scorer.features)
         self.categorical_features_ = [f for f in self.feature_names_ if by_name[f].is_categorical]
@@ -145,7 +145,7 @@ class FallsRiskModel(BaseEstimator):
     def raw_margin(self, X: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds, one per row."""
         check_is_fitted(self, "scorer_")
-        frame = as_model_frame(X, self.feature_names_, self.categorical_features_)
+        frame = as_model_frame(X, self.feature_names_)
         return np.asarray(self.scorer_.margin(frame), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from falls_risk import tracking
@@ -31,7 +30,7 @@ from falls_risk.modelling.data import (
     load_features,
     temporal_split,
 )
-from falls_risk.modelling.evaluation import evaluate_predictions
+from falls_risk.modelling.evaluation import capacity_threshold, evaluate_predictions
 from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.modelling.roles import default_registry_version, default_specs
@@ -103,8 +102,6 @@ def evaluate_model(
     capacity_key = f"{evaluation.fairness_capacity * 100:g}".replace(".", "_") + "pct"
     threshold = ev.thresholds.get(capacity_key)
     if threshold is None:
-        from falls_risk.modelling.evaluation import capacity_threshold
-
         threshold = capacity_threshold(p, test["index_date"].to_numpy(), evaluation.fairness_capacity)
     groups = subgroup_columns(test, specs, model.roles_)
     table, summary = subgroup_metrics(y, p, groups, threshold)
@@ -325,7 +322,3 @@ def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
     tracking.configure(tracking_uri)
     return tracking.set_alias(version, alias, reason)
-
-
-def as_float_frame(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    return frame.loc[:, list(columns)].astype(np.float64)

@@ -325,8 +325,11 @@ def run_scoring(
                         "The model records no linkage model, so linkage was trained on this extract; pass "
                         "--linkage-model to reuse the one used in training."
                     )
-                run_linkage(ws.root, config=pipeline.linkage, secret=secret, model_path=model_path,
-                            retrain=model_path is None, progress=False)
+                linkage = run_linkage(ws.root, config=pipeline.linkage, secret=secret, model_path=model_path,
+                                      retrain=model_path is None, progress=False)
+                input_hashes["linkage_model.json"] = sha256_file(linkage.model_path)
+                linkage_info = {"trained_on_this_extract": bool(linkage.trained), "threshold": linkage.threshold,
+                                "spine_people": linkage.spine_people, "sources": linkage.sources}
             bar.advance(task)
 
             with timer.stage("events"):
@@ -439,6 +442,7 @@ def run_scoring(
                     "input_hashes": input_hashes,
                     "row_counts": counts,
                     "ingest": ingest_counts,
+                    "linkage": linkage_info,
                     "timings_seconds": dict(timer.seconds),
                     "package_versions": package_versions(),
                     "code_version": code_version(),
