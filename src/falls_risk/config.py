@@ -41,7 +41,7 @@ class LinkageConfig(StrictModel):
 
 class FeatureConfig(StrictModel):
     # Events linked below this probability are left out of features.
-    min_match_probability: float = Field(0.95, ge=0.0, le=1.0)
+    min_match_probability: float = Field(0.9, ge=0.0, le=1.0)
     label_horizon_days: int = Field(365, gt=0)
     min_age: int = Field(65, ge=0)
     # Days after the fact until a source's data is complete (e.g. police: 61).

@@ -6,7 +6,7 @@ known (window ends 2024-01-01) and labels for 2023-06-01 are not (window ends 20
 People:
 - ``p1``: woman born 1940-05, lives alone in Cardiff (WIMD rank 100), many events (below).
 - ``p2``: man born 1950-01, lives with ``p3`` in Swansea (rank 1909); one weak link (0.97),
-  one excluded link (0.90); dies 2023-08-01 without a fall admission.
+  one excluded link (0.85); dies 2023-08-01 without a fall admission.
 - ``p3``: woman born 1957-12 (65 at 2023-01-01); housing adaptation applied 2022-10-01,
   completed 2023-03-01.
 - ``p4``: born 1958-02, 64 at 2023-01-01 (out), 65 at 2023-04-01 (in).
@@ -281,7 +281,7 @@ AMBULANCE = [
     {
         "call_id": "c3",
         "person_key": "p2",
-        "match_probability": 0.90,
+        "match_probability": 0.85,
         "call_time": _dt("2022-12-01T09:30:00"),
         "chief_complaint": "other",
         "conveyed": True,

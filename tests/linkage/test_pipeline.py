@@ -171,6 +171,7 @@ def test_clerical_review_round_trip_overrides_the_model(mini_linked: Path, tmp_p
         "decision",
     } <= set(review.columns)
     assert (review["decision"] == "").all()
+    assert (ws / "reports" / "clerical_review.csv").stat().st_mode & 0o077 == 0  # identifiers: owner only
     linked_pair = review[review["linked_now"] == "True"].iloc[0]
     unlinked_pair = review[
         (review["linked_now"] == "False")
@@ -234,3 +235,15 @@ def test_cli_without_a_secret_exits_1_with_instructions(
     assert main(["link", "--workspace", str(ws)]) == 1
     assert "FALLS_RISK_SECRET" in capsys.readouterr().err
     assert not (ws / "linked").exists()
+
+
+def test_sources_with_nhs_numbers_only_need_no_model(mini_world: tuple[Path, Path], tmp_path: Path) -> None:
+    ws = copy_ws(mini_world[0], tmp_path / "ws")
+    (ws / "ingested" / "social_care.parquet").unlink()
+    (ws / "ingested" / "ed_attendances.parquet").unlink()
+    summary = run_linkage(ws, progress=False)
+    assert not summary.trained and summary.stage2_identities == 0
+    linked = pd.read_parquet(ws / "linked" / "gp_events.parquet")
+    assert set(linked["link_method"]) == {"nhs_number", "unlinked"}
+    assert set(linked.loc[linked["link_method"] == "unlinked", "unlinked_reason"]) == {"nhs_number_not_in_spine"}
+    assert (ws / "reports" / "linkage.html").exists()

@@ -203,10 +203,8 @@ def run_linkage(
                         "splink_probability": predicted["match_probability"].astype(float),
                     }
                 )
-            elif trained:
-                raise LinkageError(
-                    "No record needs probabilistic linkage and there is no saved model to reuse; nothing to train on."
-                )
+            else:
+                trained = False  # nothing to score: no model needed
             bar.advance(task)
 
             decisions_keyed = _decisions_by_record(decisions, identities)
@@ -236,7 +234,14 @@ def run_linkage(
                     ["fingerprint", "person_key", "match_probability", "best_probability", "unlinked_reason"]
                 ],
             )
-            con.execute("CREATE OR REPLACE TEMP TABLE assignment AS SELECT * FROM assignment_df")
+            con.execute(
+                """CREATE OR REPLACE TEMP TABLE assignment AS
+                   SELECT CAST(fingerprint AS VARCHAR) AS fingerprint, CAST(person_key AS VARCHAR) AS person_key,
+                          CAST(match_probability AS DOUBLE) AS match_probability,
+                          CAST(best_probability AS DOUBLE) AS best_probability,
+                          CAST(unlinked_reason AS VARCHAR) AS unlinked_reason
+                   FROM assignment_df"""
+            )
             con.unregister("assignment_df")
 
             counts: dict[str, dict[str, Any]] = {}
@@ -413,8 +418,10 @@ def _probability_bins(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) 
 
 
 def _write_csv(frame: pd.DataFrame, target: Path) -> None:
+    """The clerical review holds names and addresses: readable by its owner only."""
     with atomic_path(target) as staged:
         frame.to_csv(staged, index=False)
+        staged.chmod(0o600)
 
 
 def _print_summary(summary: LinkageSummary) -> None:

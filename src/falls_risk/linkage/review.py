@@ -61,6 +61,19 @@ def review_pairs(
         ]
     else:
         keyed = keyed.assign(decision="")
+    if keyed.empty:
+        columns = [
+            "review_record_key",
+            "person_key",
+            "match_probability",
+            "splink_probability",
+            "linked_now",
+            "records",
+            "sources",
+            *(f"{side}_{c}" for c in SHOWN for side in ("record", "candidate")),
+            "decision",
+        ]
+        return pd.DataFrame(columns=columns)
     chosen = assignment.set_index("record_uid")["person_key"]
     splink_p = candidates.set_index(["record_uid", "person_key"])["splink_probability"].round(4).to_dict()
     out = pd.DataFrame(

@@ -124,7 +124,9 @@ class _Objective:
         for k, (dtrain, dvalid) in enumerate(self.folds):
             callbacks = [lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)]
             if k == 0:
-                callbacks.append(LightGBMPruningCallback(trial, "binary_logloss", valid_name="valid"))
+                # Every 10th round: each report is a write to the SQLite study.
+                callbacks.append(LightGBMPruningCallback(trial, "binary_logloss", valid_name="valid",
+                                                         report_interval=10))
             booster = lgb.train(
                 params, dtrain, num_boost_round=self.config.max_boost_rounds, valid_sets=[dvalid],
                 valid_names=["valid"], callbacks=callbacks,
