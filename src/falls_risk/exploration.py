@@ -95,12 +95,9 @@ def cohort_summary(features: pd.DataFrame) -> pd.DataFrame:
 
 def label_rates(features: pd.DataFrame) -> pd.DataFrame:
     """Fall-admission rate within a year by age band and sex (labelled rows only)."""
-    from falls_risk.features.registry import get_feature
-
     known = features[features["label"].notna()].copy()
-    sexes = get_feature("sex").categories
     known["age_band"] = age_band(known["age"])
-    known["sex"] = known["sex"].map(lambda code: sexes[int(code)] if pd.notna(code) else "unknown")
+    known["sex"] = _sex_labels(known["sex"])
     rates = (
         known.groupby(["age_band", "sex"], observed=True)["label"]
         .agg(person_dates="count", fall_admissions="sum", rate="mean")
@@ -189,9 +186,9 @@ def experiment_config(
     storage: str | Path | None = None,
     bootstrap: int | None = None,
 ) -> Any:
-    """An experiment file (``experiments/*.yaml``) with a notebook's overrides: the workspace, a run
-    name prefix (so its Optuna study is its own), the trial budget, the Optuna storage file and the
-    bootstrap resamples. Validated like the file itself."""
+    """An experiment file (``experiments/*.yaml``) with a notebook's overrides: the workspace, the
+    experiment name (which names the Optuna study, so a notebook's study is its own), the trial
+    budget, the Optuna storage file and the bootstrap resamples. Validated like the file itself."""
     from falls_risk.config import ExperimentConfig, load_experiment_config
 
     config = load_experiment_config(path)
