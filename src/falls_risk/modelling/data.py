@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupKFold
 
 from falls_risk.errors import ModelError
 from falls_risk.features.spec import FeatureSpec
@@ -142,6 +141,14 @@ def temporal_split(
 
 
 def person_folds(frame: pd.DataFrame, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Cross-validation folds grouped by person (a person's index dates stay in one fold)."""
-    splitter = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(frame, frame["label"], groups=frame["person_key"]))
+    """Cross-validation folds grouped by person (a person's index dates stay in one fold).
+
+    Persons are dealt at random into ``n_folds`` equal groups. (scikit-learn's
+    ``GroupKFold(shuffle=True)`` does the same but took 160 s for 50,000 persons.)
+    """
+    persons, person_index = np.unique(frame["person_key"].to_numpy(), return_inverse=True)
+    if len(persons) < n_folds:
+        raise ModelError(f"{len(persons)} persons cannot fill {n_folds} cross-validation folds; lower split.cv_folds.")
+    fold_of_person = np.random.default_rng(seed).permutation(len(persons)) % n_folds
+    fold = fold_of_person[person_index]
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_folds)]
