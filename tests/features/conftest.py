@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from features_fixtures import write_tiny_workspace
+from tests.features.features_fixtures import write_tiny_workspace
 
 
 @pytest.fixture(scope="session")

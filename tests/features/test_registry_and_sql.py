@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlglot
-from features_fixtures import D
+from tests.features.features_fixtures import D
 from hypothesis import given
 from hypothesis import strategies as st
 from test_point_in_time import compare_with_reference

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from features_fixtures import D, row
+from tests.features.features_fixtures import D, row
 
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 from falls_risk.cli import main
 from falls_risk.errors import ExtractError, MappingError

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ingest_fixtures import NHS, canonical_tables, write_extract
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_extract
 
 from falls_risk.errors import ExtractError
 from falls_risk.ingest import run_ingest

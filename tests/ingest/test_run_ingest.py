@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 from falls_risk.contract import SOURCES
 from falls_risk.ingest import run_ingest

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ingest_fixtures import write_extract
+from tests.ingest.ingest_fixtures import write_extract
 from test_run_ingest import dirty_tables
 
 from falls_risk.contract import SOURCES, Kind

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from modelling_fixtures import SPECS, make_feature_frame
 
 from falls_risk.modelling.data import Split, temporal_split
+from tests.modelling.modelling_fixtures import SPECS, make_feature_frame
 
 
 @pytest.fixture(scope="session")

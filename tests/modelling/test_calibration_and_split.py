@@ -6,11 +6,11 @@ from datetime import date
 
 import numpy as np
 import pytest
-from modelling_fixtures import make_feature_frame
 
 from falls_risk.errors import ModelError
 from falls_risk.modelling.calibration import choose_calibrator
 from falls_risk.modelling.data import person_folds, temporal_split
+from tests.modelling.modelling_fixtures import make_feature_frame
 
 
 def test_isotonic_wins_when_the_margin_is_not_a_logit():

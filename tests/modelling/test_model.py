@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from modelling_fixtures import FEATURES, SPECS
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
 from falls_risk.errors import ModelError
 from falls_risk.modelling import train_model
 from falls_risk.modelling.model import FallsRiskModel
+from tests.modelling.modelling_fixtures import FEATURES, SPECS
 
 KINDS = ["age_sex_logistic", "previous_fall_rule", "deficit_score", "logistic", "lightgbm"]
 

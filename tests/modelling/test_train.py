@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from modelling_fixtures import SPECS
 
 from falls_risk import tracking
 from falls_risk.cli import main
 from falls_risk.config import ExperimentConfig
 from falls_risk.modelling import run_experiment
 from falls_risk.modelling.leaderboard import compare_runs
+from tests.modelling.modelling_fixtures import SPECS
 
 CI_METRICS = ("test_auroc", "test_auprc", "test_brier", "test_calibration_intercept", "test_calibration_slope",
               "test_ece", "test_ppv_top1pct", "test_sensitivity_top5pct")

@@ -7,21 +7,20 @@ import warnings
 
 import optuna
 import pytest
-from modelling_fixtures import FEATURES, SPECS
 from optuna.trial import TrialState
 
 from falls_risk.config import TuningConfig
 from falls_risk.modelling import tuning
 from falls_risk.modelling.tuning import open_storage, study_name, tune_lightgbm
+from tests.modelling.modelling_fixtures import FEATURES, SPECS
 
 CATEGORICAL = [s.name for s in SPECS if s.is_categorical]
 
 
 @pytest.fixture(scope="module")
 def small_train():
-    from modelling_fixtures import make_feature_frame
-
     from falls_risk.modelling.data import temporal_split
+    from tests.modelling.modelling_fixtures import make_feature_frame
 
     return temporal_split(make_feature_frame(people=500, seed=4), seed=4).train
 
