@@ -13,7 +13,7 @@ import sqlglot
 from tests.features.features_fixtures import D
 from hypothesis import given
 from hypothesis import strategies as st
-from test_point_in_time import compare_with_reference
+from tests.features.test_point_in_time import compare_with_reference
 
 from falls_risk import codelists
 from falls_risk.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_point_in_time import compare_with_reference
+from tests.features.test_point_in_time import compare_with_reference
 
 from falls_risk.config import FeatureConfig
 from falls_risk.features import compute_features, feature_names, load_feature_table

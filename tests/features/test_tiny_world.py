@@ -242,7 +242,7 @@ def test_absent_sources_give_zero_counts(tiny_copy: Path) -> None:
 
 
 def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
-    from test_point_in_time import compare_with_reference
+    from tests.features.test_point_in_time import compare_with_reference
 
     from falls_risk.features.compute import label_known_until
     from falls_risk.features.pandas_reference import events_frame, pandas_features

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tests.ingest.ingest_fixtures import write_extract
-from test_run_ingest import dirty_tables
+from tests.ingest.test_run_ingest import dirty_tables
 
 from falls_risk.contract import SOURCES, Kind
 from falls_risk.ingest import build_schema
