@@ -61,11 +61,7 @@ class IngestSummary:
 
 
 def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
-    table = Table(
-        title=f"Ingest of {summary.extract_dir}: extract date {summary.extract_date} "
-        f"({summary.extract_date_source})",
-        title_justify="left",
-    )
+    table = Table()
     table.add_column("source", no_wrap=True)
     table.add_column("read", justify="right", no_wrap=True)
     table.add_column("accepted", justify="right", no_wrap=True)
@@ -86,6 +82,12 @@ def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
 
 
 def print_summary(summary: IngestSummary, console: Console) -> None:
+    # Printed as text, not as the table's title: a long path must wrap, never be cut off.
+    console.print(
+        f"Ingest of {summary.extract_dir}: extract date {summary.extract_date} ({summary.extract_date_source})",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(summary_table(summary))
     for note in summary.notes:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
