@@ -87,7 +87,7 @@ def features(
         str,
         typer.Option(
             "--index-dates",
-            help="START:END:monthly, START:END:quarterly, or a list D1,D2 (dates YYYY-MM-DD).",
+            help="e.g. 2021-01-01:2024-12-01:monthly (or :quarterly), or a list 2023-01-01,2023-06-01.",
         ),
     ],
     config: ConfigOpt = None,

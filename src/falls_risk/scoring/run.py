@@ -189,7 +189,11 @@ def _riser_describer(specs: dict[str, Any]) -> Callable[[str, object, object], s
         spec = specs.get(feature)
         if spec is None:
             return f"{feature}: {before} → {now}"
-        return f"{describe_value(spec, now)} (was: {describe_value(spec, before)})"
+        now_text, before_text = describe_value(spec, now), describe_value(spec, before)
+        if now_text == before_text:
+            # Same value, but in a tree model it can weigh more alongside the person's other changes.
+            return f"{now_text} (unchanged, but counts for more alongside the other changes)"
+        return f"{now_text} (was: {before_text})"
 
     return describe
 
