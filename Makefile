@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export OMP_WAIT_POLICY := PASSIVE
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup test test-all demo browser bench clean-demo lock
+.PHONY: setup test test-slow test-all demo browser bench lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ browser:
 test: setup browser
 	$(PY) -m pytest
 
-# Includes the tests marked slow.
+# Only the tests marked slow (crash-resume of a tuning study, the training CLI end to end).
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+# Everything, slow tests included.
 test-all: setup browser
 	$(PY) -m pytest -m ""
 
