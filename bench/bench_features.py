@@ -34,34 +34,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from falls_risk.features.registry import WELSH_LOCAL_AUTHORITIES
+
 ONE_DATE = date(2024, 1, 1)
 START = np.datetime64("2019-01-01")
 END = np.datetime64("2025-12-31")
 SPAN = int((END - START).astype(int))
-WELSH_LAS = (
-    "Isle of Anglesey",
-    "Gwynedd",
-    "Conwy",
-    "Denbighshire",
-    "Flintshire",
-    "Wrexham",
-    "Powys",
-    "Ceredigion",
-    "Pembrokeshire",
-    "Carmarthenshire",
-    "Swansea",
-    "Neath Port Talbot",
-    "Bridgend",
-    "Vale of Glamorgan",
-    "Cardiff",
-    "Rhondda Cynon Taf",
-    "Merthyr Tydfil",
-    "Caerphilly",
-    "Blaenau Gwent",
-    "Torfaen",
-    "Monmouthshire",
-    "Newport",
-)
+WELSH_LAS = WELSH_LOCAL_AUTHORITIES
 BNF = (
     "0401010Z0AAAAAA",
     "0401020K0AAAHAH",

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from falls_risk.contract import ADAPTATION_TYPES, INCIDENT_TYPES, SERVICE_TYPES
 from falls_risk.synth.geography import Geography
 from falls_risk.synth.people import People
 from falls_risk.synth.reference import CONDITION_INDEX, CONDITIONS, DRUG_CLASSES
@@ -60,25 +61,10 @@ NON_ADMITTED_PER_ADMITTED = 2.2
 # Falls only the GP hears about, per fall admission.
 GP_ONLY_PER_ADMITTED = 1.2
 
-SOCIAL_CARE_TYPES = (
-    "assessment",
-    "home_care",
-    "reablement",
-    "telecare",
-    "day_care",
-    "residential_care",
-    "carer_support",
-)
-POLICE_TYPES = (
-    "concern_for_welfare",
-    "domestic_abuse",
-    "fraud_scam",
-    "theft_burglary",
-    "antisocial_behaviour",
-    "missing_person",
-    "other",
-)
-HOUSING_TYPES = ("stairlift", "grab_rails", "level_access_shower", "ramp", "other")
+# The contract's vocabularies, in its order (the index arrays below rely on it).
+SOCIAL_CARE_TYPES = SERVICE_TYPES
+POLICE_TYPES = INCIDENT_TYPES
+HOUSING_TYPES = ADAPTATION_TYPES
 HOUSING_P = np.array([0.2, 0.45, 0.2, 0.08, 0.07])
 
 
