@@ -18,7 +18,7 @@ before anything is returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,19 @@ def _ws(workspace: str | Path | Workspace) -> Workspace:
     return workspace if isinstance(workspace, Workspace) else Workspace(workspace)
 
 
-def link_rates(workspace: str | Path | Workspace) -> pd.DataFrame:
-    """Records per source and link method, with the share of the source's records."""
-    ws = _ws(workspace)
-    frames = []
+def _linked_tables(ws: Workspace, columns: list[str]) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(source, columns of its linked table) for every person source the workspace holds."""
     for source in PERSON_SOURCES:
         path = ws.linked_table(source)
-        if not path.exists():
-            continue
-        methods = pd.read_parquet(path, columns=["link_method"])["link_method"]
+        if path.exists():
+            yield source, pd.read_parquet(path, columns=columns)
+
+
+def link_rates(workspace: str | Path | Workspace) -> pd.DataFrame:
+    """Records per source and link method, with the share of the source's records."""
+    frames = []
+    for source, table in _linked_tables(_ws(workspace), ["link_method"]):
+        methods = table["link_method"]
         counts = methods.value_counts().rename_axis("link_method").reset_index(name="records")
         counts.insert(0, "source", source)
         counts["share"] = counts["records"] / counts["records"].sum()
@@ -110,11 +114,7 @@ def unlinked_reasons(workspace: str | Path | Workspace) -> pd.DataFrame:
     """Records left unlinked, per source and reason (largest first)."""
     ws = _ws(workspace)
     frames = []
-    for source in PERSON_SOURCES:
-        path = ws.linked_table(source)
-        if not path.exists():
-            continue
-        table = pd.read_parquet(path, columns=["link_method", "unlinked_reason"])
+    for source, table in _linked_tables(ws, ["link_method", "unlinked_reason"]):
         reasons = table.loc[table["link_method"] == "unlinked", "unlinked_reason"].fillna("not recorded")
         counts = reasons.value_counts().rename_axis("reason").reset_index(name="records")
         counts.insert(0, "source", source)
