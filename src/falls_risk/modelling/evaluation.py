@@ -83,6 +83,18 @@ def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: Sequence[float], w: np
     return tp / n - fp / n * (t[:, 0] / (1 - t[:, 0]))
 
 
+def decision_curve(y: np.ndarray, p: np.ndarray, thresholds: Sequence[float]) -> pd.DataFrame:
+    """Net benefit of the model, of treating everyone and of treating no one, per threshold."""
+    t = np.asarray(thresholds, dtype=float)
+    prevalence = float(np.mean(y)) if len(y) else 0.0
+    return pd.DataFrame({
+        "threshold": t,
+        "net_benefit_model": net_benefit(y, p, t),
+        "net_benefit_treat_all": prevalence - (1 - prevalence) * t / (1 - t),
+        "net_benefit_treat_none": 0.0,
+    })
+
+
 def _point_metrics(
     y: np.ndarray, p: np.ndarray, w: np.ndarray | None, bins: np.ndarray,
     flags: dict[float, np.ndarray], thresholds: Sequence[float],
@@ -161,15 +173,7 @@ def evaluate_predictions(
         metrics[f"{prefix}flagged_top{_pct(capacity)}"] = float(flag.sum() / n_dates)
     metrics[f"{prefix}rows"] = float(len(y))
     metrics[f"{prefix}events"] = float(y.sum())
-    nb_model = net_benefit(y, p, thresholds)
-    prevalence = y.mean()
-    t = np.asarray(thresholds)
-    curve = pd.DataFrame({
-        "threshold": t,
-        "net_benefit_model": nb_model,
-        "net_benefit_treat_all": prevalence - (1 - prevalence) * t / (1 - t),
-        "net_benefit_treat_none": 0.0,
-    })
+    curve = decision_curve(y, p, thresholds)
     if boot:
         nb_boot = np.array([[b[f"net_benefit_{_pct(x)}"] for x in thresholds] for b in boot])
         curve["net_benefit_model_ci_low"] = np.percentile(nb_boot, 2.5, axis=0)

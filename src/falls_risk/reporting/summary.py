@@ -159,20 +159,12 @@ def headline_capacity(capacity: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _decision_curve(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    from falls_risk.modelling.evaluation import net_benefit
+    """The decision curve over thresholds up to a little above the highest risks predicted."""
+    from falls_risk.modelling.evaluation import decision_curve
 
     top = float(np.quantile(p, 0.99)) if len(p) else 0.3
     upper = min(0.5, max(0.05, round(top * 1.2, 2)))
-    thresholds = np.round(np.linspace(0.005, upper, 40), 4)
-    prevalence = float(np.mean(y)) if len(y) else 0.0
-    return pd.DataFrame(
-        {
-            "threshold": thresholds,
-            "net_benefit_model": net_benefit(y, p, thresholds),
-            "net_benefit_treat_all": prevalence - (1 - prevalence) * thresholds / (1 - thresholds),
-            "net_benefit_treat_none": 0.0,
-        }
-    )
+    return decision_curve(y, p, np.round(np.linspace(0.005, upper, 40), 4))
 
 
 _METRICS = (
