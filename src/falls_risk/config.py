@@ -50,8 +50,10 @@ class FeatureConfig(StrictModel):
     weak_link_probability: float = Field(0.99, ge=0.0, le=1.0)
     # LSOAs ranked by the Welsh Index of Multiple Deprivation 2019 (quintile = rank band of 1/5).
     wimd_lsoa_count: int = Field(1909, gt=0)
-    # People x index dates per DuckDB query (bounds memory; all dates in one query when they fit).
-    max_rows_per_query: int = Field(2_000_000, gt=0)
+    # People x index dates per DuckDB query: several index dates share a query while they fit, but
+    # per-row cost grows with query size (700k people, 2 dates per query: 18.8 s a date; one date
+    # per query: 8.7 s; `bench/bench_features.py`), so the default keeps Wales at one date a query.
+    max_rows_per_query: int = Field(1_000_000, gt=0)
     duckdb_threads: int = Field(2, gt=0)
     duckdb_memory_limit: str = "6GB"
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from falls_risk.config import FeatureConfig
 from falls_risk.features.compute import compute_from_frames
+from falls_risk.features.pandas_reference import pandas_features
 from falls_risk.features.reference import reference_features
 from falls_risk.features.registry import feature_names
 
@@ -58,7 +59,8 @@ POPULATION = pd.DataFrame(
         "wimd_rank": [10, 1500, 1500],
         "local_authority": ["Torfaen", "Caerphilly", "Caerphilly"],
         "registration_date": [date(1990, 1, 1)] * 3,
-        "deregistration_date": [None, None, None],
+        # p2's death closes the registration; p3 moves away in both label windows.
+        "deregistration_date": [None, date(2023, 9, 1), date(2023, 10, 1)],
         "date_of_death": [None, date(2023, 9, 1), None],
         "household_key": ["h1", "h2", "h2"],
     }
@@ -196,3 +198,25 @@ def test_sql_matches_the_plain_python_reference(events, config) -> None:
         _as_reference_rows(events), _population_rows(), dates, config, label_known_until=UNTIL
     )
     compare_with_reference(sql, ref)
+
+
+def _fall_admission(person: str, day: date) -> dict:
+    return {
+        "person_key": person, "event_time": datetime.combine(day, datetime.min.time()),
+        "source": "inpatient_spells", "code": "inpatient/fall_emergency", "value": None,
+        "end_time": None, "match_probability": 1.0,
+    }
+
+
+def test_a_move_away_censors_the_label_but_a_death_or_an_earlier_fall_does_not() -> None:
+    labels = features([], FeatureConfig()).set_index("person_key")["label"]
+    assert labels["p1"] == 0 and labels["p2"] == 0 and pd.isna(labels["p3"])
+    fell_then_moved = features([_fall_admission("p3", date(2023, 8, 1))], FeatureConfig())
+    assert fell_then_moved.set_index("person_key").loc["p3", "label"] == 1
+    # The pandas implementation (the benchmark's comparison) censors the same way.
+    events = frame([_fall_admission("p3", date(2023, 8, 1))])
+    events["code"] = events["code"].astype("category")
+    events["person_key"] = events["person_key"].astype("category")
+    by_pandas = pandas_features(events, POPULATION, D, label_known_until=UNTIL).set_index("person_key")
+    assert by_pandas["label"].to_dict() == {"p1": 0, "p2": 0, "p3": 1}
+    assert by_pandas.loc["p2", "died_in_window"] == 1

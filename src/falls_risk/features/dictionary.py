@@ -98,7 +98,9 @@ def render() -> str:
             f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}"
         ),
         "  (event code `inpatient/fall_emergency`) in (index date, index date + 365 days]. 1, 0, or missing when",
-        "  the extract (minus the inpatient arrival lag) does not cover the whole window; never negative.",
+        "  the extract (minus the inpatient arrival lag) does not cover the whole window, or when the person",
+        "  left the GP register in the window (not by death) without a fall admission before leaving:",
+        "  what happened after a move is unseen, so the label is censored, never negative.",
         "- **died_in_window**: 1 if the spine's date of death falls in the label window (a competing risk);",
         "  0 if not and the window is covered; missing otherwise.",
         "",

@@ -192,12 +192,17 @@ def pandas_features(
     )
     death_after = (_as_day(cohort["date_of_death"]) - day).dt.days.to_numpy(dtype="float64", na_value=np.nan)
     died = (death_after >= 1) & (death_after <= horizon)
+    dereg_after = (_as_day(cohort["deregistration_date"]) - day).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    death_before_dereg = (death_after <= dereg_after)  # NaN death compares False
+    moved_away = (dereg_after >= 1) & (dereg_after <= horizon) & ~death_before_dereg
     out = out.astype("float64")
+    fell = (falls > 0).to_numpy()
     out["label"] = (
-        pd.array((falls > 0).astype(int).to_numpy(), dtype="Int8")
+        pd.array(np.where(fell, 1, np.where(moved_away, -1, 0)), dtype="Int8")
         if covered
         else pd.array([pd.NA] * len(out), dtype="Int8")
     )
+    out.loc[out["label"] == -1, "label"] = pd.NA
     out["died_in_window"] = pd.array(np.where(died, 1, 0 if covered else -1), dtype="Int8")
     out.loc[out["died_in_window"] == -1, "died_in_window"] = pd.NA
     out = out.reset_index(names="person_key")

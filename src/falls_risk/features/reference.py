@@ -192,12 +192,20 @@ def reference_features(
             )
             death = _day(person.get("date_of_death"))
             died = death is not None and 1 <= (death - on).days <= horizon
+            dereg = _day(person.get("deregistration_date"))
+            moved_away = (
+                dereg is not None and 1 <= (dereg - on).days <= horizon and (death is None or death > dereg)
+            )
+            if moved_away and not fall_admissions:
+                covered_label = None
+            else:
+                covered_label = int(fall_admissions > 0) if covered else None
             out.append(
                 {
                     "person_key": person["person_key"],
                     "index_date": on,
                     **values,
-                    "label": (int(fall_admissions > 0) if covered else None),
+                    "label": covered_label,
                     "died_in_window": 1 if died else (0 if covered else None),
                 }
             )

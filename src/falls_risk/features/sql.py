@@ -47,6 +47,16 @@ def in_label_window(days_after: str, horizon_days: int) -> str:
     return f"({days_after} BETWEEN 1 AND {int(horizon_days)})"
 
 
+def moved_away_in_window(c: str, horizon_days: int) -> str:
+    """Deregistered in the label window, not by death: what happened afterwards is unseen, so a
+    label without a fall admission before the move is censored (missing), never negative."""
+    days_after = f"date_diff('day', {c}.index_date, {c}.deregistration_date)"
+    return (
+        f"({c}.deregistration_date IS NOT NULL AND {in_label_window(days_after, horizon_days)} "
+        f"AND ({c}.date_of_death IS NULL OR {c}.date_of_death > {c}.deregistration_date))"
+    )
+
+
 def lag_days_expr(source_column: str, config: FeatureConfig) -> str:
     """Each event's source arrival lag in days (0 unless configured)."""
     lags = {s: d for s, d in sorted(config.arrival_lag_days.items()) if d}
@@ -208,7 +218,7 @@ def cohort_sql(config: FeatureConfig) -> str:
     """People alive, registered with a GP and aged ``min_age``+ at each index date."""
     return (
         "SELECT p.person_key, i.index_date, p.sex, p.local_authority, p.wimd_rank, p.household_key, "
-        f"p.date_of_death, {_age_expr('p')} AS age_years "
+        f"p.date_of_death, p.deregistration_date, {_age_expr('p')} AS age_years "
         "FROM population p CROSS JOIN index_dates i "
         f"WHERE {_alive_and_registered('p')} AND p.birth_month IS NOT NULL "
         f"AND {_age_expr('p')} >= {int(config.min_age)}"
@@ -321,7 +331,8 @@ per_set_all AS (
             f"(c.index_date + INTERVAL '{horizon}' DAY <= DATE {quote(label_known_until.isoformat())})"
         )
         label_expr = (
-            f"CASE WHEN {window_covered} THEN (CASE WHEN lab.fall_admissions > 0 THEN 1 ELSE 0 END) END"
+            f"CASE WHEN {window_covered} THEN (CASE WHEN lab.fall_admissions > 0 THEN 1 "
+            f"WHEN {moved_away_in_window('c', horizon)} THEN NULL ELSE 0 END) END"
         )
     death_days_after = "date_diff('day', c.index_date, c.date_of_death)"
     died_expr = (
