@@ -125,6 +125,16 @@ def test_shap_and_lightgbm_pred_contrib_agree_with_categoricals_and_missing(mode
     assert a["amb_nc_365d"].abs().max() > 0.1
 
 
+def test_a_person_seen_at_two_index_dates_gets_the_reasons_of_each_row(model, data):
+    X, _ = data
+    rows = X.iloc[:6].copy()
+    rows.index = ["pk-a", "pk-a", "pk-b", "pk-b", "pk-c", "pk-c"]  # one person, several dates
+    texts = explain(model, rows, specs=SPECS).reasons_text()
+    alone = explain(model, X.iloc[:6].reset_index(drop=True), specs=SPECS).reasons_text()
+    assert list(texts.index) == list(rows.index)
+    assert texts.tolist() == alone.tolist()
+
+
 def test_probability_contributions_add_up_to_probability_minus_base(explanation):
     total = explanation.probability_contributions.sum(axis=1) + explanation.base_probability
     np.testing.assert_allclose(total.to_numpy(), explanation.probability.to_numpy(), atol=1e-9)

@@ -42,6 +42,12 @@ def test_missing_champion_explains_how_to_get_one(tmp_path):
         tracking.load_model("models:/falls-risk@champion")
 
 
+def test_latest_version_in_an_empty_store_says_how_to_train_one(tmp_path):
+    tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    with pytest.raises(ModelError, match="falls-risk train"):
+        tracking.latest_version()
+
+
 def test_promotion_needs_a_reason(tmp_path):
     tracking.configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
     with pytest.raises(ModelError, match="--reason"):

@@ -426,6 +426,13 @@ class Explanation:
         calls for a fall in 90 days, 12 months, 2 years, ever) is one reason: its contribution is
         the family's sum (SHAP values add up), told through the window that contributes most.
         """
+        return self._reasons(top_n, direction=direction, group_windows=group_windows)[0]
+
+    def _reasons(
+        self, top_n: int | None, *, direction: str | None, group_windows: bool
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """``reasons`` and, for each of its rows, the position of the person in the explained frame
+        (the frame's index may repeat a person seen at several index dates)."""
         top_n = self.top_n if top_n is None else top_n
         if not isinstance(top_n, int) or isinstance(top_n, bool) or top_n < 1:
             raise parameter_error("top_n", "a positive whole number", top_n)
@@ -451,12 +458,13 @@ class Explanation:
         else:
             key = np.where(np.abs(phi) > MIN_REASON_SIZE, -np.abs(phi), np.inf)
         k = min(top_n, phi.shape[1])
+        none = np.zeros(0, dtype=int)
         if n_rows == 0 or k == 0:
-            return self._empty_reasons()
+            return self._empty_reasons(), none
         top = np.argsort(key, axis=1, kind="stable")[:, :k]
         rows, ranks = np.nonzero(np.isfinite(np.take_along_axis(key, top, axis=1)))
         if len(rows) == 0:
-            return self._empty_reasons()
+            return self._empty_reasons(), none
         fams = top[rows, ranks]
         cols = member[rows, fams].astype(int)
         contribution = phi[rows, fams]
@@ -473,7 +481,7 @@ class Explanation:
             if text is None:
                 text = cache[key_cv] = describe_value(specs[c], v)
             texts.append(text)
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "row": self.contributions.index[rows],
                 "rank": ranks + 1,
@@ -486,6 +494,7 @@ class Explanation:
                 "text": texts,
             }
         )
+        return frame, rows
 
     @staticmethod
     def _empty_reasons() -> pd.DataFrame:
@@ -512,7 +521,7 @@ class Explanation:
         hospital, in the last 12 months (raises risk by 4.2 points). Social care: ...". People with
         no reason in that direction get an empty string.
         """
-        tidy = self.reasons(top_n, direction=direction, group_windows=group_windows)
+        tidy, positions = self._reasons(top_n, direction=direction, group_windows=group_windows)
         out = pd.Series("", index=self.contributions.index, dtype=object, name="reasons")
         if tidy.empty:
             return out
@@ -525,7 +534,7 @@ class Explanation:
             texts[current] = " ".join(f"{_agency_label(a)}: {'; '.join(items)}." for a, items in groups.items())
 
         for row, agency, text, dirn, pts in zip(
-            tidy["row"].tolist(), tidy["agency"].tolist(), tidy["text"].tolist(), tidy["direction"].tolist(),
+            positions.tolist(), tidy["agency"].tolist(), tidy["text"].tolist(), tidy["direction"].tolist(),
             tidy["probability_contribution"].tolist(), strict=True,
         ):
             if row != current:
@@ -535,7 +544,7 @@ class Explanation:
             groups.setdefault(agency, []).append(f"{text} ({_size_text(dirn, pts)})")
         if groups:
             flush()
-        out.loc[list(texts)] = list(texts.values())
+        out.iloc[list(texts)] = list(texts.values())
         return out
 
     def to_frame(self, prefix: str = "shap__") -> pd.DataFrame:

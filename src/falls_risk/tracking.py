@@ -322,6 +322,18 @@ def alias_history(name: str = REGISTERED_MODEL_NAME) -> list[dict[str, str]]:
     return json.loads(MlflowClient().get_registered_model(name).tags.get("alias_history", "[]"))
 
 
+def latest_version(name: str = REGISTERED_MODEL_NAME) -> str:
+    """The newest registered version of ``name``; a clear error when nothing is registered."""
+    _ensure_configured()
+    versions = MlflowClient().search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise ModelError(
+            f"No registered model {name!r} in {mlflow.get_tracking_uri()}. Train one with "
+            "`falls-risk train experiments/lightgbm_optuna.yaml`."
+        )
+    return str(max(int(v.version) for v in versions))
+
+
 def download_artifact(run_id: str, path: str, dst: str | Path) -> Path:
     return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst)))
 
