@@ -17,10 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from falls_risk import tracking
+from falls_risk import figures, tracking
 from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
 from falls_risk.features.spec import FeatureSpec
-from falls_risk.modelling import plots
 from falls_risk.modelling.calibration import CALIBRATION_METHODS
 from falls_risk.modelling.data import (
     KEY_COLUMNS,
@@ -209,13 +208,13 @@ def _log_run(
         y = result.predictions["label"].to_numpy()
         p = result.predictions["prob"].to_numpy()
         for fig_name, fig in (
-            ("roc.png", plots.roc_figure(y, p, name)),
-            ("precision_recall.png", plots.pr_figure(y, p, name)),
-            ("calibration.png", plots.calibration_figure(y, p, name)),
-            ("decision_curve.png", plots.decision_curve_figure(result.decision_curve, name)),
+            ("roc.png", figures.roc_figure(y, p, name)),
+            ("precision_recall.png", figures.precision_recall_figure(y, p, name)),
+            ("calibration.png", figures.calibration_figure(y, p)),
+            ("decision_curve.png", figures.decision_curve_figure(result.decision_curve)),
         ):
             tracking.log_figure(fig, f"plots/{fig_name}")
-            plots.close(fig)
+            figures.close(fig)
         logged = tracking.log_model(model, split.test, register=config.tracking.register_model)
         if logged["version"] is not None:
             tracking.set_tags({"registered_version": logged["version"]})

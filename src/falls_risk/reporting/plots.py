@@ -12,19 +12,19 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: reports are built on servers and in CI
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-INK = "#1d2b36"
-MODEL = "#1f6f8b"
-GREY = "#8a949c"
-LIGHT = "#d9e2e8"
+# The evaluation figures and the house style are shared with the MLflow artifacts of training.
+from falls_risk.figures import GREY, calibration_figure, decision_curve_figure, roc_figure
+
+__all__ = [
+    "agency_colour", "agency_figure", "calibration_figure", "decision_curve_figure", "figures_from",
+    "importance_figure", "roc_figure", "to_data_uri",
+]
+
 AGENCY_COLOURS = {
     "health board": "#1f6f8b",
     "ambulance service": "#2a9d8f",
@@ -35,20 +35,6 @@ AGENCY_COLOURS = {
     "linkage": "#b0b7bd",
 }
 DPI = 110
-
-plt.rcParams.update(
-    {
-        "font.size": 9,
-        "axes.edgecolor": GREY,
-        "axes.labelcolor": INK,
-        "xtick.color": INK,
-        "ytick.color": INK,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titleweight": "bold",
-        "axes.titlesize": 10,
-    }
-)
 
 
 def agency_colour(agency: str) -> str:
@@ -61,66 +47,6 @@ def to_data_uri(fig: Figure) -> str:
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def roc_figure(y: np.ndarray, p: np.ndarray, label: str) -> Figure:
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(y, p)
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    ax.plot(fpr, tpr, color=MODEL, lw=2, label=label)
-    ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--", label="chance")
-    ax.set_xlabel("False positive rate (1 - specificity)")
-    ax.set_ylabel("True positive rate (sensitivity)")
-    ax.set_title("ROC curve (test period)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right", frameon=False)
-    fig.tight_layout()
-    return fig
-
-
-def calibration_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure:
-    from sklearn.calibration import calibration_curve
-
-    observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
-    fig, (ax, hist) = plt.subplots(
-        2, 1, figsize=(4.2, 4.4), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
-    )
-    top = float(max(predicted.max(initial=0), observed.max(initial=0))) * 1.1 or 1.0
-    ax.plot([0, top], [0, top], color=GREY, lw=1, ls="--", label="perfect calibration")
-    ax.plot(predicted, observed, "o-", color=MODEL, lw=2, ms=4, label="model (tenths of risk)")
-    ax.set_ylabel("Observed share admitted")
-    ax.set_title("Calibration (test period)")
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-    ax.legend(loc="upper left", frameon=False)
-    hist.hist(p, bins=40, range=(0, top), color=LIGHT, edgecolor=MODEL, lw=0.4)
-    hist.set_xlabel("Predicted 12-month risk")
-    hist.set_ylabel("People")
-    hist.set_yticks([])
-    fig.tight_layout()
-    return fig
-
-
-def decision_curve_figure(curve: pd.DataFrame) -> Figure:
-    """Net benefit of the model against treating everyone and no one."""
-    fig, ax = plt.subplots(figsize=(4.6, 3.8))
-    t = curve["threshold"].to_numpy()
-    if {"net_benefit_model_ci_low", "net_benefit_model_ci_high"} <= set(curve.columns):
-        ax.fill_between(t, curve["net_benefit_model_ci_low"], curve["net_benefit_model_ci_high"],
-                        color=MODEL, alpha=0.15, lw=0, label="model, 95% interval")
-    ax.plot(t, curve["net_benefit_model"], color=MODEL, lw=2, label="model")
-    ax.plot(t, curve["net_benefit_treat_all"], color="#e76f51", lw=1.2, label="offer everyone")
-    ax.plot(t, curve["net_benefit_treat_none"], color=GREY, lw=1.2, ls="--", label="offer no one")
-    top = float(np.nanmax(curve["net_benefit_model"].to_numpy(dtype=float), initial=0.0))
-    ax.set_ylim(min(-0.005, -0.2 * top), max(top * 1.3, 0.005))
-    ax.set_xlabel("Risk threshold for offering an intervention")
-    ax.set_ylabel("Net benefit")
-    ax.set_title("Decision curve (test period)")
-    ax.legend(loc="upper right", frameon=False)
-    fig.tight_layout()
-    return fig
 
 
 def importance_figure(table: pd.DataFrame, top: int = 20) -> Figure:
