@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export OMP_WAIT_POLICY := PASSIVE
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup test test-slow test-all demo browser bench lock
+.PHONY: setup lint test test-slow test-all demo browser bench lock
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ browser:
 	      || echo "warning: could not install chromium; browser tests will be skipped"; \
 	  else echo "warning: chromium missing and not root; browser tests will be skipped"; fi; }
 
-test: setup browser
+lint: setup
+	$(VENV)/bin/ruff check src bench tests
+
+test: setup browser lint
 	$(PY) -m pytest
 
 # Only the tests marked slow (crash-resume of a tuning study, the training CLI end to end).

@@ -3,17 +3,16 @@
 import pandas as pd
 import pytest
 
-from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
 from falls_risk.errors import WorkspaceError
+from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
 
 
 def test_failed_file_write_leaves_previous_file_intact(tmp_path):
     target = tmp_path / "table.parquet"
     write_parquet(pd.DataFrame({"a": [1, 2]}), target)
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as staged:
-            staged.write_bytes(b"partial")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as staged:
+        staged.write_bytes(b"partial")
+        raise RuntimeError("interrupted")
     assert pd.read_parquet(target)["a"].tolist() == [1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]
 

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.features.features_fixtures import write_tiny_workspace
 
 

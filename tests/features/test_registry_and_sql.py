@@ -10,10 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlglot
-from tests.features.features_fixtures import D
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.features.test_point_in_time import compare_with_reference
 
 from falls_risk import codelists
 from falls_risk.cli import main
@@ -28,6 +26,8 @@ from falls_risk.features.registry import AGENCIES, _registry_hash, validate_spec
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.workspace import Workspace
+from tests.features.features_fixtures import D
+from tests.features.test_point_in_time import compare_with_reference
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from tests.features.features_fixtures import D, row
 
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
@@ -23,6 +22,7 @@ from falls_risk.features import (
     load_feature_table,
 )
 from falls_risk.features.registry import get_feature
+from tests.features.features_fixtures import D, row
 
 APRIL = date(2023, 4, 1)
 JUNE = date(2023, 6, 1)  # label window ends 2024-05-31, after the extract date
@@ -242,11 +242,10 @@ def test_absent_sources_give_zero_counts(tiny_copy: Path) -> None:
 
 
 def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
-    from tests.features.test_point_in_time import compare_with_reference
-
     from falls_risk.features.compute import label_known_until
     from falls_risk.features.pandas_reference import events_frame, pandas_features
     from falls_risk.workspace import Workspace
+    from tests.features.test_point_in_time import compare_with_reference
 
     config = FeatureConfig(arrival_lag_days={"police_incidents": 61, "inpatient_spells": 3})
     events = events_frame(pq.read_table(build_events(tiny_copy, config)))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 from falls_risk.cli import main
 from falls_risk.errors import ExtractError, MappingError
 from falls_risk.ingest import load_mapping, run_ingest
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 
 def test_a_missing_required_column_names_the_file_the_missing_and_the_found_columns(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_the_cli_prints_one_message_and_exits_1(tmp_path: Path, capsys: pytest.C
 
 def test_the_cli_ingests_and_prints_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tables = canonical_tables()
-    tables["gp_events"].append(dict(nhs_number=NHS[0], event_date="2023-02-30", snomed_code="1912002"))
+    tables["gp_events"].append({"nhs_number": NHS[0], "event_date": "2023-02-30", "snomed_code": "1912002"})
     extract = write_extract(tmp_path / "extract", tables)
     code = main(["ingest", str(extract), "--workspace", str(tmp_path / "ws"), "--extract-date", "2024-12-31"])
     err = capsys.readouterr().err

@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_extract
 
 from falls_risk.errors import ExtractError
 from falls_risk.ingest import run_ingest
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_extract
 
 EXAMPLE_MAPPING = Path(__file__).resolve().parents[2] / "examples" / "mappings" / "council_social_care.yaml"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 from falls_risk.contract import SOURCES
 from falls_risk.ingest import run_ingest
+from tests.ingest.ingest_fixtures import NHS, canonical_tables, write_csv, write_extract
 
 
 def ingested(ws: Path, source: str) -> list[dict]:
@@ -92,10 +92,10 @@ def dirty_tables() -> dict[str, list[dict[str, str]]]:
     spells.append(dict(spells[0], spell_id="S4", date_of_birth="2024-02-01"))  # row 5: born after event
     spells.append(dict(spells[0], spell_id="S5", admission_date="2031-01-01", discharge_date="2031-01-02"))
     spells.append(dict(spells[0], spell_id="S6", admission_method="urgent", diagnoses="S72.0;??"))  # row 7
-    tables["gp_events"].append(dict(nhs_number=NHS[0], event_date="01/02/2023", snomed_code="x"))
+    tables["gp_events"].append({"nhs_number": NHS[0], "event_date": "01/02/2023", "snomed_code": "x"})
     tables["ambulance_calls"].append(dict(tables["ambulance_calls"][0], call_id="A3", conveyed="maybe"))
     # An event after the date of death is not a reason: records arrive late.
-    tables["gp_events"].append(dict(nhs_number=NHS[1], event_date="2024-09-01", snomed_code="1912002"))
+    tables["gp_events"].append({"nhs_number": NHS[1], "event_date": "2024-09-01", "snomed_code": "1912002"})
     return tables
 
 

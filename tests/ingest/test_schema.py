@@ -7,8 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.ingest.ingest_fixtures import write_extract
-from tests.ingest.test_run_ingest import dirty_tables
 
 from falls_risk.contract import SOURCES, Kind
 from falls_risk.ingest import build_schema
@@ -16,6 +14,8 @@ from falls_risk.ingest.mapping import EMPTY_SOURCE_MAPPING
 from falls_risk.ingest.readers import locate, read_source
 from falls_risk.ingest.schema import row_reasons, row_reasons_from_failure_cases
 from falls_risk.ingest.validate import normalise_source
+from tests.ingest.ingest_fixtures import write_extract
+from tests.ingest.test_run_ingest import dirty_tables
 
 
 def test_every_source_gets_a_schema_with_every_contract_column() -> None:

@@ -193,7 +193,7 @@ def _read_excel(path: Path, mapping: SourceMapping) -> pd.DataFrame:
         raise ExtractError(
             f"{path}: {exc}. Name an existing sheet in the mapping (sources.<source>.sheet)."
         ) from None
-    except Exception as exc:  # openpyxl raises many types for a corrupt workbook
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a corrupt workbook
         raise ExtractError(
             f"{path}: cannot be read as an Excel workbook ({type(exc).__name__}: {exc})."
         ) from None
