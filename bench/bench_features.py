@@ -349,11 +349,11 @@ def _monthly(k: int) -> list[date]:
     return parse_index_dates("2021-01-01:2024-12-01:monthly")[:k]
 
 
-def run_phase(phase: str, ws: Path, monthly_dates: int) -> dict:
+def run_phase(phase: str, ws: Path, monthly_dates: int, max_rows_per_query: int | None = None) -> dict:
     from falls_risk.config import FeatureConfig
     from falls_risk.features import build_events, build_features, compute_features
 
-    config = FeatureConfig()
+    config = FeatureConfig() if max_rows_per_query is None else FeatureConfig(max_rows_per_query=max_rows_per_query)
     started = time.perf_counter()
     result: dict = {"phase": phase}
     if phase == "events":
@@ -404,11 +404,13 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, default=Path("/tmp/falls_risk_bench_ws"))
     parser.add_argument("--monthly-dates", type=int, default=48)
     parser.add_argument("--phases", default="generate,events,one,monthly,pandas")
+    parser.add_argument("--max-rows-per-query", type=int, default=None,
+                        help="people x index dates per DuckDB query (default: FeatureConfig's)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     if args.phase:
-        print(json.dumps(run_phase(args.phase, args.workspace, args.monthly_dates)))
+        print(json.dumps(run_phase(args.phase, args.workspace, args.monthly_dates, args.max_rows_per_query)))
         return
     results = {}
     for phase in args.phases.split(","):
@@ -425,6 +427,7 @@ def main() -> None:
                     str(args.workspace),
                     "--monthly-dates",
                     str(args.monthly_dates),
+                    *(["--max-rows-per-query", str(args.max_rows_per_query)] if args.max_rows_per_query else []),
                 ],
                 check=True,
                 capture_output=True,
