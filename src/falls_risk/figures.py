@@ -43,14 +43,8 @@ def roc_figure(y: np.ndarray, p: np.ndarray, label: str) -> Figure:
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
     ax.plot(fpr, tpr, color=MODEL, lw=2, label=label)
     ax.plot([0, 1], [0, 1], color=GREY, lw=1, ls="--", label="chance")
-    ax.set_xlabel("False positive rate (1 - specificity)")
-    ax.set_ylabel("True positive rate (sensitivity)")
-    ax.set_title("ROC curve (test period)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right", frameon=False)
-    fig.tight_layout()
-    return fig
+    return _unit_square(fig, ax, "False positive rate (1 - specificity)", "True positive rate (sensitivity)",
+                        "ROC curve (test period)", legend="lower right")
 
 
 def precision_recall_figure(y: np.ndarray, p: np.ndarray, label: str) -> Figure:
@@ -61,12 +55,17 @@ def precision_recall_figure(y: np.ndarray, p: np.ndarray, label: str) -> Figure:
     fig, ax = plt.subplots(figsize=(4.2, 3.8))
     ax.plot(recall, precision, color=MODEL, lw=2, label=label)
     ax.axhline(prevalence, color=GREY, lw=1, ls="--", label=f"chance ({prevalence:.1%} admitted)")
-    ax.set_xlabel("Recall (sensitivity)")
-    ax.set_ylabel("Precision (positive predictive value)")
-    ax.set_title("Precision-recall (test period)")
+    return _unit_square(fig, ax, "Recall (sensitivity)", "Precision (positive predictive value)",
+                        "Precision-recall (test period)", legend="upper right")
+
+
+def _unit_square(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, legend: str) -> Figure:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
-    ax.legend(loc="upper right", frameon=False)
+    ax.legend(loc=legend, frameon=False)
     fig.tight_layout()
     return fig
 
