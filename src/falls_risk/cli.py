@@ -139,7 +139,7 @@ def score(
         Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
     ] = None,
     keep_work: Annotated[
-        bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run.")
+        bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
     config: ConfigOpt = None,
 ) -> None:

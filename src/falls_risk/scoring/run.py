@@ -3,13 +3,15 @@
 ``run_scoring`` is what ``falls-risk score`` calls. It refuses unsafe runs before doing any work
 (future as-of date, a model that does not match the feature registry, a folder that holds another
 month, a broken ledger), builds the intermediates in a working folder beside the outputs
-(``<root>/.work/<month>``, removed afterwards unless ``keep_work``), writes every output into a
+(``<root>/.work/<month>``, removed afterwards unless ``keep_work``; one left by a run that was
+killed is removed by the next run, as it holds identifiers), writes every output into a
 temporary folder that is renamed into place, and only then records the run in the ledger.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +58,8 @@ from falls_risk.workspace import Workspace, atomic_path
 
 DEFAULT_MODEL_URI = "models:/falls-risk@champion"
 WORK_FOLDER = ".work"
+# The process id of the run using a working folder; gone once the run has finished with it.
+WORK_OWNER = "owner.pid"
 STAGES = ("checks", "model", "ingest", "linkage", "events", "features", "scoring", "changes", "outputs")
 
 
@@ -228,6 +232,33 @@ def _explain_rises(model: Any, risers: pd.DataFrame, features: pd.DataFrame, pre
 # -- the run --------------------------------------------------------------------------------------------
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def clear_abandoned_work(root: Path) -> list[Path]:
+    """Remove working folders whose run died before cleaning up (killed, power cut): they hold
+    the month's ingested extracts, names and addresses included. A folder whose run is still
+    going, or that was kept on purpose (``keep_work``), stays."""
+    removed = []
+    for folder in sorted((Path(root) / WORK_FOLDER).glob("*")):
+        try:
+            owner = int((folder / WORK_OWNER).read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            continue
+        if owner != os.getpid() and _running(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def run_scoring(
     extract_dir: str | Path,
     as_of: date,
@@ -299,10 +330,12 @@ def run_scoring(
             feature_config = _feature_config(model, pipeline.features)
         bar.advance(task)
 
+        clear_abandoned_work(root)
         work = root / WORK_FOLDER / month
         if work.exists():
             shutil.rmtree(work)
         work.mkdir(parents=True, mode=0o700)
+        (work / WORK_OWNER).write_text(str(os.getpid()), encoding="utf-8")
         ws = Workspace(work)
         try:
             with timer.stage("ingest"):
@@ -465,7 +498,9 @@ def run_scoring(
                     json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
             bar.advance(task)
         finally:
-            if not keep_work:
+            if keep_work:
+                (work / WORK_OWNER).unlink(missing_ok=True)  # kept on purpose, not abandoned
+            else:
                 shutil.rmtree(work, ignore_errors=True)
 
     entry = {
