@@ -42,7 +42,7 @@ LIGHTGBM_SHAPES = {
 }
 
 
-def build(directory: Path, people: int) -> Path:
+def build(directory: Path, people: int, seed: int = 1) -> Path:
     from falls_risk.features import build_features, parse_index_dates
     from falls_risk.ingest import run_ingest
     from falls_risk.linkage import run_linkage
@@ -50,7 +50,7 @@ def build(directory: Path, people: int) -> Path:
 
     world, ws = directory / "world", directory / "ws"
     if not (ws / "features" / "manifest.json").exists():
-        generate_world(world, people=people, seed=1, start=date(2019, 1, 1), end=date(2025, 12, 31), progress=False)
+        generate_world(world, people=people, seed=seed, start=date(2019, 1, 1), end=date(2025, 12, 31), progress=False)
         run_ingest(world / "extract", ws, progress=False)
         run_linkage(ws, progress=False)
         build_features(ws, parse_index_dates("2021-01-01:2024-10-01:quarterly"), progress=False)
