@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 
@@ -133,6 +134,20 @@ tuning.tune_lightgbm(split.train, features=FEATURES, categorical=["sex", "wimd_q
 """
 
 
+def _study_exists(path, name) -> bool:
+    """Looked up with sqlite3 itself: opening the file with Optuna while the tuning process is
+    still creating its tables would race it to create them (a UNIQUE constraint error)."""
+    import sqlite3
+
+    if not path.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as con:
+            return con.execute("SELECT count(*) FROM studies WHERE study_name = ?", (name,)).fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
 @pytest.mark.slow
 def test_killed_process_resumes_and_retries_the_interrupted_trial(tmp_path):
     import subprocess
@@ -147,11 +162,8 @@ def test_killed_process_resumes_and_retries_the_interrupted_trial(tmp_path):
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             time.sleep(0.5)
-            if path.exists():
-                try:
-                    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{path}")
-                except KeyError:
-                    continue
+            if _study_exists(path, "killed"):
+                study = optuna.load_study(study_name="killed", storage=f"sqlite:///{path}")
                 states = [t.state for t in study.trials]
                 if states.count(TrialState.COMPLETE) + states.count(TrialState.PRUNED) >= 2 and (
                     states and states[-1] == TrialState.RUNNING
