@@ -387,17 +387,22 @@ class Explanation:
         """Feature name -> agency."""
         return {name: _spec_for(name, self.specs).agency for name in self.feature_names}
 
+    def agency_members(self) -> dict[str, list[str]]:
+        """Agency -> the model's features resting on its data, in model order."""
+        members: dict[str, list[str]] = {}
+        for name, agency in self.agencies().items():
+            members.setdefault(agency, []).append(name)
+        return members
+
     def agency_contributions(self, *, probability: bool = False) -> pd.DataFrame:
         """Per person, the summed contribution of each agency's features (log-odds or probability).
 
         Because SHAP values add up, an agency's sum is its share of the person's risk.
         """
         frame = self.probability_contributions if probability else self.contributions
-        members: dict[str, list[str]] = {}
-        for name, agency in self.agencies().items():
-            members.setdefault(agency, []).append(name)
         return pd.DataFrame(
-            {agency: frame[names].sum(axis=1) for agency, names in sorted(members.items())}, index=frame.index
+            {agency: frame[names].sum(axis=1) for agency, names in sorted(self.agency_members().items())},
+            index=frame.index,
         )
 
     def mean_abs(self) -> pd.Series:
@@ -525,26 +530,17 @@ class Explanation:
         out = pd.Series("", index=self.contributions.index, dtype=object, name="reasons")
         if tidy.empty:
             return out
-        # ``reasons`` lists each person's reasons together, in rank order: one pass builds the text.
-        texts: dict[Any, str] = {}
-        current: Any = object()
-        groups: dict[str, list[str]] = {}
-
-        def flush() -> None:
-            texts[current] = " ".join(f"{_agency_label(a)}: {'; '.join(items)}." for a, items in groups.items())
-
+        # ``reasons`` lists each person's reasons in rank order: one pass groups them by agency.
+        by_row: dict[int, dict[str, list[str]]] = {}
         for row, agency, text, dirn, pts in zip(
             positions.tolist(), tidy["agency"].tolist(), tidy["text"].tolist(), tidy["direction"].tolist(),
             tidy["probability_contribution"].tolist(), strict=True,
         ):
-            if row != current:
-                if groups:
-                    flush()
-                current, groups = row, {}
-            groups.setdefault(agency, []).append(f"{text} ({_size_text(dirn, pts)})")
-        if groups:
-            flush()
-        out.iloc[list(texts)] = list(texts.values())
+            by_row.setdefault(row, {}).setdefault(agency, []).append(f"{text} ({_size_text(dirn, pts)})")
+        out.iloc[list(by_row)] = [
+            " ".join(f"{_agency_label(a)}: {'; '.join(items)}." for a, items in groups.items())
+            for groups in by_row.values()
+        ]
         return out
 
     def to_frame(self, prefix: str = "shap__") -> pd.DataFrame:

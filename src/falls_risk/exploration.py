@@ -376,17 +376,7 @@ MIN_GROUP_ROWS = 20
 
 def agency_members(explanation: Any) -> dict[str, list[str]]:
     """Agency -> the model's features resting on its data (for ``agency_ablation``)."""
-    members: dict[str, list[str]] = {}
-    for feature, agency in explanation.agencies().items():
-        members.setdefault(agency, []).append(feature)
-    return members
-
-
-def feature_label(spec: Any) -> str:
-    """A feature as a reader says it: its description and window, e.g. "ambulance calls for a fall
-    where they were not taken to hospital (in the last 12 months)"."""
-    window = spec.window_text
-    return spec.description if window in ("", "on the index date") else f"{spec.description} ({window})"
+    return explanation.agency_members()
 
 
 def labelled_importance(explanation: Any, max_features: int | None = None) -> pd.DataFrame:
@@ -395,7 +385,7 @@ def labelled_importance(explanation: Any, max_features: int | None = None) -> pd
 
     table = explanation_summary(explanation, max_features=max_features)
     specs = explanation.specs
-    table["label"] = [feature_label(specs[name]) if name in specs else name for name in table["feature"]]
+    table["label"] = [specs[name].label if name in specs else name for name in table["feature"]]
     return table
 
 

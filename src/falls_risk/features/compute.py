@@ -181,6 +181,20 @@ def partition_dir(root: Path, day: date) -> Path:
     return root / f"index_date={day.isoformat()}"
 
 
+def _write_partition(root: Path, day: date, part: pa.Table) -> dict[str, int]:
+    """Write one index date's rows (possibly none) and return its counts for the manifest."""
+    target = partition_dir(root, day) / "part-0.parquet"
+    target.parent.mkdir(parents=True)
+    pq.write_table(part, target, compression="zstd")
+    labels = part["label"]
+    return {
+        "people": part.num_rows,
+        "labels_known": part.num_rows - labels.null_count,
+        "labels_positive": int(pc.sum(labels).as_py() or 0),
+        "died_in_window": int(pc.sum(part["died_in_window"]).as_py() or 0),
+    }
+
+
 def build_features(
     workspace: str | Path | Workspace,
     index_dates: list[date],
@@ -206,30 +220,13 @@ def build_features(
         for table in _feature_batches(ws, dates, config, progress):
             rows += table.num_rows
             schema = table.schema
-            for day in sorted(set(table["index_date"].to_pylist())):
+            for day in sorted(pc.unique(table["index_date"]).to_pylist()):
                 part = table.filter(pc.equal(table["index_date"], pa.scalar(day, pa.date32())))
-                target = partition_dir(staged, day) / "part-0.parquet"
-                target.parent.mkdir(parents=True)
-                pq.write_table(part, target, compression="zstd")
-                labels = part["label"]
-                per_date[day.isoformat()] = {
-                    "people": part.num_rows,
-                    "labels_known": part.num_rows - labels.null_count,
-                    "labels_positive": int(pc.sum(labels).as_py() or 0),
-                    "died_in_window": int(pc.sum(part["died_in_window"]).as_py() or 0),
-                }
+                per_date[day.isoformat()] = _write_partition(staged, day, part)
             del table
         for day in dates:  # an index date with nobody in the cohort still gets its (empty) partition
             if day.isoformat() not in per_date and schema is not None:
-                target = partition_dir(staged, day) / "part-0.parquet"
-                target.parent.mkdir(parents=True)
-                pq.write_table(schema.empty_table(), target)
-                per_date[day.isoformat()] = {
-                    "people": 0,
-                    "labels_known": 0,
-                    "labels_positive": 0,
-                    "died_in_window": 0,
-                }
+                per_date[day.isoformat()] = _write_partition(staged, day, schema.empty_table())
         summary = {
             "registry_version": REGISTRY_VERSION,
             "feature_names": feature_names(),

@@ -52,3 +52,10 @@ class FeatureSpec:
             years = self.window_days // 365
             return "in the last 12 months" if years == 1 else f"in the last {years} years"
         return f"in the last {self.window_days} days"
+
+    @property
+    def label(self) -> str:
+        """The feature as a reader says it: its description and window, e.g. "ambulance calls for
+        a fall where they were not taken to hospital (in the last 12 months)"."""
+        window = self.window_text
+        return self.description if window in ("", "on the index date") else f"{self.description} ({window})"

@@ -73,13 +73,6 @@ def _metric(metrics: dict[str, float], name: str) -> tuple[float | None, float |
     )
 
 
-def _spec_label(spec: Any) -> str:
-    window = spec.window_text
-    if window in ("", "on the index date"):
-        return spec.description
-    return f"{spec.description} ({window})"
-
-
 _WINDOW_SHORT = {"ever": "ever", "in the last 12 months": "12 months"}
 
 
@@ -426,7 +419,7 @@ def model_card(
             "meaning of missing is in the data dictionary."
             + (
                 " Missing in the test period: " + ", ".join(
-                    f"{_spec_label(specs[k]) if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
+                    f"{specs[k].label if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
                 ) + "."
                 if missing_share else " No predictor had missing values in the test period."
             )
@@ -546,15 +539,12 @@ def collect_summary(
     pick = np.sort(rng.choice(len(test), size=min(explain_rows, len(test)), replace=False))
     explanation = explain(model, _features_only(test.iloc[pick], names), specs=specs)
     imp = explanation_summary(explanation)
-    imp["label"] = [_spec_label(specs[n]) if n in specs else n for n in imp["feature"]]
+    imp["label"] = [specs[n].label if n in specs else n for n in imp["feature"]]
     imp["short_label"] = [_short_label(specs[n]) if n in specs else n for n in imp["feature"]]
     short_labels = dict(zip(imp["feature"], imp["short_label"], strict=True))
     imp["colour"] = [plots.agency_colour(a) for a in imp["agency"]]
 
-    agencies = explanation.agencies()
-    members: dict[str, list[str]] = {}
-    for name, agency in agencies.items():
-        members.setdefault(agency, []).append(name)
+    members = explanation.agency_members()
     grouped = explanation.agency_contributions().abs().mean().sort_values(ascending=False)
     reference, without = agency_ablation(model, split, members) if ablation else (None, {})
     if not ablation:
@@ -608,7 +598,7 @@ def collect_summary(
     dependence = [
         {
             "feature": f,
-            "label": _spec_label(specs[f]) if f in specs else f,
+            "label": specs[f].label if f in specs else f,
             "uri": plots.to_data_uri(dependence_figure(explanation, f, label=short_labels.get(f))),
         }
         for f in top_features

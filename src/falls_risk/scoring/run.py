@@ -234,11 +234,11 @@ def _explain_rises(model: Any, risers: pd.DataFrame, features: pd.DataFrame, pre
 
 def _running(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
+    except PermissionError:  # it exists, but belongs to someone else
+        pass
     return True
 
 
