@@ -13,7 +13,8 @@ MLflow: ranking metrics only):
 
     .venv/bin/python bench/world_variants.py --dir /tmp/wv [--set FALL_AGE_SLOPE=-0.03 ...]
 
-The truth's own AUROC is printed too: the ceiling any model on these features is chasing.
+``--set FALL_RR_ATTENUATION_PER_DECADE=0`` gives the world with age-independent relative risks.
+The true probabilities' AUROC (the ceiling) is reported by ``bench_train.py``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from falls_risk.synth import simulate
+
 
 @pytest.fixture(scope="module")
 def person_months(world_dir):
@@ -59,6 +61,37 @@ def test_previous_fall_raises_the_true_hazard(person_months):
     without = pm["hazard"][~(prior > 0)]
     assert len(with_fall) > 100
     assert with_fall.mean() / without.mean() > 2.0
+
+
+def test_attenuation_keeps_each_ages_incidence_and_narrows_risk_at_older_ages(monkeypatch):
+    monkeypatch.setattr(simulate, "FALL_RR_ATTENUATION_PER_DECADE", 0.3)
+    rng = np.random.default_rng(0)
+    age = np.repeat([66.5, 76.5, 91.5], 2000)
+    risk = rng.normal(0.5, 0.8, age.size)
+    alive = np.ones(age.size, dtype=bool)
+    attenuated = simulate.attenuate_with_age(risk, age, alive)
+    for years in (66.5, 76.5, 91.5):
+        at = age == years
+        # Same mean rate at each age: the calibrated incidence by age does not move.
+        assert np.exp(attenuated[at]).mean() == pytest.approx(np.exp(risk[at]).mean(), rel=1e-9)
+    spread = {years: attenuated[age == years].std() / risk[age == years].std() for years in (66.5, 76.5, 91.5)}
+    # Relative risks are stronger than the base at 66 (scale 1.27), weaker at 91 (0.52).
+    assert spread[66.5] == pytest.approx(1.27, abs=1e-9)
+    assert spread[76.5] == pytest.approx(0.97, abs=1e-9)
+    assert spread[91.5] == pytest.approx(0.52, abs=1e-9)
+    # The dead do not set the level of the living.
+    alive[age == 91.5] = False
+    assert np.isfinite(simulate.attenuate_with_age(risk, age, alive)).all()
+
+
+def test_risk_factors_matter_less_at_older_ages_in_the_true_hazard(person_months):
+    """Within a year of age, the spread of the log true hazard is what the risk factors make.
+    Risk factors pile up with age, so with age-independent relative risks the spread at 85-94 is
+    about 1.7 times that at 65-74; relative risks that weaken with age bring it below 1.1 (0.8-0.9)."""
+    pm = person_months[(person_months["age"] >= 65) & (person_months["hazard"] > 0)].copy()
+    pm["year"] = pm["age"].astype(int)
+    spread = np.log(pm["hazard"]).groupby(pm["year"]).std()
+    assert spread[(spread.index >= 85) & (spread.index < 95)].mean() < 1.1 * spread[spread.index < 75].mean()
 
 
 @pytest.mark.parametrize(

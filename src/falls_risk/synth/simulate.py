@@ -17,6 +17,15 @@ published ranges:
 - living alone 1.4, female 1.35, each step of deprivation quintile 1.06 (about 1.26 between the
   most and least deprived fifths), care-home residence 1.5, latent frailty 1.3 per unit.
 
+These are the hazard ratios at 75. Relative risks weaken with age, as clinical risk tools model
+them (QRISK3 and QFracture with age interaction terms, FRAX with hazard ratios that change with
+age): every log hazard ratio
+above is scaled by 1 - 0.3 per decade past 75 (1.3 at 65, 0.7 at 85, 0.4 at 95), and each year of
+age is then re-centred so that its incidence is unchanged (``attenuate_with_age``). A previous
+fall's 1.8 is thus 2.1 at 65 and 1.5 at 85. The log-linear model of the risk factors holds within
+an age; across ages it does not, which is a structure a logistic regression on main effects
+misses and trees can learn.
+
 Observed records (GP codes, prescriptions, hospital, ambulance, social care, police, housing) are
 drawn later from the event log this module writes, so they are partial, delayed views of the
 latent state, never the state itself. The intercept and age slope are calibrated so that about
@@ -53,6 +62,10 @@ FALL_POLYPHARMACY_HR = 1.4
 FALL_ALONE_HR = 1.4
 FALL_DEPRIVATION_STEP_HR = 1.06
 FALL_CARE_HOME_HR = 1.5
+# Relative risks weaken with age (log hazard ratios times 1 - this per decade past 75, never below
+# the floor).
+FALL_RR_ATTENUATION_PER_DECADE = 0.3
+FALL_RR_SCALE_FLOOR = 0.3
 # Latent frailty: spread between people at the start, and the jump a fall admission leaves.
 FRAILTY_SD = 0.6
 FALL_FRAILTY_JUMP = 0.15
@@ -122,6 +135,28 @@ class World:
             same = self.address_hist_person[back] == person
             idx = np.where(same, back, idx)
         return self.address_hist_addr[idx]
+
+
+def attenuate_with_age(risk: np.ndarray, age: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Relative risks that weaken with age, at an unchanged incidence by age.
+
+    Each person's summed log relative risk is multiplied by a scale that falls with age; then each
+    year of age is shifted so that its living members' mean rate, exp(risk), stays what it was,
+    so the calibrated incidence by age band does not move.
+    """
+    if FALL_RR_ATTENUATION_PER_DECADE == 0:
+        return risk
+    year = np.clip(age, 0, 120).astype(np.int64)
+    scale = np.maximum(1 - FALL_RR_ATTENUATION_PER_DECADE * (year - 75) / 10, FALL_RR_SCALE_FLOOR)
+    scaled = scale * risk
+
+    def log_mean_exp(values: np.ndarray) -> np.ndarray:
+        sums = np.bincount(year[alive], weights=np.exp(values[alive]), minlength=121)
+        counts = np.bincount(year[alive], minlength=121)
+        return np.log(np.maximum(sums, 1e-300) / np.maximum(counts, 1))
+
+    shift = log_mean_exp(risk) - log_mean_exp(scaled)
+    return scaled + shift[year]
 
 
 def _nonzero2(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,12 +328,8 @@ def simulate(
         # The fall hazard, from the latent state only.
         n_drugs = drug_on.sum(axis=1)
         since_fall = m - last_fall
-        eta = (
-            FALL_INTERCEPT
-            + FALL_AGE_SLOPE * (age - 75)
-            + FALL_FRAILTY_BETA * frailty
-            + FALL_AGE_SLOPE_OVER_80 * np.maximum(age - 80, 0)
-            + FALL_AGE_SLOPE_UNDER_65 * np.minimum(age - 65, 0)
+        risk_factors = (
+            FALL_FRAILTY_BETA * frailty
             + np.log(FALL_FEMALE_HR) * female
             + cond_on @ cond_log_hr
             + drug_on @ drug_log_hr
@@ -308,6 +339,13 @@ def simulate(
             + np.log(FALL_CARE_HOME_HR) * care_home
             + np.log(FALL_RECENT_FALL_HR) * (since_fall <= 12)
             + np.log(FALL_OLDER_FALL_HR) * ((since_fall > 12) & (since_fall <= 36))
+        )
+        eta = (
+            FALL_INTERCEPT
+            + FALL_AGE_SLOPE * (age - 75)
+            + FALL_AGE_SLOPE_OVER_80 * np.maximum(age - 80, 0)
+            + FALL_AGE_SLOPE_UNDER_65 * np.minimum(age - 65, 0)
+            + attenuate_with_age(risk_factors, age, alive)
         )
         rate = np.exp(eta)
         h_adm = 1 - np.exp(-rate)
