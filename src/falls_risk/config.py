@@ -148,6 +148,10 @@ class TuningConfig(StrictModel):
     storage: Path = Path("optuna.db")
     max_boost_rounds: int = Field(1000, ge=10)
     early_stopping_rounds: int = Field(50, ge=1)
+    # A fixed learning rate (early stopping then picks the rounds); null searches it too. Fixed, the
+    # median pruner compares trials that learn at the same pace, instead of pruning slow learners
+    # for being slow.
+    learning_rate: float | None = Field(None, gt=0, le=1)
     # Person-grouped folds evaluated per trial (1 = a single grouped hold-out: fastest).
     folds_per_trial: int = Field(1, ge=1, le=10)
     # Times a failed or crashed trial is re-queued with the same parameters.

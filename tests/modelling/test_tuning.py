@@ -52,6 +52,15 @@ def test_rerun_continues_the_study_up_to_the_budget(small_train, tmp_path):
     assert second.num_boost_round >= 10
 
 
+def test_a_fixed_learning_rate_is_not_searched_and_reaches_the_final_model(small_train, tmp_path):
+    path = tmp_path / "optuna.db"
+    result = _tune(small_train, path, n_trials=3, learning_rate=0.07)
+    _, study = _states(path, "t")
+    # No trial searched the rate: TPE draws the rest, and the starting points drop their own rates.
+    assert all("learning_rate" not in t.params for t in study.trials)
+    assert result.best_params["learning_rate"] == 0.07
+
+
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_crashed_running_trial_is_retried_with_same_params(small_train, tmp_path):
     path = tmp_path / "optuna.db"

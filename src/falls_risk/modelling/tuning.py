@@ -46,9 +46,10 @@ def study_name(experiment: str, model: str, data_hash: str) -> str:
     return f"{experiment}.{model}.{data_hash}"
 
 
-def search_space(trial: optuna.Trial) -> dict[str, Any]:
+def search_space(trial: optuna.Trial, learning_rate: float | None = None) -> dict[str, Any]:
+    """The trial's LightGBM parameters; ``learning_rate`` fixes the rate instead of searching it."""
     return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "learning_rate": learning_rate or trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
         "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 2000, log=True),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.4, 1.0),
@@ -134,7 +135,8 @@ class _Objective:
         self.folds = [(full.subset(sorted(tr)), full.subset(sorted(va))) for tr, va in folds]
 
     def __call__(self, trial: optuna.Trial) -> float:
-        params = {**search_space(trial), **LIGHTGBM_FIXED, "seed": self.seed, "metric": "binary_logloss"}
+        params = {**search_space(trial, self.config.learning_rate), **LIGHTGBM_FIXED, "seed": self.seed,
+                  "metric": "binary_logloss"}
         losses, iterations = [], []
         for k, (dtrain, dvalid) in enumerate(self.folds):
             callbacks = [lgb.early_stopping(self.config.early_stopping_rounds, verbose=False)]
@@ -184,7 +186,7 @@ def tune_lightgbm(
     )
     if existing == 0:
         for point in STARTING_POINTS[: config.n_trials]:
-            study.enqueue_trial(point)
+            study.enqueue_trial({k: v for k, v in point.items() if k != "learning_rate" or not config.learning_rate})
     deadline = None if config.timeout_minutes is None else started + 60 * config.timeout_minutes
     attempt_cap = config.n_trials * (config.max_retries + 1) + 5
     with warnings.catch_warnings(), progress_bar(disable=not progress) as bar:
@@ -215,6 +217,8 @@ def tune_lightgbm(
     best_iteration = int(best.user_attrs.get("best_iteration", 100))
     train_share = 1.0 - 1.0 / cv_folds
     params = {k: v for k, v in best.params.items()}
+    if config.learning_rate:
+        params["learning_rate"] = config.learning_rate
     params["bagging_freq"] = 1
     states = [t.state for t in study.get_trials(deepcopy=False)]
     return TuningResult(
