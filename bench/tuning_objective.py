@@ -27,7 +27,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from falls_risk.features.registry import FEATURES
 from falls_risk.modelling.data import load_features, person_folds, temporal_split
 from falls_risk.modelling.estimators import LIGHTGBM_FIXED, LogisticScorer
-from falls_risk.modelling.tuning import STARTING_POINTS, search_space
+from falls_risk.modelling.tuning import search_space, starting_points
 
 
 def main() -> None:
@@ -44,6 +44,11 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from world_variants import build
 
+    from falls_risk.config import load_experiment_config
+
+    # The shipped experiment's fixed learning rate (or none), as `falls-risk train` tunes.
+    learning_rate = load_experiment_config(
+        Path(__file__).resolve().parents[1] / "experiments" / "lightgbm_optuna.yaml").tuning.learning_rate
     ws = build(args.dir, args.people, seed=args.seed)
     split = temporal_split(load_features(ws), seed=42)
     names = [s.name for s in FEATURES]
@@ -62,7 +67,7 @@ def main() -> None:
         started = time.perf_counter()
 
         def objective(trial: optuna.Trial, metric: str = metric) -> float:
-            params = {**search_space(trial), **LIGHTGBM_FIXED, "seed": 42, "metric": metric}
+            params = {**search_space(trial, learning_rate), **LIGHTGBM_FIXED, "seed": 42, "metric": metric}
             scores, rounds = [], []
             for k, (fit, valid) in enumerate(folds):
                 callbacks = [lgb.early_stopping(50, verbose=False)]
@@ -79,12 +84,13 @@ def main() -> None:
             sampler=optuna.samplers.TPESampler(seed=42, n_startup_trials=10),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
         )
-        for point in STARTING_POINTS:
+        for point in starting_points(learning_rate):
             study.enqueue_trial(point)
         study.optimize(objective, n_trials=args.trials)
         best = study.best_trial
         rounds = max(10, round(best.user_attrs["rounds"] * 1.5))  # all of training, not 2/3 of it
-        params = {**best.params, "bagging_freq": 1, **LIGHTGBM_FIXED, "seed": 42}
+        params = {**best.params, **({"learning_rate": learning_rate} if learning_rate else {}), "bagging_freq": 1,
+                  **LIGHTGBM_FIXED, "seed": 42}
         score = lgb.train(params, lgb.Dataset(X, y, categorical_feature=categorical), rounds).predict(
             X_test, raw_score=True)
         print(f"tuned on {metric} (best trial {best.number}, {rounds} rounds, {time.perf_counter() - started:.0f} s): "

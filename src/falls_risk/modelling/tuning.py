@@ -77,6 +77,11 @@ STARTING_POINTS: tuple[dict[str, Any], ...] = (
 )
 
 
+def starting_points(learning_rate: float | None = None) -> list[dict[str, Any]]:
+    """``STARTING_POINTS`` as trials of ``search_space(trial, learning_rate)``: without the rate when it is fixed."""
+    return [{k: v for k, v in point.items() if not (learning_rate and k == "learning_rate")} for point in STARTING_POINTS]
+
+
 def open_storage(path: str | Path, config: TuningConfig) -> RDBStorage:
     path = Path(path).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,8 +190,8 @@ def tune_lightgbm(
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=30),
     )
     if existing == 0:
-        for point in STARTING_POINTS[: config.n_trials]:
-            study.enqueue_trial({k: v for k, v in point.items() if k != "learning_rate" or not config.learning_rate})
+        for point in starting_points(config.learning_rate)[: config.n_trials]:
+            study.enqueue_trial(point)
     deadline = None if config.timeout_minutes is None else started + 60 * config.timeout_minutes
     attempt_cap = config.n_trials * (config.max_retries + 1) + 5
     with warnings.catch_warnings(), progress_bar(disable=not progress) as bar:
