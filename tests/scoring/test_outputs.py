@@ -75,6 +75,19 @@ def test_risk_list_names_flagged_and_alerted_people_with_reasons(spine_file, tmp
     assert pd.read_csv(path, dtype=str)["nhs_number"].tolist() == NHS[:2]
 
 
+def test_someone_who_left_the_flagged_tier_is_listed_for_their_team_to_review(spine_file):
+    scores = _scores()
+    scores["reasons"] = ["Ambulance service: 2 ambulance calls ...", "Police: ...", "GP: a fall recorded ..."]
+    leaver, gone = scores.loc[2, "person_key"], "f" * 32  # gone: died or moved away, so not scored
+    listed = build_risk_list(scores, alerts=pd.DataFrame(columns=["person_key", "alert", "event_date"]),
+                             risers=None, entrants=set(), leavers={leaver, gone})
+    risk_list = reidentify(listed, identities(spine_file, SECRET))
+    assert list(risk_list["surname"]) == ["Jones", "Lloyd"]
+    row = risk_list.iloc[1]
+    assert row["listed_because"] == "left the flagged tier" and row["tier"] == "low"
+    assert row["risk_percent"] == 5.0 and row["reasons"].startswith("GP:")
+
+
 def test_a_listed_person_missing_from_the_spine_is_an_error(spine_file):
     scores = _scores()
     scores.loc[0, "person_key"] = "0" * 32

@@ -112,6 +112,11 @@ def test_changes_risers_and_alerts_since_the_previous_run(runs):
     assert set(alerts["person_key"]) <= set(dec["person_key"])
     risk_list = pd.read_csv(runs["root"] / "2025-12" / "risk_list.csv", dtype=str)
     assert (risk_list["alerts"].fillna("") != "").sum() >= min(len(alerts), 1)
+    # Everyone who left the flagged tier and is still eligible is named, with this month's reasons.
+    still_eligible = (was - now) & set(dec["person_key"])
+    left = risk_list[risk_list["listed_because"].str.contains("left the flagged tier")]
+    assert len(left) == len(still_eligible) > 0
+    assert (left["tier"] != "high").all() and (left["reasons"].fillna("").str.len() > 0).all()
 
 
 def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_intact(runs, loaded, monkeypatch):

@@ -24,6 +24,7 @@ IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "addre
 FLAGGED = "flagged tier"
 ALERT = "new event"
 RISER = "rising risk"
+LEFT_TIER = "left the flagged tier"
 
 
 def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
@@ -56,16 +57,19 @@ def build_risk_list(
     alerts: pd.DataFrame,
     risers: pd.DataFrame | None,
     entrants: set[str],
+    leavers: set[str] = frozenset(),
     by_local_authority: bool = False,
 ) -> pd.DataFrame:
-    """The rows practitioners act on: the flagged tier, anyone with a new alerting event, and the
-    biggest risers. Pseudonymised still: ``person_key`` is replaced by identities in
+    """The rows practitioners act on: the flagged tier, anyone with a new alerting event, the
+    biggest risers, and those who left the flagged tier since the last run but are still eligible
+    (so their team can review or close the case; leavers who died or moved away are not scored,
+    so they cannot be listed). Pseudonymised still: ``person_key`` is replaced by identities in
     :func:`reidentify`.
     """
     listed = scores["tier"].astype("string") == "high"
     alert_keys = set(alerts["person_key"])
     riser_keys = set(risers["person_key"]) if risers is not None else set()
-    listed |= scores["person_key"].isin(alert_keys | riser_keys)
+    listed |= scores["person_key"].isin(alert_keys | riser_keys | set(leavers))
     out = scores.loc[listed, ["person_key", "local_authority", "rank", "tier", "probability", "reasons"]].copy()
     because = []
     for key, tier in zip(out["person_key"], out["tier"].astype("string"), strict=True):
@@ -74,6 +78,8 @@ def build_risk_list(
             parts.append(ALERT)
         if key in riser_keys:
             parts.append(RISER)
+        if key in leavers:
+            parts.append(LEFT_TIER)
         because.append("; ".join(parts))
     out["listed_because"] = because
     out["new_to_flagged_tier"] = out["person_key"].isin(entrants)

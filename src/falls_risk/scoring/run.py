@@ -400,6 +400,8 @@ def run_scoring(
                                         min_match_probability=feature_config.min_match_probability)["person_key"])
                 if "scores" in prev_out:
                     keys |= set(biggest_risers(scored, prev_out["scores"], n_risers)["person_key"])
+                    left = tier_changes(scored, prev_out["scores"])
+                    keys |= set(left.loc[left["change"] == "left", "person_key"])
                 return keys
 
             with timer.stage("scoring"):
@@ -425,9 +427,11 @@ def run_scoring(
                     risers = biggest_risers(scores, prev_out["scores"], n_risers)
                     if "features" in prev_out:
                         risers = _explain_rises(model, risers, features, prev_out["features"], warnings)
-                entrants = set(changes.loc[changes["change"] == "entered", "person_key"]) if changes is not None else set()
-                listed = build_risk_list(scores, alerts=alerts, risers=risers, entrants=entrants,
-                                         by_local_authority=per_local_authority)
+                def changed(kind: str) -> set[str]:
+                    return set(changes.loc[changes["change"] == kind, "person_key"]) if changes is not None else set()
+
+                listed = build_risk_list(scores, alerts=alerts, risers=risers, entrants=changed("entered"),
+                                         leavers=changed("left"), by_local_authority=per_local_authority)
                 people = identities(ws.ingested_table("population"), secret)
                 risk_list = reidentify(listed, people)
             bar.advance(task)
