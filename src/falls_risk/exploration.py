@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from falls_risk.contract import PERSON_SOURCES, SOURCES
 from falls_risk.errors import ConfigError, ModelError, WorkspaceError, parameter_error
-from falls_risk.workspace import Workspace
+from falls_risk.workspace import Workspace, sql_path
 
 AGE_BANDS = (65, 75, 85)
 AGE_BAND_LABELS = ("65-74", "75-84", "85+")
@@ -69,7 +69,7 @@ def event_volumes(workspace: str | Path | Workspace, freq: str = "MS", by: str =
     try:
         frame = con.sql(
             f"SELECT date_trunc('month', event_time) AS month, source, count(*) AS events "
-            f"FROM read_parquet('{events.as_posix()}') GROUP BY ALL ORDER BY month"
+            f"FROM read_parquet({sql_path(events)}) GROUP BY ALL ORDER BY month"
         ).df()
     finally:
         con.close()

@@ -89,6 +89,11 @@ class Workspace:
         return path
 
 
+def sql_path(path: str | os.PathLike[str]) -> str:
+    """A path as a DuckDB string literal (quotes doubled: a folder may be called o'brien)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.

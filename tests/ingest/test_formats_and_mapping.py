@@ -54,6 +54,46 @@ def test_parquet_and_excel_sources_give_the_same_tables_as_csv(tmp_path: Path) -
         ), source
 
 
+def test_timestamp_dates_and_midnight_times_read_as_their_exporters_meant(tmp_path: Path) -> None:
+    tables = canonical_tables()
+    tables["ambulance_calls"][0]["call_time"] = "2024-01-05T00:00:00"
+    as_csv = write_extract(tmp_path / "csv", tables)
+    typed = write_extract(tmp_path / "typed", tables)
+    # pandas writes dates parsed with to_datetime as Parquet timestamps ("1940-02-03 00:00:00" as text).
+    population = pd.DataFrame(tables["population"]).replace("", None)
+    for col in [c for c in population.columns if "date" in c]:
+        population[col] = pd.to_datetime(population[col])
+    (typed / "population.csv").unlink()
+    population.to_parquet(typed / "population.parquet", index=False)
+    # A spreadsheet shows a call at midnight as the date alone.
+    calls = pd.DataFrame(tables["ambulance_calls"]).replace("", None)
+    calls["call_time"] = pd.to_datetime(calls["call_time"].str.replace("T", " "))
+    (typed / "ambulance_calls.csv").unlink()
+    calls.to_excel(typed / "ambulance_calls.xlsx", index=False)
+
+    run_ingest(as_csv, tmp_path / "ws_csv", progress=False)
+    summary = run_ingest(typed, tmp_path / "ws_typed", progress=False)
+    for source in ("population", "ambulance_calls"):
+        assert summary.sources[source].quarantined == 0, summary.sources[source].reasons
+        assert table_rows(tmp_path / "ws_typed", "ingested", source) == table_rows(
+            tmp_path / "ws_csv", "ingested", source
+        ), source
+    assert table_rows(tmp_path / "ws_typed", "ingested", "ambulance_calls")[0]["call_time"] == dt.datetime(2024, 1, 5)
+
+
+def test_a_csv_saved_as_excel_csv_utf8_keeps_its_first_columns_text(tmp_path: Path) -> None:
+    tables = canonical_tables()
+    tables["inpatient_spells"][0]["spell_id"] = "007"
+    tables["inpatient_spells"][1]["spell_id"] = "7"
+    extract = write_extract(tmp_path / "extract", tables)
+    path = extract / "inpatient_spells.csv"
+    path.write_text(path.read_text(encoding="utf-8"), encoding="utf-8-sig")  # with a byte-order mark
+    summary = run_ingest(extract, tmp_path / "ws", progress=False)
+    assert summary.sources["inpatient_spells"].quarantined == 0, summary.sources["inpatient_spells"].reasons
+    ids = [row["spell_id"] for row in table_rows(tmp_path / "ws", "ingested", "inpatient_spells")]
+    assert ids[:2] == ["007", "7"]
+
+
 def write_council_export(folder: Path) -> Path:
     """A council's export in its own shape: its own column names, UK dates, sex 1/2/9, cp1252."""
     folder.mkdir(parents=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -247,3 +248,28 @@ def test_sources_with_nhs_numbers_only_need_no_model(mini_world: tuple[Path, Pat
     assert set(linked["link_method"]) == {"nhs_number", "unlinked"}
     assert set(linked.loc[linked["link_method"] == "unlinked", "unlinked_reason"]) == {"nhs_number_not_in_spine"}
     assert (ws / "reports" / "linkage.html").exists()
+
+
+def test_extra_columns_stop_at_linkage_and_spine_rows_without_a_number_are_counted(
+    mini_world: tuple[Path, Path], tmp_path: Path
+) -> None:
+    # A folder name with a quote: every path reaches DuckDB's SQL as an escaped literal.
+    ws = copy_ws(mini_world[0], tmp_path / "o'brien" / "ws")
+    (ws / "ingested" / "social_care.parquet").unlink()
+    (ws / "ingested" / "ed_attendances.parquet").unlink()
+    gp = pd.read_parquet(ws / "ingested" / "gp_events.parquet")
+    # Identifiers under names no rule could guess: only contract columns travel on.
+    gp["DOB"], gp["Full Name"], gp["clinic"] = "1940-02-03", "Ann Jones", "north"
+    gp.to_parquet(ws / "ingested" / "gp_events.parquet", index=False)
+    population = pd.read_parquet(ws / "ingested" / "population.parquet")
+    population.loc[[0, 1], "nhs_number"] = None  # failed the check digit at ingest
+    population.to_parquet(ws / "ingested" / "population.parquet", index=False)
+
+    summary = run_linkage(ws, progress=False)
+    assert summary.spine_rows_without_nhs_number == 2
+    assert summary.spine_people == len(population) - 2
+    linked = pd.read_parquet(ws / "linked" / "gp_events.parquet")
+    assert not {"DOB", "Full Name", "clinic"} & set(linked.columns)
+    assert {"event_date", "snomed_code", "person_key"} <= set(linked.columns)
+    report = (ws / "reports" / "linkage.html").read_text()
+    assert re.search(r"&lt;5\s+population row\(s\) have no valid NHS number", report)  # small counts hidden

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -41,6 +42,14 @@ def test_scoring_artifacts_are_logged(trained_model, tmp_path):
     assert json.loads((scoring / "feature_config.json").read_text())["min_match_probability"] > 0
     assert (scoring / "linkage" / "model.json").exists()
     assert (scoring / "manifest.json").exists()
+
+
+def test_the_run_records_the_workspace_it_read_and_the_learning_rate_it_trained_at(trained_model, tmp_path):
+    tracking.configure(trained_model.tracking_uri)
+    config = json.loads((tracking.download_artifact(trained_model.run_id, "config/experiment.json", tmp_path)).read_text())
+    # The fixture's YAML-equivalent says "workspace"; the run read the workspace it was given.
+    assert config["data"]["workspace"] == str(Path(trained_model.workspace).resolve())
+    assert trained_model.model.params["learning_rate"] > 0
 
 
 @pytest.mark.slow

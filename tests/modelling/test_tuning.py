@@ -117,9 +117,18 @@ def test_persistent_failure_stops_with_a_clear_error(small_train, tmp_path, monk
         _tune(small_train, tmp_path / "optuna.db", n_trials=1, max_retries=1)
 
 
-def test_study_name_changes_with_the_data():
+def test_study_name_changes_with_the_data_and_the_tuning_settings_but_not_the_budget():
     assert study_name("exp", "lgbm", "aaa") != study_name("exp", "lgbm", "bbb")
     assert study_name("exp", "lgbm", "aaa") == study_name("exp", "lgbm", "aaa")
+
+    def name(seed=1, **settings):
+        return study_name("exp", "lgbm", "aaa", tuning.study_settings(TuningConfig(**settings), seed=seed))
+
+    # A study tuned at another learning rate, fold count or seed measured something else: a new study.
+    assert name() != name(learning_rate=0.05) != name(folds_per_trial=3)
+    assert name() != name(seed=2)
+    # A bigger budget or a longer heartbeat continues the same study.
+    assert name() == name(n_trials=60, heartbeat_seconds=5, timeout_minutes=10)
 
 
 _KILL_SCRIPT = """

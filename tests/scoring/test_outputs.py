@@ -1,3 +1,4 @@
+import re
 import stat
 
 import pandas as pd
@@ -104,7 +105,7 @@ def test_summary_shows_counts_without_identifiers_and_suppresses_small_numbers()
     manifest = {
         "month": "2026-03", "as_of": "2026-03-01", "extract_date": "2026-02-28",
         "model": {"name": "falls-risk", "version": "4", "run_id": "abc"},
-        "policy_text": "capacity 4 overall", "row_counts": {"eligible": 12}, "timings_seconds": {"scoring": 1.5},
+        "policy_text": "capacity 4 overall", "row_counts": {"eligible": 12, "flagged": 3}, "timings_seconds": {"scoring": 1.5},
         "code_version": {"package": "0.1.0", "commit": None, "dirty": None},
     }
     html = render_summary(summary_data(
@@ -114,5 +115,7 @@ def test_summary_shows_counts_without_identifiers_and_suppresses_small_numbers()
     assert "Falls risk scoring — 2026-03" in html
     assert "Drift: feature &#39;age&#39; has PSI 0.31" in html
     assert "&lt;5" in html  # 4 flagged in Cardiff shows as <5
+    # The run table too: 3 flagged is <5 there, while the manifest keeps the exact count.
+    assert re.search(r"Rows: flagged</th><td[^>]*>&lt;5<", html) and "Rows: eligible</th><td class=\"n\">12<" in html
     assert "key0" not in html and "Jones" not in html
     assert "first run" in html

@@ -41,6 +41,10 @@ def test_out_folder_must_match_the_month(tmp_path):
     (other / "x.txt").write_text("x")
     with pytest.raises(ScoringError, match="not a scoring run folder"):
         check_output_dir(other, date(2026, 4, 1))
+    a_file = tmp_path / "afile"
+    a_file.write_text("x")
+    with pytest.raises(ScoringError, match="is a file; give a folder"):
+        check_output_dir(a_file, date(2026, 4, 1))
 
 
 def test_month_goes_to_one_folder(tmp_path):

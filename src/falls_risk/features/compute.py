@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.features.events import _sql_path, build_events, connect, events_sql, require_linked
+from falls_risk.features.events import build_events, connect, events_sql, require_linked
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, write_json
+from falls_risk.workspace import Workspace, atomic_path, sql_path, write_json
 
 DEFAULT_CONFIG = FeatureConfig()
 
@@ -70,11 +70,11 @@ def _events_fresh(ws: Workspace) -> bool:
 def _register(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     require_linked(ws)
     con.execute(
-        f"CREATE VIEW population AS SELECT * FROM read_parquet({_sql_path(ws.linked_table('population'))})"
+        f"CREATE VIEW population AS SELECT * FROM read_parquet({sql_path(ws.linked_table('population'))})"
     )
     if _events_fresh(ws):
         con.execute(
-            f"CREATE VIEW events AS SELECT * FROM read_parquet({_sql_path(ws.events / 'events.parquet')})"
+            f"CREATE VIEW events AS SELECT * FROM read_parquet({sql_path(ws.events / 'events.parquet')})"
         )
     else:
         # No (or stale) events file: build the events on the fly, writing nothing.

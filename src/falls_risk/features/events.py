@@ -31,7 +31,7 @@ from falls_risk import codelists
 from falls_risk.config import FeatureConfig
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, PERSON_SOURCES
 from falls_risk.errors import WorkspaceError
-from falls_risk.workspace import Workspace, atomic_path
+from falls_risk.workspace import Workspace, atomic_path, sql_path
 
 EVENT_COLUMNS = ("person_key", "event_time", "source", "code", "value", "end_time", "match_probability")
 
@@ -131,17 +131,13 @@ def source_events_sql(source: str, table: str) -> list[str]:
     raise ValueError(f"no event mapping for source {source!r}")
 
 
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def events_sql(workspace: Workspace) -> str:
     """The query that builds the event table from the linked sources present in the workspace."""
     parts: list[str] = []
     for source in PERSON_SOURCES:
         path = workspace.linked_table(source)
         if path.exists():
-            parts.extend(source_events_sql(source, f"read_parquet({_sql_path(path)})"))
+            parts.extend(source_events_sql(source, f"read_parquet({sql_path(path)})"))
     if not parts:
         # No person source at all: an empty table with the right columns.
         parts.append(
@@ -173,7 +169,7 @@ def build_events(workspace: str | Path | Workspace, config: FeatureConfig | None
     con = connect(config)
     try:
         with atomic_path(target) as staged:
-            con.execute(f"COPY ({events_sql(ws)}) TO {_sql_path(staged)} (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(f"COPY ({events_sql(ws)}) TO {sql_path(staged)} (FORMAT parquet, COMPRESSION zstd)")
     except duckdb.Error as exc:
         raise WorkspaceError(
             f"Could not build events from {ws.linked}: {exc}. Check that the linked tables were written "

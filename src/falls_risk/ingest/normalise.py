@@ -27,6 +27,8 @@ _SNOMED = re.compile(r"^[1-9][0-9]{5,17}$")
 _BNF = re.compile(r"^[0-9]{7}[0-9A-Z]{0,8}$")
 ISO_DATE = "%Y-%m-%d"
 ISO_DATETIMES = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+# What a typed date becomes in a Parquet timestamp or a spreadsheet: the date at midnight.
+ISO_MIDNIGHTS = ("%Y-%m-%d 00:00:00", "%Y-%m-%dT00:00:00")
 
 
 # --- scalar reference versions -------------------------------------------------------------
@@ -174,23 +176,25 @@ def _parse_with_formats(raw: pd.Series, formats: Sequence[str]) -> pd.Series:
 
 
 def parse_dates(raw: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Series, pd.Series]:
-    """Dates as ``datetime64[s]`` at midnight. Declared formats first, ISO always as a fallback."""
-    fmts = [*formats, ISO_DATE] if ISO_DATE not in formats else list(formats)
+    """Dates as ``datetime64[s]`` at midnight. Declared formats first, ISO always as a fallback
+    (a date, or a date at midnight as typed timestamps export)."""
+    fmts = [*formats, *[f for f in (ISO_DATE, *ISO_MIDNIGHTS) if f not in formats]]
     parsed = _parse_with_formats(raw, fmts)
     failed = pd.Series(present(raw) & parsed.isna().to_numpy(), index=raw.index)
     return parsed, failed
 
 
 def parse_datetimes(raw: pd.Series, formats: Sequence[str] = ()) -> tuple[pd.Series, pd.Series]:
-    """ISO datetimes with ``T`` or a space (seconds optional); declared formats first."""
+    """ISO datetimes with ``T`` or a space (seconds optional), or an ISO date alone (midnight, as a
+    spreadsheet shows a midnight time); declared formats first."""
     text = raw.str.replace("T", " ", n=1, regex=False) if not formats else raw
-    fmts = [*formats, *ISO_DATETIMES]
+    fmts = [*formats, *ISO_DATETIMES, ISO_DATE]
     parsed = _parse_with_formats(text, fmts)
     if formats:  # the ISO fallback on the T-less text
         todo = parsed.isna() & raw.notna()
         if todo.any():
             parsed[todo] = _parse_with_formats(
-                raw[todo].str.replace("T", " ", n=1, regex=False), ISO_DATETIMES
+                raw[todo].str.replace("T", " ", n=1, regex=False), (*ISO_DATETIMES, ISO_DATE)
             )
     failed = pd.Series(present(raw) & parsed.isna().to_numpy(), index=raw.index)
     return parsed, failed

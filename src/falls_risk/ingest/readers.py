@@ -106,6 +106,9 @@ def _read_csv(path: Path, mapping: SourceMapping, source: str) -> pd.DataFrame:
         raise ExtractError(f"{path}: cannot be read as CSV ({exc}).") from None
     if not header:
         raise ExtractError(f"{path}: the file is empty; a CSV extract needs a header row.")
+    # Excel's "CSV UTF-8" starts with a byte-order mark, which Arrow drops from the first name: the
+    # names must match Arrow's, or that column would be type-guessed (and lose its leading zeros).
+    header = [name.removeprefix("\ufeff") for name in header]
     try:
         table = pacsv.read_csv(
             path,
@@ -122,11 +125,40 @@ def _read_csv(path: Path, mapping: SourceMapping, source: str) -> pd.DataFrame:
         message = str(exc)
         if "utf8" in message.lower() or "utf-8" in message.lower():
             raise ExtractError(f"{path}: the file is not valid {encoding} text. {advice}") from None
+        bad = _first_ragged_line(path, encoding)
+        if bad is not None:
+            line, fields, expected = bad
+            raise ExtractError(
+                f"{path}, line {line}: {fields} field(s) where the header has {expected}. Fix that row (a "
+                "missing or extra delimiter, or an unclosed quote above it), then rerun."
+            ) from None
+        # Arrow's message can quote a whole row; only its first clause, which names no one, is kept.
         raise ExtractError(
-            f"{path}: cannot be read as CSV ({message.splitlines()[0][:300]}). "
+            f"{path}: cannot be read as CSV ({message.splitlines()[0].split(':')[0][:200]}). "
             "Check the quoting and that every row has as many fields as the header."
         ) from None
     return _to_text_frame(table, path)
+
+
+def _first_ragged_line(path: Path, encoding: str) -> tuple[int, int, int] | None:
+    """(line number, fields, header fields) of the first row whose field count is wrong, if any.
+    Single-threaded, so Arrow knows line numbers: only run once a read has failed."""
+    found: list[tuple[int, int, int]] = []
+
+    def record(row: pacsv.InvalidRow) -> str:
+        found.append((row.number, row.actual_columns, row.expected_columns))
+        return "error"
+
+    try:
+        pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=record),
+            convert_options=pacsv.ConvertOptions(column_types={}, strings_can_be_null=True),
+        )
+    except pa.ArrowInvalid:
+        pass
+    return found[0] if found and found[0][0] is not None else None
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import time
@@ -14,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from falls_risk.config import LinkageConfig
-from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES
+from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
@@ -23,14 +22,12 @@ from falls_risk.linkage.names import address_key
 from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import keyed_hash, load_secret
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
+from falls_risk.workspace import Workspace, atomic_path, sql_path, write_json, write_parquet
 
 # Candidate pairs below this pairwise probability are dropped: their odds barely move the
 # record-level posterior (see assign.py).
 CANDIDATE_FLOOR = 0.001
 LINK_METHODS = ("nhs_number", "probabilistic", "unlinked")
-# Extra (non-contract) columns that look like identifiers are dropped too, to be safe.
-_IDENTIFIER_LIKE = re.compile(r"(^|_)(nhs|dob|birth|postcode|address|forename|surname|first_name|last_name)")
 POPULATION_COLUMNS = (
     "person_key",
     "sex",
@@ -55,6 +52,8 @@ class LinkageSummary:
     threshold: float
     spine_people: int
     stage2_identities: int
+    # Population rows left out of the spine: no valid NHS number (ingest flags them nhs_number_invalid).
+    spine_rows_without_nhs_number: int = 0
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Estimated share of probabilistically linked records whose person is in the spine, by sources.
     in_spine_estimates: dict[str, float] = field(default_factory=dict)
@@ -88,17 +87,12 @@ class _Clock:
         self._last = now
 
 
-def kept_columns(columns: list[str]) -> list[str]:
-    """Ingested columns that may travel past linkage."""
-    return [
-        c
-        for c in columns
-        if c not in DIRECT_IDENTIFIERS
-        and not c.endswith("_raw")
-        and c != "nhs_number_invalid"
-        and not _IDENTIFIER_LIKE.search(c)
-        and c not in ("person_key", "match_probability", "link_method", "unlinked_reason")
-    ]
+def kept_columns(columns: list[str], source: str) -> list[str]:
+    """Ingested columns of ``source`` that may travel past linkage: only its contract columns
+    and ``row_number``. An extract's extra columns are ignored by every later stage, and their
+    names cannot be trusted to reveal an identifier ("DOB", "Full Name", "NHS No")."""
+    allowed = {*SOURCES[source].column_names, "row_number"}
+    return [c for c in columns if c in allowed and c not in DIRECT_IDENTIFIERS]
 
 
 def run_linkage(
@@ -148,6 +142,7 @@ def run_linkage(
             task = bar.add_task("Linking", total=len(sources) + 4)
             clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
+            without_nhs = con.execute("SELECT count(*) FROM spine_raw WHERE nhs IS NULL").fetchall()[0][0]
             stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
             clock.lap("stage 1 (NHS number)")
             bar.advance(task)
@@ -269,6 +264,7 @@ def run_linkage(
                 threshold=config.match_threshold,
                 spine_people=spine_size,
                 stage2_identities=len(identities),
+                spine_rows_without_nhs_number=int(without_nhs),
                 sources=counts,
                 decisions_applied=len(known),
                 decisions_unmatched=len(decisions) - len(known),
@@ -319,7 +315,7 @@ def _spine_people(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _write_linked(
     con: duckdb.DuckDBPyConnection, ws: Workspace, source: str, path: Path, stage1_table: str
 ) -> dict[str, Any]:
-    keep = kept_columns(prepare.parquet_columns(path))
+    keep = kept_columns(prepare.parquet_columns(path), source)
     select = ", ".join(f'r."{c}"' for c in keep)
     query = f"""
         SELECT {select},
@@ -333,14 +329,14 @@ def _write_linked(
             CASE WHEN t.stage1_status = 'nhs_number' THEN NULL
                  WHEN t.stage1_status = 'stage2' THEN a.unlinked_reason
                  ELSE t.stage1_reason END AS unlinked_reason
-        FROM read_parquet('{path}') r
+        FROM read_parquet({sql_path(path)}) r
         JOIN {stage1_table} t ON t.row_number = r.row_number
         LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
         ORDER BY r.row_number
     """
     target = ws.linked_table(source)
     with atomic_path(target) as staged:
-        con.execute(f"COPY ({query}) TO '{staged}' (FORMAT parquet)")
+        con.execute(f"COPY ({query}) TO {sql_path(staged)} (FORMAT parquet)")
     stats = (
         con.sql(
             f"""
@@ -359,7 +355,7 @@ def _write_linked(
         .iloc[0]
     )
     reasons = con.sql(
-        f"SELECT unlinked_reason, count(*) AS n FROM read_parquet('{target}') "
+        f"SELECT unlinked_reason, count(*) AS n FROM read_parquet({sql_path(target)}) "
         "WHERE link_method = 'unlinked' GROUP BY 1 ORDER BY 1"
     ).df()
     rows = int(stats["rows"])
@@ -386,7 +382,7 @@ def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population:
     if deprivation.exists():
         ranks = con.sql(
             f"SELECT lsoa_code, any_value(CAST(wimd_rank AS INTEGER)) AS wimd_rank "
-            f"FROM read_parquet('{deprivation}') GROUP BY 1"
+            f"FROM read_parquet({sql_path(deprivation)}) GROUP BY 1"
         ).df()
         spine = spine.merge(ranks, on="lsoa_code", how="left")
     else:
@@ -436,6 +432,13 @@ def _print_summary(summary: LinkageSummary) -> None:
     for source, c in summary.sources.items():
         table.add_row(source, *(f"{c[k]:,}" for k in ("rows", "nhs_number", "probabilistic", "unlinked")))
     console.print(table)
+    if summary.spine_rows_without_nhs_number:
+        console.print(
+            f"[yellow]Warning:[/] {summary.spine_rows_without_nhs_number:,} population row(s) have no valid NHS "
+            "number, so they are not in the spine: those people are not scored and no record links to them. "
+            "Correct their numbers in the population extract (ingested/population.parquet flags them in "
+            "nhs_number_invalid)."
+        )
     console.print(
         f"Report: {summary.workspace / 'reports' / 'linkage.html'}; {summary.review_pairs} pairs to review in "
         f"{summary.workspace / 'reports' / 'clerical_review.csv'}"

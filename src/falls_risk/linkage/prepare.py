@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import names
 from falls_risk.linkage.secret import keyed_hash
+from falls_risk.workspace import sql_path
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
     "forename",
@@ -61,7 +62,7 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
         f"""
         CREATE OR REPLACE TEMP TABLE spine_raw AS
         SELECT {_nhs_sql("r.nhs_number")} AS nhs, r.*
-        FROM read_parquet('{population}') r
+        FROM read_parquet({sql_path(population)}) r
         """
     )
     frame = con.sql("SELECT nhs FROM spine_raw WHERE nhs IS NOT NULL GROUP BY nhs").df()
@@ -127,7 +128,7 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                     AS sex,
                 {_col(columns, "postcode", "VARCHAR")} AS postcode,
                 {_col(columns, "address_line", "VARCHAR")} AS address_line
-            FROM read_parquet('{path}') r
+            FROM read_parquet({sql_path(path)}) r
             LEFT JOIN spine s ON s.nhs = {nhs}
         )
         SELECT

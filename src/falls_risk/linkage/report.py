@@ -155,6 +155,7 @@ def write_report(
         "config": config,
         "sources": source_rows(summary),
         "total": {k: small_count(v) for k, v in total.items()},
+        "spine_rows_without_nhs": small_count(summary.spine_rows_without_nhs_number),
         "total_rate": rate(total["nhs_number"] + total["probabilistic"], total["rows"]),
         "expected_false": sum(c["expected_false_links"] for c in summary.sources.values()),
         "expected_missed": sum(c["expected_missed_links"] for c in summary.sources.values()),

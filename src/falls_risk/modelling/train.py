@@ -33,7 +33,7 @@ from falls_risk.modelling.evaluation import capacity_threshold, evaluate_predict
 from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.modelling.roles import default_registry_version, default_specs
-from falls_risk.modelling.tuning import TuningResult, study_name, tune_lightgbm
+from falls_risk.modelling.tuning import TuningResult, study_name, study_settings, tune_lightgbm
 from falls_risk.progress import console
 from falls_risk.workspace import Workspace
 
@@ -238,6 +238,8 @@ def run_experiment(
     specs = tuple(specs) if specs is not None else default_specs()
     registry_version = registry_version or default_registry_version()
     ws = Workspace(workspace if workspace is not None else config.data.workspace)
+    # The run records the workspace it read (``--workspace`` overrides the YAML's).
+    config = config.model_copy(update={"data": config.data.model_copy(update={"workspace": ws.root.resolve()})})
     if frame is None:
         frame = load_features(ws, config.data.index_dates)
     elif config.data.index_dates:
@@ -269,7 +271,9 @@ def run_experiment(
                 split.train, features=features,
                 categorical=[s.name for s in specs if s.is_categorical and s.name in features],
                 config=config.tuning, cv_folds=config.split.cv_folds,
-                name=study_name(config.name, name, data_hash), seed=config.seed, progress=progress,
+                name=study_name(config.name, name, data_hash, study_settings(
+                    config.tuning, seed=config.seed, split=config.split.model_dump(mode="json"), features=features)),
+                seed=config.seed, progress=progress,
             )
             params = {**tuning_result.best_params, "num_boost_round": tuning_result.num_boost_round, **params}
         model = train_model(

@@ -17,9 +17,11 @@ resumable SQLite study.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +44,25 @@ from falls_risk.progress import progress_bar
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def study_name(experiment: str, model: str, data_hash: str) -> str:
-    return f"{experiment}.{model}.{data_hash}"
+# Settings that change what a trial measures: a study resumes only when none of them changed.
+# (The budget, timeout, storage, retries and heartbeat do not: raising n_trials continues a study.)
+RUN_ONLY_SETTINGS = frozenset({"n_trials", "timeout_minutes", "storage", "max_retries", "heartbeat_seconds"})
+
+
+def study_name(experiment: str, model: str, data_hash: str, settings: Mapping[str, Any] | None = None) -> str:
+    """``<experiment>.<model>.<feature-table hash>[.<settings hash>]``: rerunning the same experiment
+    on the same table continues its study; new data or new tuning settings start a new one."""
+    name = f"{experiment}.{model}.{data_hash}"
+    if settings:
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        name += f".{digest}"
+    return name
+
+
+def study_settings(config: TuningConfig, **context: Any) -> dict[str, Any]:
+    """What a study's trials depend on besides the data: the tuning settings and ``context``
+    (seed, split, features)."""
+    return {"tuning": config.model_dump(mode="json", exclude=set(RUN_ONLY_SETTINGS)), **context}
 
 
 def search_space(trial: optuna.Trial, learning_rate: float | None = None) -> dict[str, Any]:

@@ -133,7 +133,8 @@ def capacity_table(
             {
                 "people_per_month": n,
                 "population_share": n / per_month,
-                "admissions": admissions,
+                # Suppressed here, not only in the page: the summary is also saved as JSON.
+                "admissions": suppress_count(admissions),
                 "admissions_per_month": metric_or_suppressed(admissions / max(months, 1), admissions, fmt="{:.1f}"),
                 "ppv": metric_or_suppressed(admissions / max(len(flagged), 1), admissions, fmt="{:.1%}"),
                 "sensitivity": metric_or_suppressed(

@@ -35,6 +35,8 @@ def check_output_dir(out: Path, as_of: date) -> str:
             f"--out {out} is named for month {out.name}, but --as-of {as_of.isoformat()} is in {month}. "
             f"Use --out {out.parent / month} so one month never overwrites another."
         )
+    if out.exists() and not out.is_dir():
+        raise ScoringError(f"--out {out} is a file; give a folder for the month's outputs, e.g. {out.parent / month}.")
     manifest = out / "manifest.json"
     if manifest.exists():
         try:
