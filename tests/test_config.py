@@ -36,3 +36,10 @@ def test_out_of_range_value_is_rejected(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         load_pipeline_config(tmp_path / "nope.yaml")
+
+
+def test_a_memory_limit_duckdb_cannot_read_is_refused_when_the_file_is_read(tmp_path):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text("features:\n  duckdb_memory_limit: 6XB\n")
+    with pytest.raises(ConfigError, match="duckdb_memory_limit"):
+        load_pipeline_config(path)

@@ -29,6 +29,20 @@ def test_directory_is_replaced_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_a_folder_can_be_staged_in_a_working_folder_that_a_later_run_sweeps(tmp_path):
+    # Scoring stages its named outputs in its own working folder, so a run killed mid-write leaves
+    # them only where the next run's clean-up looks (tests/scoring/test_work_folder.py).
+    work = tmp_path / ".work" / "2026-03"
+    work.mkdir(parents=True)
+    with atomic_path(tmp_path / "2026-03", staging_dir=work) as staged:
+        assert staged.parent.parent == work
+        staged.mkdir()
+        (staged / "risk_list.csv").write_text("names")
+    assert (tmp_path / "2026-03" / "risk_list.csv").read_text() == "names"
+    assert list(work.iterdir()) == []  # nothing staged is left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".work", "2026-03"]  # and nothing beside the target
+
+
 def test_write_json_round_trips(tmp_path):
     path = write_json({"b": 1, "a": [1, 2]}, tmp_path / "s.json")
     assert path.read_text().startswith("{\n")

@@ -55,7 +55,7 @@ class FeatureConfig(StrictModel):
     # per query: 8.7 s; `bench/bench_features.py`), so the default keeps Wales at one date a query.
     max_rows_per_query: int = Field(1_000_000, gt=0)
     duckdb_threads: int = Field(2, gt=0)
-    duckdb_memory_limit: str = "6GB"
+    duckdb_memory_limit: str = Field("6GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
 
     @field_validator("arrival_lag_days")
     @classmethod
@@ -138,7 +138,7 @@ class ModelConfig(StrictModel):
     # LightGBM parameters (+ num_boost_round) or `C` for the logistic models.
     params: dict[str, Any] = Field(default_factory=dict)
     # Use only these features (default: the whole registry).
-    features: list[str] | None = None
+    features: list[str] | None = Field(None, min_length=1)
 
 
 class TuningConfig(StrictModel):

@@ -306,7 +306,13 @@ def set_alias(version: str | int, alias: str, reason: str, user: str | None = No
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "reason": reason.strip(),
     }
-    client.set_registered_model_alias(name, alias, str(mv.version))
+    try:
+        client.set_registered_model_alias(name, alias, str(mv.version))
+    except MlflowException as exc:
+        raise ModelError(
+            f"MLflow refused the alias {alias!r}: {exc.message.splitlines()[0]} Choose another name, "
+            "e.g. champion or challenger (letters, digits, - and _; not latest, not v followed by digits)."
+        ) from None
     for key in ("by", "at", "reason"):
         client.set_model_version_tag(name, str(mv.version), f"alias.{alias}.{key}", record[key])
     model = client.get_registered_model(name)

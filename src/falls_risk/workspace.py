@@ -95,15 +95,16 @@ def sql_path(path: str | os.PathLike[str]) -> str:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+def atomic_path(target: str | os.PathLike[str], staging_dir: str | os.PathLike[str] | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target`` (or in ``staging_dir``, which must be on the same
+    filesystem); rename it over ``target`` on success.
 
     Works for files and directories. On error the temporary path is removed and ``target``
     is untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=staging_dir or target.parent))
     staged = tmp / target.name
     try:
         yield staged

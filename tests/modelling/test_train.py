@@ -126,6 +126,10 @@ def test_promote_refuses_unknown_version_and_empty_reason(experiment_runs, mlflo
     assert main(["promote", "999", "--reason", "x", "--tracking-uri", mlflow_store]) == 1
     assert "no version 999" in capsys.readouterr().err
     assert main(["promote", "1", "--reason", " ", "--tracking-uri", mlflow_store]) == 1
+    # An alias MLflow reserves: one line saying what to choose instead, no traceback.
+    assert main(["promote", "1", "--alias", "v2", "--reason", "x", "--tracking-uri", mlflow_store]) == 1
+    err = capsys.readouterr().err
+    assert "refused the alias 'v2'" in err and "Traceback" not in err
 
 
 def test_compare_prints_and_writes_the_leaderboard(experiment_runs, mlflow_store, tmp_path, capsys):
@@ -155,3 +159,25 @@ def test_artifact_location_sits_beside_the_sqlite_store(experiment_runs, mlflow_
     exp = MlflowClient().get_experiment_by_name("unit-tests")
     assert exp.artifact_location == (Path(mlflow_store.removeprefix("sqlite:///")).parent
                                      / "mlartifacts" / "unit-tests").as_uri()
+
+
+@pytest.mark.parametrize(("model", "says"), [
+    ({"kind": "logistic", "params": {"C": 0}}, "'C' parameter"),
+    ({"kind": "lightgbm", "params": {"num_leaves": 1}}, "num_leaves"),
+])
+def test_a_parameter_value_the_library_refuses_names_the_model_and_its_params(
+    synthetic_frame, mlflow_store, tmp_path, model, says
+):
+    from falls_risk.errors import ConfigError
+
+    config = ExperimentConfig.model_validate({"name": "bad", "models": [model], "evaluation": {"bootstrap": 5}})
+    with pytest.raises(ConfigError, match=rf"Experiment 'bad', model '{model['kind']}'.*{says}.*Fix that model's params"):
+        run_experiment(config, workspace=tmp_path / "ws", tracking_uri=mlflow_store, specs=SPECS,
+                       registry_version="synthetic", frame=synthetic_frame, progress=False)
+
+
+def test_an_empty_feature_list_is_refused_when_the_experiment_is_read():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="features"):
+        ExperimentConfig.model_validate({"name": "x", "models": [{"kind": "lightgbm", "features": []}]})

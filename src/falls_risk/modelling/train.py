@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from lightgbm.basic import LightGBMError
 
 from falls_risk import figures, tracking
 from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
+from falls_risk.errors import ConfigError
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.modelling.calibration import CALIBRATION_METHODS
 from falls_risk.modelling.data import (
@@ -276,11 +278,18 @@ def run_experiment(
                 seed=config.seed, progress=progress,
             )
             params = {**tuning_result.best_params, "num_boost_round": tuning_result.num_boost_round, **params}
-        model = train_model(
-            split.train, split.calibration, kind=model_cfg.kind, params=params, specs=specs,
-            features=model_cfg.features, roles=roles, calibration_methods=config.calibration.methods,
-            registry_version=registry_version, seed=config.seed,
-        )
+        try:
+            model = train_model(
+                split.train, split.calibration, kind=model_cfg.kind, params=params, specs=specs,
+                features=model_cfg.features, roles=roles, calibration_methods=config.calibration.methods,
+                registry_version=registry_version, seed=config.seed,
+            )
+        except (ValueError, LightGBMError) as exc:
+            # scikit-learn and LightGBM check parameter values only when fitting.
+            raise ConfigError(
+                f"Experiment {config.name!r}, model {name!r} ({model_cfg.kind}) cannot be fitted with params "
+                f"{dict(model_cfg.params)}: {str(exc).splitlines()[0]} Fix that model's params in the experiment file."
+            ) from exc
         result = evaluate_model(model, split.test, evaluation=config.evaluation, specs=specs, seed=config.seed)
         model.set_reference(split.test)
         model.training_info_ = {

@@ -451,7 +451,9 @@ def run_scoring(
             counts |= {f"ingested.{k}": v["accepted"] for k, v in ingest_counts.items()}
 
             step("writing outputs")
-            with atomic_path(out) as staged:
+            # Staged inside the working folder: if the run is killed here, the next run's
+            # clear_abandoned_work removes the half-written (named) risk list with it.
+            with atomic_path(out, staging_dir=work) as staged:
                 with timer.stage("outputs"):
                     staged.mkdir(mode=0o750)
                     write_private_csv(risk_list, staged / RISK_LIST_NAME)
