@@ -58,3 +58,8 @@ def test_git_commit_is_read_without_changing_anything():
     info = tracking.git_commit()
     assert set(info) == {"git_commit", "git_dirty"}
     assert Path(tracking.__file__).name == "tracking.py"
+
+
+def test_a_bare_path_as_tracking_uri_says_which_uri_to_give(tmp_path):
+    with pytest.raises(ModelError, match=r"is a path, not a URI\. Give a SQLite store such as sqlite:///"):
+        tracking.configure(str(tmp_path / "mlflow.db"))

@@ -60,6 +60,12 @@ def configure(tracking_uri: str | None = None) -> str:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or _default_uri()
+    if "://" not in uri:
+        # A bare path would be MLflow's file store, which has no model registry.
+        raise ModelError(
+            f"Tracking URI {uri!r} is a path, not a URI. Give a SQLite store such as "
+            f"sqlite:///{Path(uri).expanduser().resolve()} (or a tracking server's http(s):// address)."
+        )
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri

@@ -83,3 +83,21 @@ def test_event_alerts_cover_the_period_since_last_run_with_current_risk():
     assert alerts.loc[1, "event_date"] == datetime(2026, 2, 28).date()
     later = event_alerts(events, scores, since=date(2026, 2, 1), until=date(2026, 3, 2))
     assert "application for a housing adaptation" in set(later["alert"])
+
+
+def test_an_event_delivered_late_alerts_once_in_the_first_run_that_sees_it():
+    """Police deliver weeks late: an incident dated before the last run, absent from its extract,
+    alerts in this run; one the last run already saw does not alert again."""
+    scores = CURRENT.assign(rank=range(1, 6))
+    seen_by_last_run = pd.DataFrame({"person_key": ["a"], "event_date": [date(2026, 1, 20)], "code": ["ed/fall"]})
+    events = pd.DataFrame(
+        {
+            "person_key": ["a", "c", "c"],
+            "event_time": pd.to_datetime(["2026-01-20 10:00", "2026-01-11 09:00", "2026-02-20 09:00"]),
+            "code": ["ed/fall", "police/concern_for_welfare", "ed/fall"],
+        }
+    )
+    alerts = event_alerts(events, scores, since=date(2025, 10, 1), until=date(2026, 3, 1),
+                          already_seen=seen_by_last_run)
+    assert sorted(zip(alerts["person_key"], alerts["event_date"].astype(str), strict=True)) == [
+        ("c", "2026-01-11"), ("c", "2026-02-20")]

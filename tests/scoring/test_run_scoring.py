@@ -43,7 +43,8 @@ def runs(world_dir, loaded, tmp_path_factory):
 def test_outputs_of_a_month(runs, world_dir):
     out = runs["root"] / "2025-12"
     expected = {"risk_list.csv", "scores.parquet", "explanations.parquet", "summary.html", "manifest.json",
-                "features.parquet", "alerts.parquet", "changes.parquet", "risers.parquet", "drift.csv"}
+                "features.parquet", "alerts.parquet", "changes.parquet", "risers.parquet", "drift.csv",
+                "alert_events_seen.parquet"}
     assert expected <= {p.name for p in out.iterdir()}
     assert not (runs["root"] / ".work" / "2025-12").exists()  # the working folder held identifiers
 
@@ -108,7 +109,12 @@ def test_changes_risers_and_alerts_since_the_previous_run(runs):
     assert risers["model_change_points"].abs().max() < 1e-6
 
     alerts = pd.read_parquet(runs["root"] / "2025-12" / "alerts.parquet")
-    assert alerts["event_date"].between(NOV, date(2025, 11, 30)).all()
+    # Since November's run, or delivered late: dated earlier but not seen by November's run.
+    seen = pd.read_parquet(runs["root"] / "2025-11" / "alert_events_seen.parquet")
+    seen_keys = set(zip(seen["person_key"], seen["event_date"], seen["code"], strict=True))
+    late = alerts[alerts["event_date"] < NOV]
+    assert alerts["event_date"].max() <= date(2025, 11, 30)
+    assert not {k for k in zip(late["person_key"], late["event_date"], late["code"], strict=True)} & seen_keys
     assert set(alerts["person_key"]) <= set(dec["person_key"])
     risk_list = pd.read_csv(runs["root"] / "2025-12" / "risk_list.csv", dtype=str)
     assert (risk_list["alerts"].fillna("") != "").sum() >= min(len(alerts), 1)

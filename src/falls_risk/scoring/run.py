@@ -15,7 +15,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from falls_risk.config import FeatureConfig, PipelineConfig
 from falls_risk.errors import ScoringError
 from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
-from falls_risk.scoring.alerts import event_alerts
+from falls_risk.scoring.alerts import LATE_ARRIVAL_LOOKBACK_DAYS, alertable_events, event_alerts
 from falls_risk.scoring.changes import biggest_risers, explain_risers, tier_changes
 from falls_risk.scoring.drift import drift_table, drift_warnings
 from falls_risk.scoring.manifest import (
@@ -171,6 +171,8 @@ def _previous_outputs(root: Path, previous: dict[str, Any] | None, warnings: lis
     out = {"scores": pd.read_parquet(folder / "scores.parquet")}
     if (folder / "features.parquet").exists():
         out["features"] = pd.read_parquet(folder / "features.parquet")
+    if (folder / "alert_events_seen.parquet").exists():
+        out["alert_events_seen"] = pd.read_parquet(folder / "alert_events_seen.parquet")
     return out
 
 
@@ -391,13 +393,20 @@ def run_scoring(
             bar.advance(task)
 
             since = date.fromisoformat(previous["as_of"]) if previous else (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
-            events = _read_events(ws, since, as_of)
-
             prev_out = _previous_outputs(root, previous, warnings)
+            # Late deliveries: look back before the last run, and leave out what it had already seen.
+            alert_window = {
+                "since": since - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS) if "alert_events_seen" in prev_out else since,
+                "until": as_of, "min_match_probability": feature_config.min_match_probability,
+            }
+            events = _read_events(ws, min(alert_window["since"], as_of - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS)),
+                                  as_of)
+            seen_now = alertable_events(events, since=as_of - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS), until=as_of,
+                                        min_match_probability=feature_config.min_match_probability)
 
             def extra_people(scored: pd.DataFrame) -> set[str]:
-                keys = set(event_alerts(events, scored, since=since, until=as_of,
-                                        min_match_probability=feature_config.min_match_probability)["person_key"])
+                keys = set(event_alerts(events, scored, **alert_window,
+                                        already_seen=prev_out.get("alert_events_seen"))["person_key"])
                 if "scores" in prev_out:
                     keys |= set(biggest_risers(scored, prev_out["scores"], n_risers)["person_key"])
                     left = tier_changes(scored, prev_out["scores"])
@@ -419,8 +428,7 @@ def run_scoring(
 
             with timer.stage("changes"):
                 step("changes and alerts")
-                alerts = event_alerts(events, scores, since=since, until=as_of,
-                                      min_match_probability=feature_config.min_match_probability)
+                alerts = event_alerts(events, scores, **alert_window, already_seen=prev_out.get("alert_events_seen"))
                 changes = risers = None
                 if "scores" in prev_out:
                     changes = tier_changes(scores, prev_out["scores"])
@@ -461,6 +469,7 @@ def run_scoring(
                     scored.explanations.to_parquet(staged / "explanations.parquet", index=False)
                     features.to_parquet(staged / "features.parquet", index=False)
                     alerts.to_parquet(staged / "alerts.parquet", index=False)
+                    seen_now.drop(columns="alert").to_parquet(staged / "alert_events_seen.parquet", index=False)
                     if changes is not None and risers is not None:
                         changes.to_parquet(staged / "changes.parquet", index=False)
                         risers.to_parquet(staged / "risers.parquet", index=False)
@@ -478,7 +487,8 @@ def run_scoring(
                               "registry_version": getattr(model, "registry_version_", None)},
                     "policy": policy.to_dict(),
                     "policy_text": policy.describe(),
-                    "alert_period": {"since": since.isoformat(), "until": as_of.isoformat()},
+                    "alert_period": {"since": since.isoformat(), "until": as_of.isoformat(),
+                                     "late_deliveries_from": alert_window["since"].isoformat()},
                     "previous_run": None if previous is None else {
                         "month": previous["month"], "sequence": previous.get("sequence"),
                         "output_hash": previous.get("output_hash")},
