@@ -102,7 +102,7 @@ def test_subgroups_via_metricframe(synthetic_split, specs):
     groups = subgroup_columns(test, specs, resolve_roles(specs))
     assert list(groups.columns) == ["sex", "age_band", "wimd_quintile", "local_authority"]
     threshold = float(np.quantile(p, 0.98))
-    table, summary = subgroup_metrics(test["label"], p, groups, threshold)
+    table, summary = subgroup_metrics(test["label"], p, groups, p >= threshold)
     female = table[(table["attribute"] == "sex") & (table["group"] == "F")].iloc[0]
     mask = (groups["sex"] == "F").to_numpy()
     y = test["label"].to_numpy()
@@ -114,3 +114,15 @@ def test_subgroups_via_metricframe(synthetic_split, specs):
     assert set(table[table["attribute"] == "local_authority"]["group"]) == {"Cardiff", "Swansea", "Newport"}
     assert "unknown" in set(table[table["attribute"] == "wimd_quintile"]["group"])
     assert "test_auroc_sex_F" in summary and "test_false_negative_rate_gap_age_band" in summary
+
+
+def test_subgroup_false_negative_rate_is_that_of_the_capacity_list_itself():
+    # Two admitted women with the same risk; the list had room for one of them (a tie at the cut-off,
+    # as isotonic calibration makes): one of two missed, not none.
+    y = np.array([1, 1, 0, 0, 1, 0])
+    p = np.array([0.3, 0.3, 0.1, 0.1, 0.2, 0.05])
+    flagged = np.array([True, False, False, False, True, False])
+    groups = pd.DataFrame({"sex": ["F", "F", "F", "M", "M", "M"]})
+    table, _ = subgroup_metrics(y, p, groups, flagged)
+    fnr = table.set_index("group")["false_negative_rate"]
+    assert fnr["F"] == pytest.approx(0.5) and fnr["M"] == pytest.approx(0.0)

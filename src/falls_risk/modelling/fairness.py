@@ -2,8 +2,8 @@
 
 Subgroups come from features in the table (via the registry's categories): sex, age band
 (65-74 / 75-84 / 85+), WIMD quintile and local authority. For each group: rows, events,
-AUROC, observed/expected (events / sum of predicted risk) and the false-negative rate at the
-threshold that flags the top ``capacity`` (2%) of the cohort.
+AUROC, observed/expected (events / sum of predicted risk) and the false-negative rate of the
+list that flags the top ``capacity`` (2%) of the cohort at each index date.
 """
 
 from __future__ import annotations
@@ -72,25 +72,30 @@ def _events(y_true: Any, y_score: Any) -> float:
 
 
 def subgroup_metrics(
-    y: Any, p: Any, groups: pd.DataFrame, threshold: float
+    y: Any, p: Any, groups: pd.DataFrame, flagged: Any
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """A long table (attribute, group, rows, events, auroc, observed_expected, false_negative_rate)
-    and summary metrics (worst-group gaps) for MLflow."""
+    and summary metrics (worst-group gaps) for MLflow.
+
+    ``flagged`` marks the rows on the list at the chosen capacity (``evaluation.capacity_flags``),
+    so the false-negative rate is measured at exactly the operating point of the capacity metrics.
+    """
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
 
-    def _fnr(y_true: Any, y_score: Any) -> float:
+    def _fnr(y_true: Any, y_score: Any, flagged: Any) -> float:
         y_true = np.asarray(y_true)
         if y_true.sum() == 0:
             return float("nan")
-        return float(false_negative_rate(y_true, (np.asarray(y_score) >= threshold).astype(int), pos_label=1))
+        return float(false_negative_rate(y_true, np.asarray(flagged).astype(int), pos_label=1))
 
     metrics = {"rows": _rows, "events": _events, "auroc": _auroc, "observed_expected": _observed_expected,
                "false_negative_rate": _fnr}
     tables = []
     summary: dict[str, float] = {}
     for attribute in groups.columns:
-        frame = MetricFrame(metrics=metrics, y_true=y, y_pred=p, sensitive_features=groups[attribute])
+        frame = MetricFrame(metrics=metrics, y_true=y, y_pred=p, sensitive_features=groups[attribute],
+                            sample_params={"false_negative_rate": {"flagged": np.asarray(flagged, dtype=bool)}})
         table = frame.by_group.reset_index().rename(columns={attribute: "group"})
         table.insert(0, "attribute", attribute)
         tables.append(table)

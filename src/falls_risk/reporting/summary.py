@@ -229,7 +229,7 @@ def subgroup_table(
     if groups.empty or threshold is None:
         return []
     y = test["label"].to_numpy(dtype=int)
-    table, _ = subgroup_metrics(y, probability, groups, threshold)
+    table, _ = subgroup_metrics(y, probability, groups, np.asarray(probability) >= threshold)
     rows: list[dict[str, Any]] = []
     for rec in table.itertuples(index=False):
         n, e = rec.rows, rec.events
