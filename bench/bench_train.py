@@ -16,8 +16,9 @@ Usage::
 ``--world`` reuses an existing synthetic world (DIR/extract, DIR/truth); its linked workspace
 must have been made with the same FALLS_RISK_SECRET (default: the test secret) for the true-risk
 comparison. The tuned model is also compared with the logistic regression row by row: a paired
-person-level bootstrap of the AUROC and AUPRC differences. Targets (issue 5): tuned LightGBM beats regularised logistic regression on AUROC and
-AUPRC; calibration slope 0.9-1.1; ECE < 0.01; 30-trial tuned run < 15 minutes on 2 cores.
+person-level bootstrap of the AUROC and AUPRC differences. Targets (issue 5): tuned LightGBM
+beats regularised logistic regression on AUROC and AUPRC; calibration slope 0.9-1.1; ECE < 0.01;
+30-trial tuned run < 15 minutes on 2 cores.
 """
 
 from __future__ import annotations

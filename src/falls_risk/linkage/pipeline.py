@@ -142,7 +142,7 @@ def run_linkage(
             task = bar.add_task("Linking", total=len(sources) + 4)
             clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
-            without_nhs = con.execute("SELECT count(*) FROM spine_raw WHERE nhs IS NULL").fetchall()[0][0]
+            without_nhs = prepare.spine_rows_without_nhs(con)
             stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
             clock.lap("stage 1 (NHS number)")
             bar.advance(task)
@@ -264,7 +264,7 @@ def run_linkage(
                 threshold=config.match_threshold,
                 spine_people=spine_size,
                 stage2_identities=len(identities),
-                spine_rows_without_nhs_number=int(without_nhs),
+                spine_rows_without_nhs_number=without_nhs,
                 sources=counts,
                 decisions_applied=len(known),
                 decisions_unmatched=len(decisions) - len(known),

@@ -83,6 +83,11 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
     return int(n)
 
 
+def spine_rows_without_nhs(con: duckdb.DuckDBPyConnection) -> int:
+    """Population rows that ``load_spine`` left out: no valid NHS number to key them on."""
+    return int(con.execute("SELECT count(*) FROM spine_raw WHERE nhs IS NULL").fetchall()[0][0])
+
+
 def _dob_disagrees(columns: list[str]) -> str:
     if "date_of_birth" not in columns:
         return "FALSE"

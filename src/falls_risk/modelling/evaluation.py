@@ -68,9 +68,9 @@ def capacity_flags(p: np.ndarray, index_dates: np.ndarray, capacity: float) -> n
     return ranks <= np.maximum(1, np.floor(capacity * sizes))
 
 
-def capacity_threshold(p: np.ndarray, index_dates: np.ndarray, capacity: float) -> float:
-    """The lowest probability flagged at this capacity (a probability threshold for subgroup checks)."""
-    return float(np.min(p[capacity_flags(p, index_dates, capacity)]))
+def lowest_flagged(p: np.ndarray, flagged: np.ndarray) -> float:
+    """The lowest probability on the list (the capacity's probability threshold, for the record)."""
+    return float(np.min(p[flagged]))
 
 
 def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: Sequence[float], w: np.ndarray | None = None) -> np.ndarray:
@@ -181,6 +181,6 @@ def evaluate_predictions(
     return Evaluation(
         metrics=metrics,
         decision_curve=curve,
-        thresholds={_pct(c): capacity_threshold(p, index_dates, c) for c in capacities},
+        thresholds={_pct(c): lowest_flagged(p, flags[c]) for c in capacities},
         info={"bootstrap_resamples": len(boot), "bootstrap_unit": "person", "index_dates": n_dates},
     )

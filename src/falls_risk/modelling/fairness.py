@@ -82,6 +82,7 @@ def subgroup_metrics(
     """
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
+    on_list = {"false_negative_rate": {"flagged": np.asarray(flagged, dtype=bool)}}
 
     def _fnr(y_true: Any, y_score: Any, flagged: Any) -> float:
         y_true = np.asarray(y_true)
@@ -95,7 +96,7 @@ def subgroup_metrics(
     summary: dict[str, float] = {}
     for attribute in groups.columns:
         frame = MetricFrame(metrics=metrics, y_true=y, y_pred=p, sensitive_features=groups[attribute],
-                            sample_params={"false_negative_rate": {"flagged": np.asarray(flagged, dtype=bool)}})
+                            sample_params=on_list)
         table = frame.by_group.reset_index().rename(columns={attribute: "group"})
         table.insert(0, "attribute", attribute)
         tables.append(table)

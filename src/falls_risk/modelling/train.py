@@ -31,7 +31,7 @@ from falls_risk.modelling.data import (
     load_features,
     temporal_split,
 )
-from falls_risk.modelling.evaluation import capacity_flags, capacity_threshold, evaluate_predictions
+from falls_risk.modelling.evaluation import capacity_flags, evaluate_predictions, lowest_flagged
 from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.modelling.roles import default_registry_version, default_specs
@@ -100,12 +100,9 @@ def evaluate_model(
         capacities=evaluation.capacities, thresholds=evaluation.decision_thresholds,
         n_bootstrap=evaluation.bootstrap, seed=seed,
     )
-    capacity_key = f"{evaluation.fairness_capacity * 100:g}".replace(".", "_") + "pct"
-    threshold = ev.thresholds.get(capacity_key)
-    if threshold is None:
-        threshold = capacity_threshold(p, test["index_date"].to_numpy(), evaluation.fairness_capacity)
     groups = subgroup_columns(test, specs, model.roles_)
     flagged = capacity_flags(p, test["index_date"].to_numpy(), evaluation.fairness_capacity)
+    threshold = lowest_flagged(p, flagged)
     table, summary = subgroup_metrics(y, p, groups, flagged)
     predictions = pd.DataFrame({
         "person_key": test["person_key"].to_numpy(),

@@ -395,22 +395,25 @@ def run_scoring(
             since = date.fromisoformat(previous["as_of"]) if previous else (pd.Timestamp(as_of) - pd.DateOffset(months=1)).date()
             prev_out = _previous_outputs(root, previous, warnings)
             # Late deliveries: look back before the last run, and leave out what it had already seen.
-            alert_window = {
-                "since": since - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS) if "alert_events_seen" in prev_out else since,
-                "until": as_of, "min_match_probability": feature_config.min_match_probability,
-            }
-            events = _read_events(ws, min(alert_window["since"], as_of - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS)),
-                                  as_of)
-            seen_now = alertable_events(events, since=as_of - timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS), until=as_of,
+            lookback = timedelta(days=LATE_ARRIVAL_LOOKBACK_DAYS)
+            seen_before = prev_out.get("alert_events_seen")
+            alerts_from = since - lookback if seen_before is not None else since
+            events = _read_events(ws, since - lookback, as_of)
+            seen_now = alertable_events(events, since=as_of - lookback, until=as_of,
                                         min_match_probability=feature_config.min_match_probability)
+            # Alerts, tier changes and risers, found once on the tiered scores: the people they name
+            # are explained too.
+            found: dict[str, pd.DataFrame] = {}
 
             def extra_people(scored: pd.DataFrame) -> set[str]:
-                keys = set(event_alerts(events, scored, **alert_window,
-                                        already_seen=prev_out.get("alert_events_seen"))["person_key"])
+                found["alerts"] = event_alerts(events, scored, since=alerts_from, until=as_of, already_seen=seen_before,
+                                               min_match_probability=feature_config.min_match_probability)
+                keys = set(found["alerts"]["person_key"])
                 if "scores" in prev_out:
-                    keys |= set(biggest_risers(scored, prev_out["scores"], n_risers)["person_key"])
-                    left = tier_changes(scored, prev_out["scores"])
-                    keys |= set(left.loc[left["change"] == "left", "person_key"])
+                    found["changes"] = tier_changes(scored, prev_out["scores"])
+                    found["risers"] = biggest_risers(scored, prev_out["scores"], n_risers)
+                    left = found["changes"]["change"] == "left"
+                    keys |= set(found["risers"]["person_key"]) | set(found["changes"].loc[left, "person_key"])
                 return keys
 
             with timer.stage("scoring"):
@@ -428,13 +431,9 @@ def run_scoring(
 
             with timer.stage("changes"):
                 step("changes and alerts")
-                alerts = event_alerts(events, scores, **alert_window, already_seen=prev_out.get("alert_events_seen"))
-                changes = risers = None
-                if "scores" in prev_out:
-                    changes = tier_changes(scores, prev_out["scores"])
-                    risers = biggest_risers(scores, prev_out["scores"], n_risers)
-                    if "features" in prev_out:
-                        risers = _explain_rises(model, risers, features, prev_out["features"], warnings)
+                alerts, changes, risers = found["alerts"], found.get("changes"), found.get("risers")
+                if risers is not None and "features" in prev_out:
+                    risers = _explain_rises(model, risers, features, prev_out["features"], warnings)
                 def changed(kind: str) -> set[str]:
                     return set(changes.loc[changes["change"] == kind, "person_key"]) if changes is not None else set()
 
@@ -488,7 +487,7 @@ def run_scoring(
                     "policy": policy.to_dict(),
                     "policy_text": policy.describe(),
                     "alert_period": {"since": since.isoformat(), "until": as_of.isoformat(),
-                                     "late_deliveries_from": alert_window["since"].isoformat()},
+                                     "late_deliveries_from": alerts_from.isoformat()},
                     "previous_run": None if previous is None else {
                         "month": previous["month"], "sequence": previous.get("sequence"),
                         "output_hash": previous.get("output_hash")},

@@ -74,8 +74,7 @@ def summary_data(
     return {
         "manifest": manifest,
         # The manifest keeps exact counts; the page shows them like every other count.
-        "row_counts": {stage: small_count(n) if isinstance(n, int | np.integer) else n
-                       for stage, n in manifest.get("row_counts", {}).items()},
+        "row_counts": {stage: small_count(n) for stage, n in manifest.get("row_counts", {}).items()},
         "eligible": small_count(len(scores)),
         "tiers": [{"tier": t, "count": small_count(int((tiers == t).sum()))} for t in ("high", "moderate", "low")],
         "flagged_mean_risk": float(flagged["probability"].mean()) if len(flagged) >= 5 else None,

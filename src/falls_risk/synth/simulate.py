@@ -19,10 +19,9 @@ published ranges:
 
 These are the hazard ratios at 75. Relative risks weaken with age, as clinical risk tools model
 them (QRISK3 and QFracture with age interaction terms, FRAX with hazard ratios that change with
-age): every log hazard ratio
-above is scaled by 1 - 0.3 per decade past 75 (1.3 at 65, 0.7 at 85, 0.4 at 95), and each year of
-age is then re-centred so that its incidence is unchanged (``attenuate_with_age``). A previous
-fall's 1.8 is thus 2.1 at 65 and 1.5 at 85. The log-linear model of the risk factors holds within
+age): every log hazard ratio above is scaled by 1 - 0.3 per decade past 75 (1.3 at 65, 0.7 at 85,
+0.4 at 95), and each year of age is then re-centred so that its incidence is unchanged
+(``attenuate_with_age``). A previous fall's 1.8 is thus 2.1 at 65 and 1.5 at 85. The log-linear model of the risk factors holds within
 an age; across ages it does not, which is a structure a logistic regression on main effects
 misses and trees can learn.
 
