@@ -34,7 +34,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from falls_risk import catalog
 from falls_risk.features.registry import WELSH_LOCAL_AUTHORITIES
+from falls_risk.ingest.summary import IngestSummary
 
 ONE_DATE = date(2024, 1, 1)
 START = np.datetime64("2019-01-01")
@@ -162,11 +164,10 @@ def _linked_columns(rng: np.random.Generator, people: np.ndarray, keys: pa.Array
 
 
 def generate(ws: Path, people: int, seed: int = 1) -> dict:
-    """Write WS/linked/*.parquet and WS/ingest_summary.json for ~``people`` 65+ at 2024-01-01."""
+    """Write the linked sources and an ingest summary for ~``people`` 65+ at 2024-01-01."""
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
-    linked = ws / "linked"
-    linked.mkdir(parents=True, exist_ok=True)
+    catalog.POPULATION.path(ws).parent.mkdir(parents=True, exist_ok=True)
     n = int(people / 0.9)  # some die or register later; the cohort at 2024-01-01 is ~people
     keys = _keys(n, rng)
     frailty = rng.gamma(2.0, 0.5, n)
@@ -197,12 +198,12 @@ def generate(ws: Path, people: int, seed: int = 1) -> dict:
             "household_key": pa.array([f"h{h:09d}" for h in household.tolist()]),
         }
     )
-    pq.write_table(population, linked / "population.parquet")
+    pq.write_table(population, catalog.POPULATION.path(ws))
     rows = {"population": n}
 
     def write(source: str, columns: dict) -> None:
         table = pa.table(columns)
-        pq.write_table(table, linked / f"{source}.parquet", row_group_size=2_000_000)
+        pq.write_table(table, catalog.LINKED.path(ws, source=source), row_group_size=2_000_000)
         rows[source] = rows.get(source, 0) + table.num_rows
 
     # Prescriptions (the bulk): in chunks to bound memory.
@@ -218,7 +219,7 @@ def generate(ws: Path, people: int, seed: int = 1) -> dict:
         }
         table = pa.table(columns)
         if writer is None:
-            writer = pq.ParquetWriter(linked / "prescriptions.parquet", table.schema)
+            writer = pq.ParquetWriter(catalog.LINKED.path(ws, source="prescriptions"), table.schema)
         writer.write_table(table, row_group_size=2_000_000)
         rows["prescriptions"] = rows.get("prescriptions", 0) + table.num_rows
     writer.close()
@@ -339,7 +340,8 @@ def generate(ws: Path, people: int, seed: int = 1) -> dict:
             **_linked_columns(rng, who, keys, 0.0),
         },
     )
-    (ws / "ingest_summary.json").write_text(json.dumps({"extract_date": "2025-12-31"}), encoding="utf-8")
+    IngestSummary(extract_dir="bench", workspace=str(ws), extract_date=date(2025, 12, 31),
+                  extract_date_source="given", mapping=None, sources={}, absent_sources=[], ignored_files=[]).write(ws)
     return {"rows": rows, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -371,14 +373,13 @@ def run_phase(phase: str, ws: Path, monthly_dates: int, max_rows_per_query: int 
         result["index_dates"] = monthly_dates
         result["seconds_events"] = summary["seconds_events"]
     elif phase == "pandas":
-        import pandas as pd
 
         from falls_risk.features.compute import label_known_until
         from falls_risk.features.pandas_reference import events_frame, pandas_features
         from falls_risk.workspace import Workspace
 
-        events = events_frame(pq.read_table(ws / "events" / "events.parquet"))
-        population = pd.read_parquet(ws / "linked" / "population.parquet")
+        events = events_frame(catalog.EVENTS.load_arrow(ws))
+        population = catalog.POPULATION.load(ws)
         loaded = time.perf_counter()
         table = pandas_features(
             events, population, ONE_DATE, config, label_known_until=label_known_until(Workspace(ws), config)

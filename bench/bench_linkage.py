@@ -12,7 +12,6 @@ the model's own estimates of false and missed links with the truth.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -26,6 +25,8 @@ from pathlib import Path
 
 os.environ.setdefault("FALLS_RISK_SECRET", "bench-secret-not-for-real-use-0123")
 
+from falls_risk.catalog import INGESTED, LINKAGE_SUMMARY, TRUTH_RECORD_PERSON
+
 CHILD = """
 import sys
 from falls_risk.linkage import run_linkage
@@ -37,12 +38,12 @@ def ensure_world(world: Path, people: int, seed: int) -> None:
     from falls_risk.ingest import run_ingest
     from falls_risk.synth import generate_world
 
-    if not (world / "truth" / "record_person.parquet").exists():
+    if not TRUTH_RECORD_PERSON.exists(world / "truth"):
         print(f"generating a {people:,}-person world in {world} ...", flush=True)
         generate_world(
             world, people=people, seed=seed, start=date(2019, 1, 1), end=date(2025, 12, 31), progress=False
         )
-    if not (world / "ws" / "ingested" / "population.parquet").exists():
+    if not INGESTED.exists(world / "ws", source="population"):
         run_ingest(world / "extract", world / "ws", progress=False)
 
 
@@ -78,7 +79,7 @@ def main() -> int:
     print(f"cpus: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}", flush=True)
 
     seconds, peak = timed_child(ws, retrain=True)
-    timings = json.loads((ws / "linkage" / "summary.json").read_text())["timings"]
+    timings = LINKAGE_SUMMARY.load(ws)["timings"]
     print(
         f"link, training a new model: {seconds:.1f} s, peak RSS {peak:.2f} GB; phases {timings}", flush=True
     )
@@ -89,7 +90,7 @@ def main() -> int:
     )
 
     scores = evaluate_linkage(ws, world / "truth")
-    summary = json.loads((ws / "linkage" / "summary.json").read_text())
+    summary = LINKAGE_SUMMARY.load(ws)
     estimates = pd.DataFrame(
         [
             {

@@ -102,7 +102,8 @@ def _register_model(tmp: Path) -> str:
 
 
 def part_b(people: int, repeats: int, world: Path | None = None) -> dict[str, object]:
-    from falls_risk.scoring import run_scoring
+    from falls_risk.catalog import LINKAGE_MODEL, SCORING_WORK
+    from falls_risk.scoring import ScoringRequest, TierPolicy, run_scoring
     from falls_risk.synth import generate_world
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
@@ -117,27 +118,28 @@ def part_b(people: int, repeats: int, world: Path | None = None) -> dict[str, ob
     extract = tmp / "world" / "extract"
     # First run: trains the linkage model (as training would) and keeps it for the timed runs.
     t = time.perf_counter()
-    first = run_scoring(extract, date(2025, 11, 1), tmp / "runs" / "2025-11", capacity=700,
-                        tracking_uri=tracking_uri, keep_work=True, progress=False)
+    policy = TierPolicy(capacity=700)
+    first = run_scoring(ScoringRequest(extract, date(2025, 11, 1), tmp / "runs" / "2025-11", policy,
+                                       tracking_uri=tracking_uri, keep_work=True), progress=False)
     first_s = time.perf_counter() - t
     linkage_model = tmp / "linkage_model.json"
-    (tmp / "runs" / ".work" / "2025-11" / "linkage" / "model.json").replace(linkage_model)
+    LINKAGE_MODEL.path(SCORING_WORK.path(tmp / "runs", month="2025-11")).replace(linkage_model)
     times, stages, cpu_times = [], [], []
     for i in range(repeats):
         c = time.process_time()
         t = time.perf_counter()
-        result = run_scoring(extract, date(2025, 12, 1), tmp / "runs" / "2025-12", capacity=700,
-                             tracking_uri=tracking_uri, linkage_model=linkage_model, progress=False)
+        result = run_scoring(ScoringRequest(extract, date(2025, 12, 1), tmp / "runs" / "2025-12", policy,
+                                            tracking_uri=tracking_uri, linkage_model=linkage_model), progress=False)
         times.append(time.perf_counter() - t)
         cpu_times.append(time.process_time() - c)
-        stages.append(result.manifest["timings_seconds"])
+        stages.append(result.manifest.timings_seconds)
     median_run = sorted(range(repeats), key=lambda i: times[i])[repeats // 2]
     return {
         "people_in_world": people,
-        "eligible": result.manifest["row_counts"]["eligible"],
-        "flagged": result.manifest["row_counts"]["flagged"],
-        "risk_list_rows": result.manifest["row_counts"]["risk_list"],
-        "alerts": result.manifest["row_counts"]["alerts"],
+        "eligible": result.manifest.row_counts["eligible"],
+        "flagged": result.manifest.row_counts["flagged"],
+        "risk_list_rows": result.manifest.row_counts["risk_list"],
+        "alerts": result.manifest.row_counts["alerts"],
         "repeats": repeats,
         "median_seconds_total": round(statistics.median(times), 1),
         "all_seconds_total": [round(x, 1) for x in times],

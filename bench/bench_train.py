@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from falls_risk import catalog
+
 ROOT = Path(__file__).resolve().parents[1]
 INDEX_DATES = "2021-01-01:2024-10-01:quarterly"
 
@@ -57,19 +59,19 @@ def prepare_workspace(bench: Path, world: Path | None, people: int, timings: dic
 
     world = world or bench / "world"
     ws = bench / "ws"
-    if not (world / "truth" / "monthly_hazard.parquet").exists():
+    if not catalog.TRUTH_MONTHLY_HAZARD.exists(world / "truth"):
         t = time.perf_counter()
         generate_world(world, people=people, seed=seed, start=date(2019, 1, 1), end=date(2025, 12, 31), progress=False)
         _step("synth", time.perf_counter() - t, timings)
-    if not (ws / "ingest_summary.json").exists():
+    if not catalog.INGEST_SUMMARY.exists(ws):
         t = time.perf_counter()
         run_ingest(world / "extract", ws, progress=False)
         _step("ingest", time.perf_counter() - t, timings)
-    if not (ws / "linked" / "population.parquet").exists():
+    if not catalog.POPULATION.exists(ws):
         t = time.perf_counter()
         run_linkage(ws, progress=False)
         _step("link", time.perf_counter() - t, timings)
-    if not (ws / "features" / "manifest.json").exists():
+    if not catalog.FEATURES_MANIFEST.exists(ws):
         t = time.perf_counter()
         build_features(ws, parse_index_dates(INDEX_DATES), progress=False)
         _step("features", time.perf_counter() - t, timings)
@@ -80,7 +82,7 @@ def true_risk(world: Path, predictions: pd.DataFrame) -> np.ndarray:
     """True P(fall admission within 12 months of the index date) for each test row."""
     from falls_risk.linkage.secret import load_secret, person_keys
 
-    hazard = pd.read_parquet(world / "truth" / "monthly_hazard.parquet")
+    hazard = catalog.TRUTH_MONTHLY_HAZARD.load(world / "truth")
     nhs = hazard["nhs_number"].unique()
     keys = dict(zip(nhs, person_keys(load_secret(), nhs), strict=True))
     hazard["person_key"] = hazard["nhs_number"].map(keys)

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from falls_risk.catalog import INGEST_SUMMARY, LINKED
 from falls_risk.errors import WorkspaceError
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet
 
@@ -51,4 +52,6 @@ def test_write_json_round_trips(tmp_path):
 def test_missing_stage_output_says_which_command_makes_it(tmp_path):
     ws = Workspace(tmp_path)
     with pytest.raises(WorkspaceError, match="falls-risk link --workspace"):
-        ws.require(ws.linked_table("ed_attendances"), "link")
+        LINKED.require(ws, source="ed_attendances")
+    with pytest.raises(WorkspaceError, match="falls-risk ingest --workspace"):
+        INGEST_SUMMARY.load(ws)

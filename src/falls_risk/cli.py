@@ -145,16 +145,16 @@ def score(
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
-    from falls_risk.scoring import print_result, run_scoring
+    from falls_risk.scoring import ScoringRequest, TierPolicy, print_result, run_scoring
+    from falls_risk.scoring.tiers import OVERALL, PER_LOCAL_AUTHORITY
 
-    result = run_scoring(
+    request = ScoringRequest(
         extract,
         _parse_date(as_of, "--as-of"),
         out,
+        TierPolicy(capacity=capacity, top_percent=top_percent,
+                   per=PER_LOCAL_AUTHORITY if per_local_authority else OVERALL),
         model_uri=model,
-        capacity=capacity,
-        top_percent=top_percent,
-        per_local_authority=per_local_authority,
         mapping=mapping,
         extract_date=_parse_date(extract_date, "--extract-date"),
         tracking_uri=tracking_uri,
@@ -163,7 +163,7 @@ def score(
         keep_work=keep_work,
         config=load_pipeline_config(config),
     )
-    print_result(result)
+    print_result(run_scoring(request))
 
 
 @app.command()

@@ -21,6 +21,15 @@ from typing import Any
 
 from rich.table import Table
 
+from falls_risk.catalog import (
+    CLERICAL_REVIEW,
+    FEATURE_TABLE,
+    LEDGER,
+    LINKAGE_REPORT,
+    QUARANTINE,
+    RISK_LIST,
+    RUN_SUMMARY,
+)
 from falls_risk.progress import console
 
 WORLD_START = date(2019, 1, 1)
@@ -82,7 +91,7 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
     from falls_risk.linkage import create_secret_file, load_secret, run_linkage
     from falls_risk.modelling import promote, run_experiment
     from falls_risk.reporting import build_report
-    from falls_risk.scoring import print_result, run_scoring
+    from falls_risk.scoring import ScoringRequest, TierPolicy, print_result, run_scoring
     from falls_risk.synth import generate_world
 
     paths = DemoPaths(root)
@@ -110,7 +119,7 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
     )
     candidates = [r for r in [*baselines, *tuned] if r.version is not None]
     # The champion must be explainable with SHAP (a tree model); the leaderboard shows the rest.
-    trees = [r for r in candidates if getattr(r.model, "booster_", None) is not None]
+    trees = [r for r in candidates if r.model.booster_ is not None]
     champion = max(trees, key=lambda r: r.metrics.get("test_auprc", float("-inf")))
     result.champion = champion
     promote(
@@ -129,9 +138,10 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
         run = _timed(
             result,
             f"Monthly scoring {month}",
-            lambda as_of=as_of, month=month: run_scoring(
-                paths.world / "extract", as_of, paths.runs / month, top_percent=2.0, key_file=paths.key_file
-            ),
+            lambda as_of=as_of, month=month: run_scoring(ScoringRequest(
+                paths.world / "extract", as_of, paths.runs / month, TierPolicy(top_percent=2.0),
+                key_file=paths.key_file,
+            )),
         )
         print_result(run)
         result.scoring_runs.append(run)
@@ -161,14 +171,14 @@ def _print_outputs(result: DemoResult, candidates: list[Any]) -> None:
     latest = paths.runs / SCORING_MONTHS[-1].strftime("%Y-%m")
     for what, where in (
         ("Synthetic extracts (and ground truth)", paths.world),
-        ("Ingest quarantine", paths.workspace / "quarantine"),
-        ("Linkage quality report", paths.workspace / "reports" / "linkage.html"),
-        ("Clerical review pairs", paths.workspace / "reports" / "clerical_review.csv"),
-        ("Feature table", paths.workspace / "features"),
+        ("Ingest quarantine", QUARANTINE.path(paths.workspace, source="*").parent),
+        ("Linkage quality report", LINKAGE_REPORT.path(paths.workspace)),
+        ("Clerical review pairs", CLERICAL_REVIEW.path(paths.workspace)),
+        ("Feature table", FEATURE_TABLE.path(paths.workspace)),
         ("Commissioners' report", result.report),
-        ("Practitioners' risk list (identifiable)", latest / "risk_list.csv"),
-        ("Monthly summary", latest / "summary.html"),
-        ("Run ledger", paths.runs / "ledger.jsonl"),
+        ("Practitioners' risk list (identifiable)", RISK_LIST.path(latest)),
+        ("Monthly summary", RUN_SUMMARY.path(latest)),
+        ("Run ledger", LEDGER.path(paths.runs)),
         ("Time taken", f"{sum(result.timings.values()) / 60:.1f} minutes"),
     ):
         outputs.add_row(what, str(where))

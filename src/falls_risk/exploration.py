@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from falls_risk.catalog import EVENTS, LINKED
 from falls_risk.contract import PERSON_SOURCES, SOURCES
 from falls_risk.errors import ConfigError, ModelError, WorkspaceError, parameter_error
 from falls_risk.workspace import Workspace, sql_path
@@ -42,9 +43,8 @@ def _ws(workspace: str | Path | Workspace) -> Workspace:
 def _linked_tables(ws: Workspace, columns: list[str]) -> Iterator[tuple[str, pd.DataFrame]]:
     """(source, columns of its linked table) for every person source the workspace holds."""
     for source in PERSON_SOURCES:
-        path = ws.linked_table(source)
-        if path.exists():
-            yield source, pd.read_parquet(path, columns=columns)
+        if LINKED.exists(ws, source=source):
+            yield source, LINKED.load(ws, source=source, columns=columns)
 
 
 def link_rates(workspace: str | Path | Workspace) -> pd.DataFrame:
@@ -64,7 +64,7 @@ def event_volumes(workspace: str | Path | Workspace, freq: str = "MS", by: str =
     if by not in ("agency", "source"):
         raise parameter_error("by", "'agency' or 'source'", by)
     ws = _ws(workspace)
-    events = ws.require(ws.events / "events.parquet", "features")
+    events = EVENTS.require(ws)
     con = duckdb.connect()
     try:
         frame = con.sql(

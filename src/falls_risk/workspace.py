@@ -1,17 +1,7 @@
-"""Where each stage reads and writes, and how it writes safely.
+"""A workspace folder, and how every stage writes into it safely.
 
-A workspace is one folder that the pipeline stages fill in order::
-
-    WS/ingested/<source>.parquet      canonical, validated rows (identifiers still present)
-    WS/quarantine/<source>.parquet    rejected rows with their reason(s)
-    WS/ingest_summary.json            per-source counts, file hashes, extract date
-    WS/linkage/model.json             the trained Splink model, reused by later runs
-    WS/linkage/review_decisions.csv   clerical-review decisions that override the model
-    WS/linked/<source>.parquet        pseudonymised records: person_key, no direct identifiers
-    WS/linked/population.parquet      pseudonymised spine (person_key, sex, birth_month, area)
-    WS/events/events.parquet          one long event table (MEDS-like)
-    WS/features/index_date=.../       one row per person per index date
-    WS/reports/                       linkage report, clerical-review CSV
+A workspace is one folder that the pipeline stages fill in order; what lives where (and which
+module writes and reads it) is listed once, in :mod:`falls_risk.catalog`.
 
 Every write goes to a temporary path beside the target and is renamed into place, so a failed
 or interrupted run leaves the earlier outputs intact.
@@ -32,61 +22,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from falls_risk.errors import WorkspaceError
-
 
 @dataclass(frozen=True)
 class Workspace:
+    """One workspace folder (its artefacts are named in :mod:`falls_risk.catalog`)."""
+
     root: Path
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        object.__setattr__(self, "root", Path(root))
-
-    @property
-    def ingested(self) -> Path:
-        return self.root / "ingested"
-
-    @property
-    def quarantine(self) -> Path:
-        return self.root / "quarantine"
-
-    @property
-    def ingest_summary(self) -> Path:
-        return self.root / "ingest_summary.json"
-
-    @property
-    def linkage(self) -> Path:
-        return self.root / "linkage"
-
-    @property
-    def linked(self) -> Path:
-        return self.root / "linked"
-
-    @property
-    def events(self) -> Path:
-        return self.root / "events"
-
-    @property
-    def features(self) -> Path:
-        return self.root / "features"
-
-    @property
-    def reports(self) -> Path:
-        return self.root / "reports"
-
-    def ingested_table(self, source: str) -> Path:
-        return self.ingested / f"{source}.parquet"
-
-    def linked_table(self, source: str) -> Path:
-        return self.linked / f"{source}.parquet"
-
-    def require(self, path: Path, stage: str) -> Path:
-        """Return ``path`` or explain which command produces it."""
-        if not path.exists():
-            raise WorkspaceError(
-                f"{path} does not exist. Run `falls-risk {stage} --workspace {self.root}` first."
-            )
-        return path
+    def __init__(self, root: str | os.PathLike[str] | Workspace) -> None:
+        object.__setattr__(self, "root", root.root if isinstance(root, Workspace) else Path(root))
 
 
 def sql_path(path: str | os.PathLike[str]) -> str:

@@ -16,14 +16,15 @@ People:
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-from falls_risk.workspace import Workspace, write_parquet
+from falls_risk import catalog
+from falls_risk.ingest.summary import IngestSummary
+from falls_risk.workspace import Workspace
 
 D = date(2023, 1, 1)
 EXTRACT_DATE = date(2024, 3, 31)
@@ -420,10 +421,13 @@ ROWS = {
 
 def write_tiny_workspace(root: Path) -> Path:
     ws = Workspace(root)
-    write_parquet(_table(POPULATION, SCHEMAS["population"]), ws.linked_table("population"))
+    catalog.POPULATION.save(ws, _table(POPULATION, SCHEMAS["population"]))
     for source, rows in ROWS.items():
-        write_parquet(_table(_linked(rows), SCHEMAS[source]), ws.linked_table(source))
-    ws.ingest_summary.write_text(json.dumps({"extract_date": EXTRACT_DATE.isoformat()}), encoding="utf-8")
+        catalog.LINKED.save(ws, _table(_linked(rows), SCHEMAS[source]), source=source)
+    IngestSummary(
+        extract_dir="tiny", workspace=str(root), extract_date=EXTRACT_DATE, extract_date_source="given",
+        mapping=None, sources={}, absent_sources=[], ignored_files=[],
+    ).write(ws)
     return root
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from falls_risk import catalog
 from falls_risk.config import FeatureConfig
 from falls_risk.features import compute_features, feature_names, load_feature_table
 from falls_risk.features.compute import label_known_until
@@ -73,9 +74,9 @@ def test_gp_coded_conditions_agree_with_truth(world_dir: Path, features: pd.Data
 def test_sql_equals_reference_on_a_sample(feature_workspace: Path) -> None:
     ws = Workspace(feature_workspace)
     config = FeatureConfig(arrival_lag_days={"police_incidents": 61})
-    population = pd.read_parquet(ws.linked_table("population"))
+    population = catalog.POPULATION.load(ws)
     sample = set(random.Random(4).sample(sorted(population["person_key"]), 150))
-    events = pd.read_parquet(ws.events / "events.parquet")
+    events = catalog.EVENTS.load(ws)
     events = events[events["person_key"].isin(sample)].astype(object)
     population = population[population["person_key"].isin(sample)]
     dates = [date(2022, 1, 1), date(2024, 7, 1)]

@@ -21,6 +21,7 @@ from falls_risk.features import (
     feature_names,
     load_feature_table,
 )
+from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
 from falls_risk.features.registry import get_feature
 from tests.features.features_fixtures import D, row
 
@@ -155,13 +156,9 @@ def test_inpatient_lag_delays_label_coverage(tiny_workspace: Path) -> None:
 
 def test_build_and_load_round_trip(tiny_copy: Path) -> None:
     summary = build_features(tiny_copy, [JUNE, D], progress=False)
-    assert summary["index_dates"] == ["2023-01-01", "2023-06-01"]
-    assert summary["per_index_date"]["2023-01-01"] == {
-        "people": 4,
-        "labels_known": 4,
-        "labels_positive": 1,
-        "died_in_window": 1,
-    }
+    assert summary.index_dates == (D, JUNE)
+    assert summary.per_index_date[D] == IndexDateCounts(people=4, labels_known=4, labels_positive=1, died_in_window=1)
+    assert FeaturesManifest.read(tiny_copy) == summary  # what was written reads back the same
     part = tiny_copy / "features" / "index_date=2023-01-01" / "part-0.parquet"
     columns = pq.read_schema(part).names
     assert columns == ["person_key", "index_date", *feature_names(), "label", "died_in_window"]
@@ -259,7 +256,7 @@ def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
 
 def test_index_date_with_an_empty_cohort_still_gets_a_partition(tiny_copy: Path) -> None:
     summary = build_features(tiny_copy, [date(1990, 6, 1), D], progress=False)
-    assert summary["per_index_date"]["1990-06-01"]["people"] == 0
+    assert summary.per_index_date[date(1990, 6, 1)].people == 0
     table = load_feature_table(tiny_copy)
     assert set(table["index_date"]) == {pd.Timestamp(D)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import mlflow
@@ -13,7 +14,8 @@ from mlflow.tracking import MlflowClient
 
 from falls_risk import tracking
 from falls_risk.cli import main
-from falls_risk.config import ExperimentConfig
+from falls_risk.config import ExperimentConfig, FeatureConfig
+from falls_risk.features.manifest import FeaturesManifest
 from falls_risk.modelling import run_experiment
 from falls_risk.modelling.leaderboard import compare_runs
 from tests.modelling.modelling_fixtures import SPECS
@@ -28,10 +30,11 @@ def experiment_runs(synthetic_frame, mlflow_store, tmp_path_factory):
     ws = root / "ws"
     (ws / "linkage").mkdir(parents=True)
     (ws / "linkage" / "model.json").write_text(json.dumps({"link_type": "link_only", "comparisons": []}))
-    (ws / "features").mkdir()
-    (ws / "features" / "manifest.json").write_text(json.dumps({
-        "registry_version": "synthetic", "config": {"min_match_probability": 0.9, "arrival_lag_days": {"police": 61}},
-        "label_known_until": "2024-12-31"}))
+    FeaturesManifest(
+        registry_version="synthetic", feature_names=tuple(s.name for s in SPECS), index_dates=(), rows=0,
+        label_known_until=date(2024, 12, 31), per_index_date={},
+        config=FeatureConfig(min_match_probability=0.9, arrival_lag_days={"police_incidents": 61}),
+    ).write(ws)
     config = ExperimentConfig.model_validate({
         "name": "unit", "seed": 3,
         "models": [{"kind": "previous_fall_rule"}, {"kind": "lightgbm_tuned", "name": "tuned"}],
@@ -72,7 +75,7 @@ def test_run_artifacts_hold_what_report_and_scoring_need(experiment_runs, mlflow
     assert list(preds.columns[:4]) == ["person_key", "index_date", "label", "prob"]
     assert preds["prob"].between(0, 1).all() and len(preds) == results[1].metrics["test_rows"]
     scoring = tracking.download_artifact(run_id, "scoring", tmp_path / "s")
-    assert json.loads((scoring / "feature_config.json").read_text())["arrival_lag_days"] == {"police": 61}
+    assert json.loads((scoring / "feature_config.json").read_text())["arrival_lag_days"] == {"police_incidents": 61}
     assert (scoring / "linkage" / "model.json").exists()
     reference = json.loads(tracking.download_artifact(run_id, "drift/reference.json", tmp_path / "r").read_text())
     assert "score" in reference and "age" in reference["features"]
@@ -92,9 +95,9 @@ def test_loaded_model_is_the_falls_risk_model_and_pyfunc_agrees(experiment_runs,
     pyfunc = mlflow.pyfunc.load_model(results[1].model_uri)
     served = pyfunc.predict(X[model.feature_names_].astype("float64"))
     np.testing.assert_allclose(np.asarray(served), model.predict_proba(X))
-    info = model.training_info_
-    assert info["feature_config"]["min_match_probability"] == 0.9
-    assert info["test_index_dates"][-1] == "2024-10-01" and info["registry_version"] == "synthetic"
+    record = model.training_record_
+    assert record.data.feature_config.min_match_probability == 0.9
+    assert record.split.test_index_dates[-1] == date(2024, 10, 1) and record.data.registry_version == "synthetic"
     assert model.reference_["rows"] == results[1].metrics["test_rows"]
 
 

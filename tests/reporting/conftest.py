@@ -82,10 +82,12 @@ def report_table() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def report_split(report_table):
     from falls_risk.modelling.data import temporal_split
+    from falls_risk.modelling.record import SplitRecord
     from falls_risk.reporting.summary import ReportSplit
 
     split = temporal_split(report_table, test_months=6, calibration_fraction=0.25, seed=0)
-    return ReportSplit(train=split.train, calibration=split.calibration, test=split.test, info=dict(split.info))
+    record = SplitRecord.from_split_info(split.info, test_months=6, calibration_fraction=0.25, seed=0)
+    return ReportSplit(train=split.train, calibration=split.calibration, test=split.test, record=record)
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +102,6 @@ def report_model(report_split):
     s = report_split
     model.fit(s.train, s.train["label"], X_calibration=s.calibration, y_calibration=s.calibration["label"],
               groups_calibration=s.calibration["person_key"])
-    model.training_info_ = {"split": dict(s.info), "config": {"features": {"label_horizon_days": 365, "min_age": 65}}}
     return model
 
 

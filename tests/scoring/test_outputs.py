@@ -4,9 +4,10 @@ import stat
 import pandas as pd
 import pytest
 
+from falls_risk.catalog import write_private_csv
 from falls_risk.errors import ScoringError
 from falls_risk.linkage.secret import person_keys
-from falls_risk.scoring.outputs import build_risk_list, identities, reidentify, write_private_csv
+from falls_risk.scoring.outputs import build_risk_list, identities, reidentify
 from falls_risk.scoring.summary import render_summary, summary_data
 
 SECRET = b"test-secret-not-for-real-use"

@@ -13,17 +13,30 @@ import pytest
 
 from falls_risk.contract import DIRECT_IDENTIFIERS
 from falls_risk.errors import ScoringError
-from falls_risk.scoring import read_ledger, run_scoring, runs_for_month, verify_ledger
+from falls_risk.modelling.registered import RegisteredModel
+from falls_risk.scoring import (
+    ScoringRequest,
+    TierPolicy,
+    read_ledger,
+    run_scoring,
+    runs_for_month,
+    verify_ledger,
+)
 from falls_risk.scoring.manifest import output_hash
-from falls_risk.tracking import LoadedModel
 
 NOV, DEC = date(2025, 11, 1), date(2025, 12, 1)
 
 
 @pytest.fixture(scope="module")
 def loaded(synthetic_model):
-    return LoadedModel(model=synthetic_model, name="falls-risk", version="7", run_id="run-abc",
-                       uri="models:/falls-risk@champion")
+    return RegisteredModel(model=synthetic_model, name="falls-risk", version="7", run_id="run-abc",
+                           uri="models:/falls-risk@champion")
+
+
+def score(extract, as_of, out, loaded=None, *, capacity=None, top_percent=None, per=None, progress=False, **kw):
+    """One run as `falls-risk score` makes it: a request and, here, the model already loaded."""
+    policy = TierPolicy(capacity=capacity, top_percent=top_percent, per=per or "overall")
+    return run_scoring(ScoringRequest(extract, as_of, out, policy, **kw), model=loaded, progress=progress)
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +44,10 @@ def runs(world_dir, loaded, tmp_path_factory):
     """Two monthly runs in one output root; the first trains linkage, the second reuses it."""
     root = tmp_path_factory.mktemp("scoring") / "runs"
     extract = world_dir / "extract"
-    nov = run_scoring(extract, NOV, root / "2025-11", capacity=40, loaded_model=loaded, keep_work=True,
-                      progress=False)
+    nov = score(extract, NOV, root / "2025-11", loaded, capacity=40, keep_work=True)
     linkage_model = root.parent / "linkage_model.json"
     shutil.copy(root / ".work" / "2025-11" / "linkage" / "model.json", linkage_model)
-    dec = run_scoring(extract, DEC, root / "2025-12", capacity=40, loaded_model=loaded,
-                      linkage_model=linkage_model, progress=False)
+    dec = score(extract, DEC, root / "2025-12", loaded, capacity=40, linkage_model=linkage_model)
     return {"root": root, "extract": extract, "nov": nov, "dec": dec, "linkage_model": linkage_model}
 
 
@@ -128,8 +139,7 @@ def test_changes_risers_and_alerts_since_the_previous_run(runs):
 def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_intact(runs, loaded, monkeypatch):
     out = runs["root"] / "2025-12"
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.name not in ("manifest.json", "summary.html")}
-    again = run_scoring(runs["extract"], DEC, out, capacity=40, loaded_model=loaded,
-                        linkage_model=runs["linkage_model"], progress=False)
+    again = score(runs["extract"], DEC, out, loaded, capacity=40, linkage_model=runs["linkage_model"])
     assert not again.recorded and len(read_ledger(runs["root"])) == 2
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in before} == before
 
@@ -138,10 +148,9 @@ def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_inta
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("falls_risk.scoring.run.render_summary", interrupted)
+    monkeypatch.setattr("falls_risk.scoring.run_folder.render_summary", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        run_scoring(runs["extract"], DEC, out, capacity=40, loaded_model=loaded,
-                    linkage_model=runs["linkage_model"], progress=False)
+        score(runs["extract"], DEC, out, loaded, capacity=40, linkage_model=runs["linkage_model"])
     assert (out / "manifest.json").read_bytes() == manifest
     assert len(read_ledger(runs["root"])) == 2
     assert not [p for p in runs["root"].iterdir() if p.name.endswith(".tmp")]
@@ -150,15 +159,15 @@ def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_inta
 def test_unsafe_runs_are_refused(runs, loaded):
     root, extract = runs["root"], runs["extract"]
     with pytest.raises(ScoringError, match="in the future"):
-        run_scoring(extract, date(2999, 1, 1), root / "2999-01", capacity=5, loaded_model=loaded, progress=False)
+        score(extract, date(2999, 1, 1), root / "2999-01", loaded, capacity=5)
     with pytest.raises(ScoringError, match="named for month 2025-11"):
-        run_scoring(extract, DEC, root / "2025-11", capacity=5, loaded_model=loaded, progress=False)
+        score(extract, DEC, root / "2025-11", loaded, capacity=5)
     stale = replace(loaded, model=_with_registry_version(loaded.model, "old-registry"))
     with pytest.raises(ScoringError, match="registry version 'old-registry'.*Retrain"):
-        run_scoring(extract, date(2026, 1, 1), root / "2026-01", capacity=5, loaded_model=stale, progress=False)
+        score(extract, date(2026, 1, 1), root / "2026-01", stale, capacity=5)
     with pytest.raises(ScoringError, match="older than the extract of the previous run"):
-        run_scoring(extract, date(2026, 1, 1), root / "2026-01", capacity=5, loaded_model=loaded,
-                    extract_date=date(2025, 6, 30), linkage_model=runs["linkage_model"], progress=False)
+        score(extract, date(2026, 1, 1), root / "2026-01", loaded, capacity=5, extract_date=date(2025, 6, 30),
+              linkage_model=runs["linkage_model"])
     assert not (root / "2026-01").exists() and len(read_ledger(root)) == 2
 
 
@@ -174,11 +183,10 @@ def test_the_champion_from_training_scores_with_its_own_linkage_model(world_dir,
     """The real path: the model trained on the shared world, loaded from MLflow by its alias; the
     Splink model logged with its training run is reused, so linkage is not retrained."""
     root = tmp_path / "runs"
-    result = run_scoring(world_dir / "extract", DEC, root / "2025-12", top_percent=5, per_local_authority=True,
-                         model_uri=trained_model.model_uri, tracking_uri=trained_model.tracking_uri,
-                         progress=False)
-    assert result.manifest["model"]["version"] == str(trained_model.version)
-    assert result.manifest["model"]["run_id"] == trained_model.run_id
+    result = score(world_dir / "extract", DEC, root / "2025-12", top_percent=5, per="local_authority",
+                   model_uri=trained_model.model_uri, tracking_uri=trained_model.tracking_uri)
+    assert result.manifest.model.version == str(trained_model.version)
+    assert result.manifest.model.run_id == trained_model.run_id
     assert not any("linkage was trained" in w for w in result.warnings)
 
     scores = pd.read_parquet(root / "2025-12" / "scores.parquet")

@@ -66,15 +66,37 @@ def test_model_with_other_features_or_registry_version_is_refused_clearly():
 
 
 def test_feature_config_recorded_with_the_model_is_reused():
+    from dataclasses import replace
     from types import SimpleNamespace
 
     from falls_risk.config import FeatureConfig
-    from falls_risk.scoring.run import _feature_config
+    from falls_risk.errors import ModelError
+    from falls_risk.modelling.record import TrainingRecord
+    from falls_risk.scoring.month import feature_config_of
 
-    model = SimpleNamespace(training_info_={"feature_config": {"min_match_probability": 0.9,
-                                                                "arrival_lag_days": {"police_incidents": 61}}})
-    config = _feature_config(model, FeatureConfig())
+    recorded = FeatureConfig(min_match_probability=0.9, arrival_lag_days={"police_incidents": 61})
+    record = _training_record()
+    model = SimpleNamespace(training=replace(record, data=replace(record.data, feature_config=recorded)))
+    config = feature_config_of(model, FeatureConfig())
     assert config.min_match_probability == 0.9 and config.arrival_lag_days == {"police_incidents": 61}
-    assert _feature_config(SimpleNamespace(training_info_={}), FeatureConfig(min_age=70)).min_age == 70
-    with pytest.raises(ScoringError, match="retrain"):
-        _feature_config(SimpleNamespace(training_info_={"feature_config": {"nonsense": 1}}), FeatureConfig())
+    assert feature_config_of(SimpleNamespace(training=None), FeatureConfig(min_age=70)).min_age == 70
+    # A record written by another version (an unknown feature setting) is refused with what to do.
+    broken = record.to_dict()
+    broken["data"]["feature_config"] = {"nonsense": 1}
+    with pytest.raises(ModelError, match="Retrain"):
+        TrainingRecord.from_dict(broken)
+
+
+def _training_record():
+    from falls_risk.config import ExperimentConfig, ModelConfig
+    from falls_risk.modelling.record import DataRecord, PartCounts, SplitRecord, TrainingRecord
+
+    counts = PartCounts(train=10, calibration=2, test=5)
+    return TrainingRecord(
+        experiment="e", model_name="m", model_kind="lightgbm", trained_at="2026-01-01T00:00:00+00:00",
+        config=ExperimentConfig(name="e", models=[ModelConfig(kind="lightgbm")]), params={},
+        split=SplitRecord(test_months=12, calibration_fraction=0.2, gap_days=0, seed=0,
+                          train_index_dates=(date(2023, 1, 1),), test_index_dates=(date(2024, 1, 1),),
+                          rows=counts, persons=counts, events=counts),
+        data=DataRecord(workspace="ws", feature_table_hash="h", registry_version="r"), thresholds={},
+    )

@@ -50,10 +50,12 @@ def test_bad_feature_tables_are_refused(synthetic_model, month_features):
         score_people(synthetic_model, twice, TierPolicy(capacity=5))
 
 
-def test_fast_reasons_are_worded_exactly_as_the_explain_module_words_them(synthetic_model, month_features):
-    from falls_risk.scoring.score import explain_people, reasons_text
+def test_reasons_are_worded_exactly_as_the_explain_module_words_them(synthetic_model, month_features):
+    from falls_risk.explain import explain
 
-    explanation = explain_people(synthetic_model, month_features.head(300), top_n=3)
-    fast = reasons_text(explanation, 3)
-    assert fast.equals(explanation.reasons_text(3))
-    assert (fast.str.len() > 0).mean() > 0.9
+    people = month_features.head(300)
+    result = score_people(synthetic_model, people, TierPolicy(capacity=300), top_n=3)
+    explanation = explain(synthetic_model, people.set_index("person_key")[synthetic_model.feature_names_], top_n=3)
+    scored = result.scores.set_index("person_key")["reasons"]
+    assert scored.loc[explanation.probability.index].astype(object).equals(explanation.reasons_text(3))
+    assert (scored.str.len() > 0).mean() > 0.9

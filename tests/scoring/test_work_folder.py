@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 
-from falls_risk.scoring.run import WORK_FOLDER, WORK_OWNER, clear_abandoned_work
+from falls_risk.catalog import SCORING_WORK
+from falls_risk.scoring.work import WORK_OWNER, clear_abandoned_work
 
 
 def _work(root, month, owner=None):
-    folder = root / WORK_FOLDER / month
+    folder = SCORING_WORK.path(root, month=month)
     (folder / "ingested").mkdir(parents=True)
     (folder / "ingested" / "population.parquet").write_bytes(b"names and addresses")
     if owner is not None:

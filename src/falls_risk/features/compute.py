@@ -1,18 +1,16 @@
 """Run the generated feature SQL on DuckDB; write and read the feature table.
 
 ``compute_features`` returns the table without writing (monthly scoring uses it at one as-of
-date). ``build_features`` builds the events, computes every index date, and writes
-``WS/features/index_date=YYYY-MM-DD/part-0.parquet`` plus ``WS/features/manifest.json``.
+date). ``build_features`` builds the events, computes every index date, and writes the feature
+table (``catalog.FEATURE_TABLE``: one partition per index date) with its ``FeaturesManifest``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
@@ -20,18 +18,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from falls_risk.catalog import EVENTS, FEATURE_PARTITION, FEATURE_TABLE, INGEST_SUMMARY, LINKED, POPULATION
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.features.events import build_events, connect, events_sql, require_linked
+from falls_risk.features.events import build_events, connect, events_sql
+from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql
+from falls_risk.ingest.summary import IngestSummary
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, sql_path, write_json
+from falls_risk.workspace import Workspace, atomic_path, sql_path
 
 DEFAULT_CONFIG = FeatureConfig()
 
 OUTCOME_COLUMNS = ("label", "died_in_window")
-MANIFEST = "manifest.json"
 
 
 def _ws(workspace: str | Path | Workspace) -> Workspace:
@@ -40,15 +40,9 @@ def _ws(workspace: str | Path | Workspace) -> Workspace:
 
 def extract_date(ws: Workspace) -> date | None:
     """The extract date recorded by ingest, or None if the workspace has no ingest summary."""
-    if not ws.ingest_summary.exists():
+    if not INGEST_SUMMARY.exists(ws):
         return None
-    try:
-        value = json.loads(ws.ingest_summary.read_text(encoding="utf-8")).get("extract_date")
-        return None if value is None else date.fromisoformat(str(value)[:10])
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise WorkspaceError(
-            f"{ws.ingest_summary}: cannot read extract_date ({exc}). Re-run `falls-risk ingest`."
-        ) from None
+    return IngestSummary.read(ws).extract_date
 
 
 def label_known_until(ws: Workspace, config: FeatureConfig) -> date | None:
@@ -60,22 +54,19 @@ def label_known_until(ws: Workspace, config: FeatureConfig) -> date | None:
 
 
 def _events_fresh(ws: Workspace) -> bool:
-    path = ws.events / "events.parquet"
+    path = EVENTS.path(ws)
     if not path.exists():
         return False
-    newest_linked = max((p.stat().st_mtime for p in ws.linked.glob("*.parquet")), default=0.0)
+    newest_linked = max((p.stat().st_mtime for p in LINKED.path(ws, source="*").parent.glob("*.parquet")),
+                        default=0.0)
     return path.stat().st_mtime >= newest_linked
 
 
 def _register(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
-    require_linked(ws)
-    con.execute(
-        f"CREATE VIEW population AS SELECT * FROM read_parquet({sql_path(ws.linked_table('population'))})"
-    )
+    population = POPULATION.require(ws)
+    con.execute(f"CREATE VIEW population AS SELECT * FROM read_parquet({sql_path(population)})")
     if _events_fresh(ws):
-        con.execute(
-            f"CREATE VIEW events AS SELECT * FROM read_parquet({sql_path(ws.events / 'events.parquet')})"
-        )
+        con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet({sql_path(EVENTS.path(ws))})")
     else:
         # No (or stale) events file: build the events on the fly, writing nothing.
         con.execute(f"CREATE VIEW events AS {events_sql(ws)}")
@@ -177,22 +168,18 @@ def compute_features(
     )
 
 
-def partition_dir(root: Path, day: date) -> Path:
-    return root / f"index_date={day.isoformat()}"
-
-
-def _write_partition(root: Path, day: date, part: pa.Table) -> dict[str, int]:
+def _write_partition(base: Path, day: date, part: pa.Table) -> IndexDateCounts:
     """Write one index date's rows (possibly none) and return its counts for the manifest."""
-    target = partition_dir(root, day) / "part-0.parquet"
+    target = FEATURE_PARTITION.path(base, day=day.isoformat())
     target.parent.mkdir(parents=True)
     pq.write_table(part, target, compression="zstd")
     labels = part["label"]
-    return {
-        "people": part.num_rows,
-        "labels_known": part.num_rows - labels.null_count,
-        "labels_positive": int(pc.sum(labels).as_py() or 0),
-        "died_in_window": int(pc.sum(part["died_in_window"]).as_py() or 0),
-    }
+    return IndexDateCounts(
+        people=part.num_rows,
+        labels_known=part.num_rows - labels.null_count,
+        labels_positive=int(pc.sum(labels).as_py() or 0),
+        died_in_window=int(pc.sum(part["died_in_window"]).as_py() or 0),
+    )
 
 
 def build_features(
@@ -201,10 +188,10 @@ def build_features(
     *,
     config: FeatureConfig = DEFAULT_CONFIG,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Build events and the feature table for ``index_dates``; replace ``WS/features`` atomically.
+) -> FeaturesManifest:
+    """Build events and the feature table for ``index_dates``; replace the table atomically.
 
-    Returns a summary: rows, people per index date, labels known / positive, timings.
+    Returns its manifest: rows, people per index date, labels known / positive, timings.
     """
     ws = _ws(workspace)
     started = time.perf_counter()
@@ -212,47 +199,46 @@ def build_features(
     events_seconds = time.perf_counter() - started
     dates = _check_dates(index_dates)
     until = label_known_until(ws, config)
-    per_date: dict[str, dict[str, int]] = {}
+    per_date: dict[date, IndexDateCounts] = {}
     rows = 0
     schema: pa.Schema | None = None
-    with atomic_path(ws.features) as staged:
+    with atomic_path(FEATURE_TABLE.path(ws)) as staged:
+        # The staged folder stands in for the feature table: its parent is the workspace to name paths by.
+        base = staged.parent
         # Written batch by batch: 48 monthly dates for all of Wales do not fit in memory at once.
         for table in _feature_batches(ws, dates, config, progress):
             rows += table.num_rows
             schema = table.schema
             for day in sorted(pc.unique(table["index_date"]).to_pylist()):
                 part = table.filter(pc.equal(table["index_date"], pa.scalar(day, pa.date32())))
-                per_date[day.isoformat()] = _write_partition(staged, day, part)
+                per_date[day] = _write_partition(base, day, part)
             del table
         for day in dates:  # an index date with nobody in the cohort still gets its (empty) partition
-            if day.isoformat() not in per_date and schema is not None:
-                per_date[day.isoformat()] = _write_partition(staged, day, schema.empty_table())
-        summary = {
-            "registry_version": REGISTRY_VERSION,
-            "feature_names": feature_names(),
-            "index_dates": [d.isoformat() for d in dates],
-            "rows": rows,
-            "label_known_until": None if until is None else until.isoformat(),
-            "config": config.model_dump(),
-            "per_index_date": per_date,
-            "seconds_events": round(events_seconds, 2),
-            "seconds_total": round(time.perf_counter() - started, 2),
-        }
-        write_json(summary, staged / MANIFEST)
+            if day not in per_date and schema is not None:
+                per_date[day] = _write_partition(base, day, schema.empty_table())
+        manifest = FeaturesManifest(
+            registry_version=REGISTRY_VERSION,
+            feature_names=tuple(feature_names()),
+            index_dates=tuple(dates),
+            rows=rows,
+            label_known_until=until,
+            config=config,
+            per_index_date=dict(sorted(per_date.items())),
+            seconds_events=round(events_seconds, 2),
+            seconds_total=round(time.perf_counter() - started, 2),
+        )
+        manifest.write(base)
     if progress:
-        known = sum(v["labels_known"] for v in per_date.values())
-        positive = sum(v["labels_positive"] for v in per_date.values())
         console.print(
             f"Features: {rows:,} rows ({len(FEATURES)} features) for {len(dates)} index date(s) "
-            f"in {ws.features}; labels known for {known:,}, of which {positive:,} positive."
+            f"in {FEATURE_TABLE.path(ws)}; labels known for {manifest.labels_known:,}, of which "
+            f"{manifest.labels_positive:,} positive."
         )
-    return summary
+    return manifest
 
 
-def read_manifest(workspace: str | Path | Workspace) -> dict[str, Any]:
-    ws = _ws(workspace)
-    path = ws.require(ws.features / MANIFEST, "features")
-    return json.loads(path.read_text(encoding="utf-8"))
+def read_manifest(workspace: str | Path | Workspace) -> FeaturesManifest:
+    return FeaturesManifest.read(_ws(workspace))
 
 
 def load_feature_table(
@@ -262,19 +248,19 @@ def load_feature_table(
     version of the feature registry."""
     ws = _ws(workspace)
     manifest = read_manifest(ws)
-    if manifest.get("registry_version") != REGISTRY_VERSION:
+    if manifest.registry_version != REGISTRY_VERSION:
         raise WorkspaceError(
-            f"{ws.features / MANIFEST}: features were built with registry version "
-            f"{manifest.get('registry_version')}, but this code has {REGISTRY_VERSION}. Re-run "
+            f"{FEATURE_TABLE.path(ws)}: features were built with registry version "
+            f"{manifest.registry_version}, but this code has {REGISTRY_VERSION}. Re-run "
             f"`falls-risk features --workspace {ws.root} --index-dates ...`."
         )
-    available = [date.fromisoformat(d) for d in manifest["index_dates"]]
+    available = list(manifest.index_dates)
     wanted = available if index_dates is None else sorted(set(index_dates))
     missing = [d.isoformat() for d in wanted if d not in available]
     if missing:
         raise WorkspaceError(
-            f"{ws.features}: no features for index date(s) {', '.join(missing)} (built: "
-            f"{', '.join(manifest['index_dates'])}). Re-run `falls-risk features` with those dates."
+            f"{FEATURE_TABLE.path(ws)}: no features for index date(s) {', '.join(missing)} (built: "
+            f"{', '.join(d.isoformat() for d in available)}). Re-run `falls-risk features` with those dates."
         )
-    tables = [pq.read_table(partition_dir(ws.features, d) / "part-0.parquet") for d in wanted]
+    tables = [FEATURE_PARTITION.load_arrow(ws, day=d.isoformat()) for d in wanted]
     return to_frame(pa.concat_tables(tables))

@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from falls_risk import codelists
+from falls_risk.catalog import EVENTS, LINKED, POPULATION
 from falls_risk.config import FeatureConfig
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, PERSON_SOURCES
 from falls_risk.errors import WorkspaceError
@@ -135,7 +136,7 @@ def events_sql(workspace: Workspace) -> str:
     """The query that builds the event table from the linked sources present in the workspace."""
     parts: list[str] = []
     for source in PERSON_SOURCES:
-        path = workspace.linked_table(source)
+        path = LINKED.path(workspace, source=source)
         if path.exists():
             parts.extend(source_events_sql(source, f"read_parquet({sql_path(path)})"))
     if not parts:
@@ -157,22 +158,22 @@ def connect(config: FeatureConfig) -> duckdb.DuckDBPyConnection:
 
 
 def require_linked(workspace: Workspace) -> None:
-    workspace.require(workspace.linked_table("population"), "link")
+    POPULATION.require(workspace)
 
 
 def build_events(workspace: str | Path | Workspace, config: FeatureConfig | None = None) -> Path:
-    """Write ``WS/events/events.parquet`` from ``WS/linked/`` (atomically). Returns its path."""
+    """Write the events table (``catalog.EVENTS``) from the linked sources (atomically). Returns its path."""
     ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
     config = config or FeatureConfig()
     require_linked(ws)
-    target = ws.events / "events.parquet"
+    target = EVENTS.path(ws)
     con = connect(config)
     try:
         with atomic_path(target) as staged:
             con.execute(f"COPY ({events_sql(ws)}) TO {sql_path(staged)} (FORMAT parquet, COMPRESSION zstd)")
     except duckdb.Error as exc:
         raise WorkspaceError(
-            f"Could not build events from {ws.linked}: {exc}. Check that the linked tables were written "
+            f"Could not build events from {LINKED.path(ws, source='*').parent}: {exc}. Check that the linked tables were written "
             f"by `falls-risk link` (re-run it if in doubt)."
         ) from None
     finally:

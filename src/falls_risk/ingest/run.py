@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from falls_risk.catalog import INGEST_SUMMARY, INGESTED, QUARANTINE
 from falls_risk.contract import FILE_SUFFIXES, SOURCES
 from falls_risk.errors import ExtractError, FallsRiskError, MappingError, format_examples
 from falls_risk.ingest.mapping import Mapping, load_mapping
@@ -25,10 +26,11 @@ from falls_risk.ingest.readers import SourceFile, locate, read_source, sha256
 from falls_risk.ingest.summary import IngestSummary, SourceSummary, print_summary
 from falls_risk.ingest.validate import NormalisedSource, normalise_source, validate_source
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, write_json
+from falls_risk.workspace import Workspace
 
 STAGING_PREFIX = ".ingest-staging-"
-OUTPUT_NAMES = ("ingested", "quarantine", "ingest_summary.json")
+# What one ingest replaces as a unit: the top-level entries of the workspace it writes.
+OUTPUT_NAMES = tuple(a.template.split("/")[0] for a in (INGESTED, QUARANTINE, INGEST_SUMMARY))
 RESERVED_COLUMNS = ("row_number", "reasons", "nhs_number_invalid")
 
 
@@ -214,14 +216,14 @@ def run_ingest(
             shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=ws.root))
         try:
-            (staging / "ingested").mkdir()
-            (staging / "quarantine").mkdir()
+            for artefact in (INGESTED, QUARANTINE):
+                artefact.path(staging, source="-").parent.mkdir()
             for name in list(normalised):
                 bar.update(task, description=f"Validating {name}")
                 norm = normalised.pop(name)  # free each source once written
                 result = validate_source(norm, chosen_date)
-                pq.write_table(result.accepted, staging / "ingested" / f"{name}.parquet")
-                pq.write_table(result.quarantined, staging / "quarantine" / f"{name}.parquet")
+                pq.write_table(result.accepted, INGESTED.path(staging, source=name))
+                pq.write_table(result.quarantined, QUARANTINE.path(staging, source=name))
                 file = files[name]
                 summaries[name] = SourceSummary(
                     source=name,
@@ -243,6 +245,8 @@ def run_ingest(
                 notes.append(
                     f"absent sources: {', '.join(absent)}; features that depend on them will be missing"
                 )
+            if ignored:
+                notes.append(f"files in the extract folder not read as any source: {', '.join(ignored)}")
             summary = IngestSummary(
                 extract_dir=str(extract_dir),
                 workspace=str(ws.root),
@@ -254,11 +258,7 @@ def run_ingest(
                 ignored_files=ignored,
                 notes=notes,
             )
-            if ignored:
-                summary.notes.append(
-                    f"files in the extract folder not read as any source: {', '.join(ignored)}"
-                )
-            write_json(summary.to_dict(), staging / "ingest_summary.json")
+            summary.write(staging)
             _swap_in(staging, ws)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

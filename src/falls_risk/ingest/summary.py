@@ -1,4 +1,4 @@
-"""The ingest summary: a dict written to ``WS/ingest_summary.json`` and rendered as a Rich table."""
+"""The ingest summary: the record of one ingest (``catalog.INGEST_SUMMARY``), shown as a Rich table."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from falls_risk.catalog import INGEST_SUMMARY, Base
+from falls_risk.errors import WorkspaceError
 
-@dataclass
+
+@dataclass(frozen=True)
 class SourceSummary:
     source: str
     file: str
@@ -29,8 +32,10 @@ class SourceSummary:
         return self.read == self.accepted + self.quarantined
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestSummary:
+    """What an ingest read and wrote; later stages read it with :meth:`read`."""
+
     extract_dir: str
     workspace: str
     extract_date: dt.date
@@ -42,22 +47,55 @@ class IngestSummary:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def read(self) -> int:
+    def rows_read(self) -> int:
         return sum(s.read for s in self.sources.values())
 
     @property
-    def accepted(self) -> int:
+    def rows_accepted(self) -> int:
         return sum(s.accepted for s in self.sources.values())
 
     @property
-    def quarantined(self) -> int:
+    def rows_quarantined(self) -> int:
         return sum(s.quarantined for s in self.sources.values())
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["extract_date"] = self.extract_date.isoformat()
-        data["totals"] = {"read": self.read, "accepted": self.accepted, "quarantined": self.quarantined}
+        data["totals"] = {"read": self.rows_read, "accepted": self.rows_accepted,
+                          "quarantined": self.rows_quarantined}
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestSummary:
+        fields = {k: v for k, v in data.items() if k != "totals"}
+        fields["extract_date"] = dt.date.fromisoformat(str(data["extract_date"])[:10])
+        fields["sources"] = {name: SourceSummary(**s) for name, s in data["sources"].items()}
+        return cls(**fields)
+
+    def write(self, base: Base) -> None:
+        INGEST_SUMMARY.save(base, self.to_dict())
+
+    @classmethod
+    def read(cls, base: Base) -> IngestSummary:
+        data = INGEST_SUMMARY.load(base)
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WorkspaceError(
+                f"{INGEST_SUMMARY.path(base)}: not an ingest summary this version can read ({exc}). "
+                "Re-run `falls-risk ingest`."
+            ) from None
+
+    def input_hashes(self) -> dict[str, str]:
+        """sha256 of each source file read, by file name."""
+        return {s.file: s.sha256 for s in self.sources.values()}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """read / accepted / quarantined rows per source."""
+        return {
+            name: {"read": s.read, "accepted": s.accepted, "quarantined": s.quarantined}
+            for name, s in self.sources.items()
+        }
 
 
 def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
@@ -76,7 +114,8 @@ def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
     for name in summary.absent_sources:
         table.add_row(f"[dim]{name}[/]", "[dim]absent[/]", "", "", "")
     table.add_row(
-        "[bold]total[/]", f"{summary.read:,}", f"{summary.accepted:,}", f"{summary.quarantined:,}", ""
+        "[bold]total[/]", f"{summary.rows_read:,}", f"{summary.rows_accepted:,}", f"{summary.rows_quarantined:,}",
+        "",
     )
     return table
 
@@ -92,7 +131,7 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     for note in summary.notes:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
     console.print(
-        f"Wrote {summary.workspace}/ingested/, quarantine/ and ingest_summary.json "
+        f"Wrote {summary.workspace}: ingested/, quarantine/ and {INGEST_SUMMARY.file_name} "
         "(every quarantined row with its reasons is in quarantine/<source>.parquet).",
         highlight=False,
     )

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from falls_risk.catalog import LINKED, POPULATION, TRUTH_RECORD_PERSON
+from falls_risk.contract import PERSON_SOURCES
 from falls_risk.errors import LinkageError
 from falls_risk.linkage.secret import load_secret, person_keys
 from falls_risk.workspace import Workspace
@@ -47,26 +49,25 @@ def evaluate_linkage(
 ) -> pd.DataFrame:
     """One row per source, then 'without NHS number' (social care, police, housing) and 'all'."""
     ws = Workspace(workspace)
-    truth_path = Path(truth_dir) / "record_person.parquet"
+    truth_path = TRUTH_RECORD_PERSON.path(truth_dir)
     if not truth_path.exists():
         raise LinkageError(f"{truth_path} does not exist. Pass --truth DIR/truth of the synthetic world.")
-    population = ws.require(ws.linked_table("population"), "link")
+    population = POPULATION.require(ws)
     secret = secret if secret is not None else load_secret(workspace=ws.root)
     truth = pd.read_parquet(truth_path, columns=["source", "row_number", "nhs_number"])
     truth["true_person_key"] = person_keys(secret, truth["nhs_number"])
     spine_keys = set(pd.read_parquet(population, columns=["person_key"])["person_key"])
     truth["true_in_spine"] = truth["true_person_key"].isin(spine_keys)
     parts = []
-    for path in sorted(ws.linked.glob("*.parquet")):
-        source = path.stem
-        if source == "population":
+    for source in sorted(PERSON_SOURCES):
+        if not LINKED.exists(ws, source=source):
             continue
-        linked = pd.read_parquet(path, columns=["row_number", "person_key", "link_method"])
+        linked = LINKED.load(ws, source=source, columns=["row_number", "person_key", "link_method"])
         linked["source"] = source
         parts.append(linked)
     if not parts:
         raise LinkageError(
-            f"No linked sources in {ws.linked}. Run `falls-risk link --workspace {ws.root}` first."
+            f"No linked sources in {LINKED.path(ws, source='*').parent}. Run `falls-risk link --workspace {ws.root}` first."
         )
     linked = pd.concat(parts, ignore_index=True)
     merged = linked.merge(truth, on=["source", "row_number"], how="left", validate="one_to_one")

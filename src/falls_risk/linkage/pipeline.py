@@ -12,6 +12,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from falls_risk.catalog import (
+    CLERICAL_REVIEW,
+    INGESTED,
+    LINKAGE_MODEL,
+    LINKAGE_REPORT,
+    LINKAGE_SUMMARY,
+    LINKED,
+    POPULATION,
+    REVIEW_DECISIONS,
+)
 from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
 from falls_risk.errors import LinkageError
@@ -22,7 +32,7 @@ from falls_risk.linkage.names import address_key
 from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import keyed_hash, load_secret
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, sql_path, write_json, write_parquet
+from falls_risk.workspace import Workspace, atomic_path, sql_path
 
 # Candidate pairs below this pairwise probability are dropped: their odds barely move the
 # record-level posterior (see assign.py).
@@ -44,7 +54,7 @@ POPULATION_COLUMNS = (
 
 @dataclass
 class LinkageSummary:
-    """What a linkage run did; also written to ``WS/linkage/summary.json``."""
+    """What a linkage run did; also written as ``catalog.LINKAGE_SUMMARY``."""
 
     workspace: Path
     model_path: Path
@@ -107,23 +117,23 @@ def run_linkage(
 ) -> LinkageSummary:
     """Link every record of every person source to one person of the spine, or leave it unlinked.
 
-    Writes ``WS/linked/<source>.parquet``, ``WS/linked/population.parquet``, the model
-    (``WS/linkage/model.json``, reused unless ``retrain``), ``WS/reports/linkage.html`` and
-    ``WS/reports/clerical_review.csv``. Decisions in ``WS/linkage/review_decisions.csv`` (or
+    Writes the linked sources and the pseudonymised spine, the Splink model (reused unless
+    ``retrain``), the linkage report and the clerical-review CSV (``catalog``: LINKED, POPULATION,
+    LINKAGE_MODEL, LINKAGE_REPORT, CLERICAL_REVIEW). Decisions in REVIEW_DECISIONS (or
     ``decisions_path``) override the model.
     """
     started = time.perf_counter()
     ws = Workspace(workspace)
-    population = ws.require(ws.ingested_table("population"), "ingest")
+    population = INGESTED.require(ws, source="population")
     if secret is None:
         secret = load_secret(workspace=ws.root)
-    saved_model = Path(model_path) if model_path is not None else ws.linkage / "model.json"
+    saved_model = Path(model_path) if model_path is not None else LINKAGE_MODEL.path(ws)
     if model_path is not None and not saved_model.exists():
         raise LinkageError(
             f"--model {saved_model} does not exist. Check the path, or omit it to use the workspace model."
         )
     decisions_file = (
-        Path(decisions_path) if decisions_path is not None else ws.linkage / "review_decisions.csv"
+        Path(decisions_path) if decisions_path is not None else REVIEW_DECISIONS.path(ws)
     )
     if decisions_path is not None and not decisions_file.exists():
         raise LinkageError(f"Review decisions file {decisions_file} does not exist. Check the path.")
@@ -138,7 +148,7 @@ def run_linkage(
     con = connect(threads=config.threads, memory_limit=config.memory_limit, temp_directory=temp_dir)
     try:
         with progress_bar(disable=not progress) as bar:
-            sources = prepare.sources_present(ws.ingested, PERSON_SOURCES)
+            sources = {s: INGESTED.path(ws, source=s) for s in PERSON_SOURCES if INGESTED.exists(ws, source=s)}
             task = bar.add_task("Linking", total=len(sources) + 4)
             clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
@@ -184,7 +194,7 @@ def run_linkage(
                     clock.lap("prepare stage 2")
                     splink_model.train(max_pairs=config.random_sample_pairs, seed=config.seed)
                     clock.lap("train (u sampling, EM)")
-                    splink_model.save(ws.linkage / "model.json")
+                    splink_model.save(LINKAGE_MODEL.path(ws))
                 bar.advance(task)
                 clock.lap("prepare stage 2")
                 predicted = splink_model.predict(CANDIDATE_FLOOR)
@@ -255,11 +265,11 @@ def run_linkage(
                 lower=config.review_lower,
                 upper=config.review_upper,
             )
-            _write_csv(review_table, ws.reports / "clerical_review.csv")
+            CLERICAL_REVIEW.save(ws, review_table)
 
             summary = LinkageSummary(
                 workspace=ws.root,
-                model_path=saved_model if not trained else ws.linkage / "model.json",
+                model_path=saved_model if not trained else LINKAGE_MODEL.path(ws),
                 trained=trained,
                 threshold=config.match_threshold,
                 spine_people=spine_size,
@@ -275,7 +285,7 @@ def run_linkage(
             summary.timings = clock.laps
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
-            write_json(summary.to_dict(), ws.linkage / "summary.json")
+            LINKAGE_SUMMARY.save(ws, summary.to_dict())
             bar.advance(task)
     finally:
         con.close()
@@ -334,7 +344,7 @@ def _write_linked(
         LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
         ORDER BY r.row_number
     """
-    target = ws.linked_table(source)
+    target = LINKED.path(ws, source=source)
     with atomic_path(target) as staged:
         con.execute(f"COPY ({query}) TO {sql_path(staged)} (FORMAT parquet)")
     stats = (
@@ -373,7 +383,7 @@ def _write_linked(
 
 
 def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population: Path, secret: bytes) -> None:
-    deprivation = ws.ingested_table("deprivation")
+    deprivation = INGESTED.path(ws, source="deprivation")
     spine = con.sql(
         """SELECT person_key, sex, strftime(date_of_birth, '%Y-%m') AS birth_month, lsoa_code, local_authority,
                   registration_date, deregistration_date, date_of_death, postcode, address_line
@@ -394,7 +404,7 @@ def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population:
         else None
         for p, a in zip(spine["postcode"], spine["address_line"], strict=True)
     ]
-    write_parquet(spine[list(POPULATION_COLUMNS)], ws.linked_table("population"))
+    POPULATION.save(ws, spine[list(POPULATION_COLUMNS)])
 
 
 def _probability_bins(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) -> pd.DataFrame:
@@ -411,13 +421,6 @@ def _probability_bins(con: duckdb.DuckDBPyConnection, sources: dict[str, Path]) 
         f"""SELECT source, least(floor(p * 20), 19) / 20 AS bin, count(*) AS rows
             FROM ({" UNION ALL ".join(parts)}) GROUP BY 1, 2 ORDER BY 1, 2"""
     ).df()
-
-
-def _write_csv(frame: pd.DataFrame, target: Path) -> None:
-    """The clerical review holds names and addresses: readable by its owner only."""
-    with atomic_path(target) as staged:
-        frame.to_csv(staged, index=False)
-        staged.chmod(0o600)
 
 
 def _print_summary(summary: LinkageSummary) -> None:
@@ -440,6 +443,6 @@ def _print_summary(summary: LinkageSummary) -> None:
             "nhs_number_invalid)."
         )
     console.print(
-        f"Report: {summary.workspace / 'reports' / 'linkage.html'}; {summary.review_pairs} pairs to review in "
-        f"{summary.workspace / 'reports' / 'clerical_review.csv'}"
+        f"Report: {LINKAGE_REPORT.path(summary.workspace)}; {summary.review_pairs} pairs to review in "
+        f"{CLERICAL_REVIEW.path(summary.workspace)}"
     )

@@ -15,8 +15,9 @@ import jinja2
 import pandas as pd
 from splink.internals.html_utils import json_for_html, load_chart_libraries
 
+from falls_risk.catalog import LINKAGE_REPORT
 from falls_risk.config import LinkageConfig
-from falls_risk.workspace import Workspace, write_text
+from falls_risk.workspace import Workspace
 
 if TYPE_CHECKING:
     from falls_risk.linkage.engine import SplinkModel
@@ -163,4 +164,4 @@ def write_report(
         "charts": {name: json_for_html(spec) for name, spec in charts.items()},
         "libraries": load_chart_libraries(),
     }
-    write_text(render(context), ws.reports / "linkage.html")
+    LINKAGE_REPORT.save(ws, render(context))

@@ -13,8 +13,9 @@ fitted attributes end in ``_``). After ``fit``:
   ``calibrator_`` (``method``: ``isotonic`` / ``platt``, or None when fitted without a slice),
   ``calibration_scores_`` (cross-fitted Brier score of each method);
 * ``reference_`` (drift reference, plain JSON-able dict; set by ``set_reference``) and
-  ``training_info_`` (index dates, config, feature-table hash, registry version, linkage and
-  feature config for scoring; set by the training pipeline).
+  ``training_record_`` (the ``TrainingRecord`` of the run that produced it: config, split, the
+  data it read, the feature config and linkage model scoring reuses; set by ``run_experiment``,
+  None for a model fitted outside it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from falls_risk.errors import ModelError
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.modelling.calibration import CALIBRATION_METHODS, choose_calibrator
 from falls_risk.modelling.estimators import FAMILY, as_model_frame, make_scorer
+from falls_risk.modelling.record import TrainingRecord
 from falls_risk.modelling.roles import default_registry_version, default_specs, resolve_roles
 
 
@@ -128,7 +130,7 @@ class FallsRiskModel(BaseEstimator):
         if X_calibration is not None:
             self.calibrate(X_calibration, y_calibration, groups_calibration)
         self.reference_: dict[str, Any] = {}
-        self.training_info_: dict[str, Any] = {}
+        self.training_record_: TrainingRecord | None = None
         return self
 
     def calibrate(self, X: pd.DataFrame, y: Any, groups: Any = None) -> FallsRiskModel:

@@ -7,7 +7,6 @@ explanation engineer's per-agency ablation) and ``evaluate_model`` scores it on 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import pandas as pd
 from lightgbm.basic import LightGBMError
 
 from falls_risk import figures, tracking
+from falls_risk.catalog import FEATURE_TABLE, FEATURES_MANIFEST
 from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
 from falls_risk.errors import ConfigError
 from falls_risk.features.spec import FeatureSpec
@@ -34,6 +34,7 @@ from falls_risk.modelling.data import (
 from falls_risk.modelling.evaluation import capacity_flags, evaluate_predictions, lowest_flagged
 from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
 from falls_risk.modelling.model import FallsRiskModel
+from falls_risk.modelling.record import ARTIFACT_PATH, DataRecord, SplitRecord, TrainingRecord, TuningRecord
 from falls_risk.modelling.roles import default_registry_version, default_specs
 from falls_risk.modelling.tuning import TuningResult, study_name, study_settings, tune_lightgbm
 from falls_risk.progress import console
@@ -131,31 +132,15 @@ class RunResult:
     seconds: float = 0.0
 
 
-def _scoring_context(ws: Workspace) -> dict[str, Any]:
-    """What monthly scoring must reuse: the features manifest's FeatureConfig, the linkage model."""
-    context: dict[str, Any] = {"feature_config": None, "features_manifest": None, "linkage_model": None}
-    manifest = ws.features / "manifest.json"
-    if manifest.exists():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        context["features_manifest"] = str(manifest)
-        context["feature_config"] = data.get("config")
-        context["label_known_until"] = data.get("label_known_until")
-    if (ws.linkage / "model.json").exists():
-        context["linkage_model"] = str(ws.linkage / "model.json")
-    if (ws.linkage / "summary.json").exists():
-        context["linkage_summary"] = str(ws.linkage / "summary.json")
-    return context
-
-
 def _log_run(
     config: ExperimentConfig, model_cfg: ModelConfig, model: FallsRiskModel, result: ModelEvaluation,
-    split: Split, tuning_result: TuningResult | None, context: dict[str, Any], data_hash: str,
+    split: Split, tuning_result: TuningResult | None, record: TrainingRecord,
 ) -> tuple[str, str | None, str]:
     name = model_cfg.name or model_cfg.kind
     tags = {
         "experiment_config": config.name,
         "model_kind": model_cfg.kind,
-        "feature_table_hash": data_hash,
+        "feature_table_hash": record.data.feature_table_hash,
         "registry_version": model.registry_version_,
         "calibration_method": model.calibrator_.method if model.calibrator_ else "none",
     }
@@ -172,7 +157,7 @@ def _log_run(
             "calibration": {"methods": config.calibration.methods,
                             "chosen": model.calibrator_.method if model.calibrator_ else "none"},
             "evaluation": {"bootstrap": config.evaluation.bootstrap, "bootstrap_unit": "person"},
-            "feature_table_hash": data_hash,
+            "feature_table_hash": record.data.feature_table_hash,
             "registry_version": model.registry_version_,
         }
         if tuning_result is not None:
@@ -192,7 +177,7 @@ def _log_run(
         tracking.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         tracking.log_dict(split.info, "config/split.json")
         tracking.log_dict(model.reference_, "drift/reference.json")
-        tracking.log_dict(model.training_info_, "config/training_info.json")
+        tracking.log_dict(record.to_dict(), ARTIFACT_PATH)
         tracking.log_text(result.subgroups.to_csv(index=False), "evaluation/subgroups.csv")
         tracking.log_text(result.decision_curve.to_csv(index=False), "evaluation/decision_curve.csv")
         tracking.log_dict({"metrics": result.metrics, "thresholds": result.thresholds, **result.info},
@@ -200,11 +185,13 @@ def _log_run(
         tracking.log_parquet(result.predictions, "evaluation/test_predictions.parquet")
         if tuning_result is not None:
             tracking.log_dict(tuning_result.__dict__, "tuning/result.json")
-        if context.get("feature_config") is not None:
-            tracking.log_dict(context["feature_config"], "scoring/feature_config.json")
-        for key in ("features_manifest", "linkage_model", "linkage_summary"):
-            if context.get(key):
-                tracking.log_artifact(context[key], "scoring/linkage" if "linkage" in key else "scoring")
+        # For people and other tools (the training record carries all of it for scoring).
+        if record.data.feature_config is not None:
+            tracking.log_dict(record.data.feature_config.model_dump(mode="json"), "scoring/feature_config.json")
+        if FEATURES_MANIFEST.exists(record.data.workspace):
+            tracking.log_artifact(FEATURES_MANIFEST.path(record.data.workspace), "scoring")
+        if record.data.linkage_model is not None:
+            tracking.log_dict(record.data.linkage_model, "scoring/linkage/model.json")
         y = result.predictions["label"].to_numpy()
         p = result.predictions["prob"].to_numpy()
         for fig_name, fig in (
@@ -244,12 +231,12 @@ def run_experiment(
         frame = load_features(ws, config.data.index_dates)
     elif config.data.index_dates:
         frame = frame[frame["index_date"].isin(config.data.index_dates)]
-    check_feature_frame(frame, specs, source=f"feature table in {ws.features}")
+    check_feature_frame(frame, specs, source=f"feature table in {FEATURE_TABLE.path(ws)}")
     feature_cols = [s.name for s in specs]
     data_hash = feature_table_hash(frame[[*KEY_COLUMNS, *feature_cols, "label"]])
     split = temporal_split(frame, config.split.test_months, config.split.calibration_fraction,
                            config.split.gap_days, seed=config.seed)
-    context = _scoring_context(ws)
+    data_record = DataRecord.from_workspace(ws, feature_table_hash=data_hash, registry_version=registry_version)
     tracking.configure(tracking_uri or config.tracking.tracking_uri)
     roles = config.features.model_dump(exclude_none=True)
     if progress:
@@ -290,26 +277,25 @@ def run_experiment(
             ) from exc
         result = evaluate_model(model, split.test, evaluation=config.evaluation, specs=specs, seed=config.seed)
         model.set_reference(split.test)
-        model.training_info_ = {
-            "experiment": config.name,
-            "model_name": name,
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": config.model_dump(mode="json"),
-            "params": params,
-            "train_index_dates": split.info["train_index_dates"],
-            "test_index_dates": split.info["test_index_dates"],
-            "feature_table_hash": data_hash,
-            "registry_version": registry_version,
-            "feature_config": context.get("feature_config"),
-            "label_known_until": context.get("label_known_until"),
-            "linkage_model": context.get("linkage_model"),
-            "workspace": str(ws.root),
-            "thresholds": result.thresholds,
-            "tuning": None if tuning_result is None else {
-                "study": tuning_result.study_name, "storage": tuning_result.storage, "trials": tuning_result.trials},
-        }
-        run_id, version, model_uri = _log_run(
-            config, model_cfg, model, result, split, tuning_result, context, data_hash)
+        record = TrainingRecord(
+            experiment=config.name,
+            model_name=name,
+            model_kind=model_cfg.kind,
+            trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            config=config,
+            params=params,
+            split=SplitRecord.from_split_info(split.info, test_months=config.split.test_months,
+                                              calibration_fraction=config.split.calibration_fraction,
+                                              seed=config.seed),
+            data=data_record,
+            thresholds=result.thresholds,
+            tuning=None if tuning_result is None else TuningRecord(
+                study=tuning_result.study_name, storage=tuning_result.storage, n_trials=config.tuning.n_trials,
+                best_value=tuning_result.best_value, trials=dict(tuning_result.trials),
+                seconds=tuning_result.seconds),
+        )
+        model.training_record_ = record
+        run_id, version, model_uri = _log_run(config, model_cfg, model, result, split, tuning_result, record)
         seconds = time.monotonic() - started
         results.append(RunResult(name=name, kind=model_cfg.kind, run_id=run_id, version=version,
                                  model_uri=model_uri, metrics=result.metrics, model=model,

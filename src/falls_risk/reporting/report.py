@@ -10,53 +10,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from falls_risk.catalog import FEATURE_TABLE, MODEL_REPORT, MODEL_REPORT_SUMMARY
+from falls_risk.config import SplitConfig
 from falls_risk.errors import ModelError
+from falls_risk.features.registry import feature_names
+from falls_risk.modelling.model import FallsRiskModel
+from falls_risk.modelling.record import SplitRecord
 from falls_risk.progress import console
 from falls_risk.reporting.render import render_report
 from falls_risk.reporting.summary import ReportSplit, RunRecord, collect_summary
-from falls_risk.workspace import Workspace, write_json, write_text
-
-REPORT_FILE = "model_report.html"
-SUMMARY_FILE = "model_report_summary.json"
+from falls_risk.workspace import Workspace
 
 
-def _split_settings(model: Any, params: dict[str, str]) -> dict[str, Any]:
-    """test_months / calibration_fraction / gap_days / seed as training used them."""
-    info = dict(getattr(model, "training_info_", {}) or {})
-    config = info.get("config") if isinstance(info.get("config"), dict) else {}
-    split = {**(config.get("split") or {}), **(info.get("split_config") or {})}
-    out: dict[str, Any] = {}
-    for key, cast in (("test_months", int), ("calibration_fraction", float), ("gap_days", int)):
-        value = params.get(f"split.{key}", split.get(key))
-        if value is not None:
-            out[key] = cast(value)
-    seed = params.get("seed", config.get("seed"))
-    if seed is not None:
-        out["seed"] = int(seed)
-    return out
+def split_like_training(workspace: Path, model: FallsRiskModel) -> ReportSplit:
+    """The workspace's feature table, split into train / calibration / test as training did.
 
-
-def _index_dates(model: Any) -> list[date] | None:
-    """The index dates the model was trained and tested on (training_info_)."""
-    info = dict(getattr(model, "training_info_", {}) or {})
-    dates = list(info.get("train_index_dates") or []) + list(info.get("test_index_dates") or [])
-    return sorted({date.fromisoformat(str(d)[:10]) for d in dates}) or None
-
-
-def split_like_training(workspace: Path, model: Any, params: dict[str, str]) -> ReportSplit:
-    """The workspace's feature table, split into train / calibration / test as training did."""
+    The training record says how (index dates, test months, calibration share, gap, seed); a model
+    fitted outside ``falls-risk train`` has none, and gets the default split of every index date.
+    """
     from falls_risk.modelling.data import KEY_COLUMNS, feature_table_hash, load_features, temporal_split
-    from falls_risk.modelling.roles import default_specs
 
-    wanted = _index_dates(model)
+    training = model.training_record_
+    config = training.config.split if training else SplitConfig()
+    seed = training.split.seed if training else 0
     frame = load_features(workspace)
-    if wanted:
+    if training:
+        wanted = training.split.index_dates
         frame = frame[frame["index_date"].isin(set(wanted))]
         if frame.empty:
             raise ModelError(
@@ -64,12 +47,15 @@ def split_like_training(workspace: Path, model: Any, params: dict[str, str]) -> 
                 f"trained and tested on ({wanted[0]} to {wanted[-1]}). Build them with `falls-risk features "
                 f"--workspace {workspace}` or pass the workspace the model was trained from."
             )
-    split = temporal_split(frame, **_split_settings(model, params))
-    info = dict(split.info)
+    split = temporal_split(frame, config.test_months, config.calibration_fraction, config.gap_days, seed=seed)
     # Hashed as training hashes it (keys, every registry feature, label), to detect a changed table.
-    columns = [*KEY_COLUMNS, *(s.name for s in default_specs() if s.name in frame.columns), "label"]
-    info["feature_table_hash"] = feature_table_hash(frame[columns])
-    return ReportSplit(train=split.train, calibration=split.calibration, test=split.test, info=info)
+    columns = [*KEY_COLUMNS, *(n for n in feature_names() if n in frame.columns), "label"]
+    return ReportSplit(
+        train=split.train, calibration=split.calibration, test=split.test,
+        record=SplitRecord.from_split_info(split.info, test_months=config.test_months,
+                                           calibration_fraction=config.calibration_fraction, seed=seed),
+        feature_table_hash=feature_table_hash(frame[columns]),
+    )
 
 
 def logged_predictions_gap(record: RunRecord, split: ReportSplit) -> float | None:
@@ -101,9 +87,10 @@ def logged_predictions_gap(record: RunRecord, split: ReportSplit) -> float | Non
 def load_run_record(model_uri: str, tracking_uri: str | None = None) -> RunRecord:
     """The model and its training run's metrics, params and tags, from MLflow."""
     from falls_risk import tracking
+    from falls_risk.modelling.registered import load_registered
 
     tracking.configure(tracking_uri)
-    loaded = tracking.load_model(model_uri)
+    loaded = load_registered(model_uri)
     run = tracking.run_data(loaded.run_id) if loaded.run_id else {}
     return RunRecord(
         model=loaded.model,
@@ -128,14 +115,14 @@ def build_report(
     explain_rows: int = 3000,
     ablation: bool = True,
 ) -> Path:
-    """Write ``OUT/model_report.html`` (and its summary JSON); returns the HTML path."""
+    """Write the report (``catalog.MODEL_REPORT``) and its summary JSON into ``out``; returns the HTML path."""
     ws = Workspace(workspace)
-    ws.require(ws.features, "features")
+    FEATURE_TABLE.require(ws)
     out = Path(out)
     with console.status("Loading the model and its training run"):
         record = load_run_record(model_uri, tracking_uri)
     with console.status("Splitting the feature table as training did"):
-        split = split_like_training(ws.root, record.model, record.params)
+        split = split_like_training(ws.root, record.model)
         gap = logged_predictions_gap(record, split)
     with console.status(
         "Explaining, " + ("retraining without each agency, " if ablation else "") + "and drawing the figures"
@@ -149,8 +136,8 @@ def build_report(
             f"(largest difference {gap:.3g}): the performance shown is on this workspace's data."
         )
     html = render_report(summary)
-    target = write_text(html, out / REPORT_FILE)
+    target = MODEL_REPORT.save(out, html)
     plain = {k: v for k, v in summary.items() if k not in ("figures", "dependence")}
-    write_json(json.loads(json.dumps(plain, default=str)), out / SUMMARY_FILE)
+    MODEL_REPORT_SUMMARY.save(out, json.loads(json.dumps(plain, default=str)))
     console.print(f"Report written to {target}")
     return target

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from falls_risk.config import FeatureConfig
 from falls_risk.errors import ModelError
+from falls_risk.modelling.model import FallsRiskModel
+from falls_risk.modelling.record import PartCounts, SplitRecord
 from falls_risk.reporting import plots
 from falls_risk.reporting.suppression import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 
@@ -32,7 +35,7 @@ IMPORTANCE_ROWS = 15
 class RunRecord:
     """What the report reads from a training run, as plain data (no MLflow objects)."""
 
-    model: Any  # FallsRiskModel
+    model: FallsRiskModel
     uri: str
     name: str | None = None
     version: str | None = None
@@ -43,14 +46,16 @@ class RunRecord:
     start_time: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReportSplit:
-    """The feature table split as the model was trained: train, calibration and test rows."""
+    """The feature table split as the model was trained: train, calibration and test rows, the
+    split's record, and the hash of the table it came from (None when not computed)."""
 
     train: pd.DataFrame
     calibration: pd.DataFrame
     test: pd.DataFrame
-    info: dict[str, Any] = field(default_factory=dict)
+    record: SplitRecord
+    feature_table_hash: str | None = None
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -89,13 +94,8 @@ def _short_label(spec: Any, limit: int = 46) -> str:
     return f"{text} ({short})"
 
 
-def _specs(model: Any) -> dict[str, Any]:
-    specs = getattr(model, "specs_", None)
-    if specs:
-        return {s.name: s for s in specs}
-    from falls_risk.features.registry import FEATURES
-
-    return {s.name: s for s in FEATURES}
+def _specs(model: FallsRiskModel) -> dict[str, Any]:
+    return {s.name: s for s in model.specs_}
 
 
 def _date_text(values: Sequence[Any]) -> str:
@@ -212,7 +212,7 @@ _SEX_WORDS = {"M": "male", "F": "female", "U": "not known"}
 
 
 def subgroup_table(
-    model: Any, test: pd.DataFrame, probability: np.ndarray, threshold: float | None
+    model: FallsRiskModel, test: pd.DataFrame, probability: np.ndarray, threshold: float | None
 ) -> list[dict[str, Any]]:
     """Per subgroup (the modelling stage's fairlearn MetricFrame): people, admissions, AUROC,
     observed/expected, and the share of admissions missed at the capacity threshold.
@@ -221,11 +221,8 @@ def subgroup_table(
     or with 1-4 people who were not admitted.
     """
     from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
-    from falls_risk.modelling.roles import resolve_roles
 
-    specs = tuple(getattr(model, "specs_", ()) or _specs(model).values())
-    roles = getattr(model, "roles_", None) or resolve_roles(specs)
-    groups = subgroup_columns(test, specs, roles)
+    groups = subgroup_columns(test, model.specs_, model.roles_)
     if groups.empty or threshold is None:
         return []
     y = test["label"].to_numpy(dtype=int)
@@ -272,7 +269,7 @@ def _features_only(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 
 
 def agency_ablation(
-    model: Any, split: ReportSplit, agencies: dict[str, list[str]]
+    model: FallsRiskModel, split: ReportSplit, agencies: dict[str, list[str]]
 ) -> tuple[float | None, dict[str, float]]:
     """Test AUROC of the model refitted on all its features, and without each agency's features.
 
@@ -292,9 +289,8 @@ def agency_ablation(
 
     def auroc_with(features: list[str]) -> float:
         refit = train_model(
-            split.train, None, kind=getattr(model, "variant_", model.kind), params=dict(model.params or {}),
-            specs=getattr(model, "specs_", None), features=features, roles=getattr(model, "roles", None),
-            seed=getattr(model, "random_state", 0),
+            split.train, None, kind=model.kind, params=dict(model.params or {}), specs=model.specs_,
+            features=features, roles=model.roles, seed=model.random_state,
         )
         return float(roc_auc_score(y_test, refit.raw_margin(split.test)))
 
@@ -310,13 +306,12 @@ def agency_ablation(
 # -- model card ---------------------------------------------------------------------------------
 
 
-def _fmt_counts(info: dict[str, Any], key: str) -> str:
-    part = info.get(key) or {}
-    return ", ".join(f"{k} {suppress_count(v)}" for k, v in part.items()) if part else ""
+def _fmt_counts(counts: PartCounts) -> str:
+    return ", ".join(f"{k} {suppress_count(v)}" for k, v in asdict(counts).items())
 
 
-def _kind_label(model: Any) -> str:
-    variant = str(getattr(model, "variant_", getattr(model, "kind", "model")))
+def _kind_label(model: FallsRiskModel) -> str:
+    variant = model.variant_
     return {
         "lightgbm": "Gradient-boosted trees (LightGBM)",
         "lightgbm_tuned": "Gradient-boosted trees (LightGBM, tuned with Optuna)",
@@ -342,31 +337,25 @@ def model_card(
 ) -> list[dict[str, str]]:
     """The TRIPOD+AI items, each filled from the run record where it can be."""
     model = record.model
-    info = dict(getattr(model, "training_info_", {}) or {})
+    training = model.training_record_
     params = record.params
     features = list(model.feature_names_)
     by_agency: dict[str, int] = {}
     for name in features:
         agency = specs[name].agency if name in specs else "other"
         by_agency[agency] = by_agency.get(agency, 0) + 1
-    config = info.get("config") or {}
-    feature_config = info.get("feature_config") or (config.get("features") if isinstance(config, dict) else None) or {}
-    horizon = feature_config.get("label_horizon_days", 365)
-    min_age = feature_config.get("min_age", 65)
-    min_match = feature_config.get("min_match_probability")
-    split_info = {**split.info, **(info.get("split") or {})}
-    split_config = dict((config.get("split") if isinstance(config, dict) else None) or {})
-    for key in ("test_months", "calibration_fraction"):
-        if f"split.{key}" in params:
-            split_config[key] = params[f"split.{key}"]
-    train_dates = split_info.get("train_index_dates") or info.get("train_index_dates") or []
-    test_dates = split_info.get("test_index_dates") or info.get("test_index_dates") or []
-    sources = info.get("sources") or info.get("ingest_sources")
-    extract_date = info.get("extract_date")
-    calibrator = getattr(model, "calibrator_", None)
-    cal_scores = getattr(model, "calibration_scores_", {}) or {}
-    booster = getattr(model, "booster_", None)
-    model_params = getattr(model, "params", None) or {}
+    feature_config = (training.data.feature_config if training else None) or FeatureConfig()
+    horizon = feature_config.label_horizon_days
+    min_age = feature_config.min_age
+    min_match = feature_config.min_match_probability
+    # The split as training recorded it; for a model fitted outside `falls-risk train`, as reproduced here.
+    split_record = training.split if training else split.record
+    sources = training.data.extract_sources if training else ()
+    extract_date = training.data.extract_date if training else None
+    calibrator = model.calibrator_
+    cal_scores = model.calibration_scores_
+    booster = model.booster_
+    model_params = model.params or {}
     auroc = next((m for m in metrics_rows if m["key"] == "auroc"), None)
     slope = next((m for m in metrics_rows if m["key"] == "calibration_slope"), None)
     subgroup_names = sorted({row["group"] for row in subgroups})
@@ -380,11 +369,11 @@ def model_card(
         ("5a", "Data sources", join([
             "Linked records of " + ", ".join(sorted(a for a in by_agency if a not in ("demographics", "linkage"))) + ","
             " with a pseudonymised population spine (demographics).",
-            f"Extracts: {', '.join(sources) if isinstance(sources, list | tuple) else sources}." if sources else "",
+            f"Extracts: {', '.join(sources)}." if sources else "",
         ]), ""),
         ("5b", "Dates of the data", join([
-            f"Training index dates {_date_text(train_dates)}." if train_dates else "",
-            f"Test index dates {_date_text(test_dates)}." if test_dates else "",
+            f"Training index dates {_date_text(split_record.train_index_dates)}.",
+            f"Test index dates {_date_text(split_record.test_index_dates)}.",
             f"Extract taken {extract_date}." if extract_date else "",
         ]), ""),
         ("6a", "Setting", (
@@ -407,13 +396,13 @@ def model_card(
         ), ""),
         ("9a", "Predictors", (
             f"{len(features)} predictors from the feature registry"
-            + (f" (version {model.registry_version_})" if getattr(model, "registry_version_", None) else "")
+            + f" (version {model.registry_version_})"
             + ": " + ", ".join(f"{a} {n}" for a, n in sorted(by_agency.items(), key=lambda kv: -kv[1])) + "."
         ), ""),
         ("10", "Sample size", join([
-            f"Person-months: {_fmt_counts(split_info, 'rows')}." if split_info.get("rows") else "",
-            f"People: {_fmt_counts(split_info, 'persons')}." if split_info.get("persons") else "",
-            f"Fall admissions: {_fmt_counts(split_info, 'events')}." if split_info.get("events") else "",
+            f"Person-months: {_fmt_counts(split_record.rows)}.",
+            f"People: {_fmt_counts(split_record.persons)}.",
+            f"Fall admissions: {_fmt_counts(split_record.events)}.",
         ]), ""),
         ("11", "Missing data", (
             "Missing values are kept as missing (LightGBM learns a direction for them) and each predictor's "
@@ -430,11 +419,9 @@ def model_card(
                 "Out-of-time test on the last index dates; before them, people split at random into training "
                 "and a calibration slice, so nobody is on both sides."
             ),
-            f"Test period {split_config['test_months']} months." if split_config.get("test_months") else "",
-            f"Calibration slice {float(split_config['calibration_fraction']):.0%} of people."
-            if split_config.get("calibration_fraction") else "",
-            f"Gap between training and test: {split_info.get('gap_days')} days."
-            if split_info.get("gap_days") is not None else "",
+            f"Test period {split_record.test_months} months.",
+            f"Calibration slice {split_record.calibration_fraction:.0%} of people.",
+            f"Gap between training and test: {split_record.gap_days} days.",
         ]), ""),
         ("12c", "Model type and tuning", join([
             f"{_kind_label(model)}.",
@@ -517,9 +504,9 @@ def collect_summary(
     from falls_risk.explain import beeswarm_figure, dependence_figure, explain, explanation_summary
 
     model = record.model
-    if getattr(model, "booster_", None) is None:
+    if model.booster_ is None:
         raise ModelError(
-            f"{record.uri} is a {getattr(model, 'variant_', type(model).__name__)} model: the report explains "
+            f"{record.uri} is a {model.variant_} model: the report explains "
             "tree models with SHAP. Pass the LightGBM model (e.g. --model models:/falls-risk@champion)."
         )
     names = list(model.feature_names_)
@@ -624,9 +611,9 @@ def collect_summary(
         missing_share=missing_share,
     )
 
-    info = dict(getattr(model, "training_info_", {}) or {})
-    hash_then = info.get("feature_table_hash")
-    hash_now = split.info.get("feature_table_hash")
+    training = model.training_record_
+    hash_then = training.data.feature_table_hash if training else None
+    hash_now = split.feature_table_hash
     if hash_then and hash_now and hash_then != hash_now:
         warnings.append(
             "The workspace's feature table differs from the one the model was trained on (hash "
@@ -661,7 +648,7 @@ def collect_summary(
         {"label": "… followed by a fall admission", "value": suppress_count(int(y.sum())), "ci": None}
     )
 
-    trained_on = record.start_time or info.get("trained_at")
+    trained_on = record.start_time or (training.trained_at if training else None)
     kind_label = _kind_label(model)
     return {
         "title": "Falls risk model: what drives risk and how well it works",

@@ -1,4 +1,4 @@
-"""The append-only ledger of scoring runs: ``<output root>/ledger.jsonl``.
+"""The append-only ledger of scoring runs (``catalog.LEDGER``, in the runs folder).
 
 One JSON object per line per run: month, as-of date, extract date, model name / version / run
 id, input file hashes, output hash and counts. Each entry carries ``prev_hash`` (the hash of the
@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from falls_risk.catalog import LEDGER
 from falls_risk.errors import ScoringError
 
-LEDGER_NAME = "ledger.jsonl"
 GENESIS = "0" * 64
 
 
 def ledger_path(root: str | os.PathLike[str]) -> Path:
-    return Path(root) / LEDGER_NAME
+    return LEDGER.path(root)
 
 
 def _canonical(entry: dict[str, Any]) -> bytes:

@@ -1,18 +1,22 @@
-"""What a run used and made: hashes, versions, counts and timings (``manifest.json``)."""
+"""What a run used and made: hashes, versions, counts and timings (``RunManifest``)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import falls_risk
+from falls_risk.catalog import RUN_MANIFEST, RUN_RESULTS
 
 PACKAGES: tuple[str, ...] = (
     "falls-risk",
@@ -27,9 +31,6 @@ PACKAGES: tuple[str, ...] = (
     "mlflow",
     "pandera",
 )
-# Files whose content is the result of a run; the manifest and summary hold timings and so differ
-# between identical reruns.
-RESULT_FILES: tuple[str, ...] = ("risk_list.csv", "scores.parquet", "explanations.parquet", "features.parquet")
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -52,10 +53,10 @@ def hash_files(paths: Iterable[Path], relative_to: Path | None = None) -> dict[s
 def output_hash(run_dir: Path) -> str:
     """One hash over the result files of a run (names and contents, in a fixed order)."""
     digest = hashlib.sha256()
-    for name in RESULT_FILES:
-        path = run_dir / name
+    for artefact in RUN_RESULTS:
+        path = artefact.path(run_dir)
         if path.exists():
-            digest.update(name.encode() + b"\0" + sha256_file(path).encode() + b"\n")
+            digest.update(artefact.file_name.encode() + b"\0" + sha256_file(path).encode() + b"\n")
     return digest.hexdigest()
 
 
@@ -110,3 +111,75 @@ class StageTimer:
     @property
     def total(self) -> float:
         return round(sum(self.seconds.values()), 3)
+
+
+@dataclass(frozen=True)
+class ModelUsed:
+    name: str | None
+    version: str | None
+    run_id: str | None
+    uri: str
+    kind: str
+    registry_version: str
+
+
+@dataclass(frozen=True)
+class AlertPeriod:
+    since: str
+    until: str
+    late_deliveries_from: str
+
+
+@dataclass(frozen=True)
+class PreviousRunRef:
+    month: str
+    sequence: int | None
+    output_hash: str | None
+
+
+@dataclass(frozen=True)
+class RunManifest:
+    """Everything a monthly run used and made, written beside its outputs (``catalog.RUN_MANIFEST``)."""
+
+    month: str
+    as_of: str
+    extract_date: str
+    extract_dir: str
+    created_at: str
+    model: ModelUsed
+    policy: dict[str, Any]
+    policy_text: str
+    alert_period: AlertPeriod
+    previous_run: PreviousRunRef | None
+    input_hashes: dict[str, str]
+    row_counts: dict[str, int]
+    ingest: dict[str, dict[str, int]]
+    linkage: dict[str, Any]
+    timings_seconds: dict[str, float]
+    drift: list[dict[str, Any]]
+    warnings: list[str]
+    output_files: dict[str, str]
+    output_hash: str
+    package_versions: dict[str, str] = field(default_factory=package_versions)
+    code_version: dict[str, Any] = field(default_factory=code_version)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, default=str) + "\n"
+
+    def write_into(self, folder: Path) -> None:
+        """Into a run folder being staged (the whole folder is renamed into place afterwards)."""
+        RUN_MANIFEST.path(folder).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def read(cls, folder: Path) -> RunManifest:
+        data = RUN_MANIFEST.load(folder)
+        previous = data["previous_run"]
+        return cls(**{
+            **data,
+            "model": ModelUsed(**data["model"]),
+            "alert_period": AlertPeriod(**data["alert_period"]),
+            "previous_run": None if previous is None else PreviousRunRef(**previous),
+        })

@@ -8,7 +8,6 @@ with mode 0600 before it is moved into place.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import pyarrow.parquet as pq
 from falls_risk.errors import ScoringError
 from falls_risk.linkage.secret import normalise_nhs_number, person_keys
 
-RISK_LIST_NAME = "risk_list.csv"
 IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "address_line", "postcode")
 # Why someone is on the list, in the order practitioners read them.
 FLAGGED = "flagged tier"
@@ -119,12 +117,3 @@ def reidentify(risk_list: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
         "reasons", "alerts", "risk_change", "why_risen",
     ]
     return merged[columns]
-
-
-def write_private_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as CSV readable by the owner only (mode 0600 from creation)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False)
-    os.chmod(path, 0o600)
-    return path

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from falls_risk.errors import ScoringError, format_examples
+from falls_risk.catalog import RUN_MANIFEST
+from falls_risk.errors import FallsRiskError, ScoringError, format_examples
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -37,11 +37,10 @@ def check_output_dir(out: Path, as_of: date) -> str:
         )
     if out.exists() and not out.is_dir():
         raise ScoringError(f"--out {out} is a file; give a folder for the month's outputs, e.g. {out.parent / month}.")
-    manifest = out / "manifest.json"
-    if manifest.exists():
+    if RUN_MANIFEST.exists(out):
         try:
-            recorded = json.loads(manifest.read_text(encoding="utf-8")).get("month")
-        except (json.JSONDecodeError, OSError):
+            recorded = RUN_MANIFEST.load(out)["month"]
+        except (FallsRiskError, KeyError, TypeError, OSError):
             recorded = None
         if recorded is not None and recorded != month:
             raise ScoringError(
@@ -50,7 +49,8 @@ def check_output_dir(out: Path, as_of: date) -> str:
             )
     elif out.exists() and any(out.iterdir()):
         raise ScoringError(
-            f"{out} exists and is not a scoring run folder (no manifest.json). Choose an empty or new --out."
+            f"{out} exists and is not a scoring run folder (no {RUN_MANIFEST.file_name}). Choose an empty or "
+            "new --out."
         )
     return month
 

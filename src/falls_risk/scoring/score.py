@@ -1,22 +1,22 @@
 """Score people: calibrated probability, tier and plain-language reasons, always together.
 
-``score_people`` is the library entry point: give it a model, a feature table (one row per
-eligible person) and a tier policy; it returns every person's probability and tier, and for
-everyone in the flagged tier (plus anyone else asked for, such as people with alerts) the full
-SHAP contribution vector and the reasons in plain language. Reasons are computed for the flagged
-tier only by default because exact Tree SHAP costs far more than a prediction.
+``tier_population`` gives every eligible person's probability, rank and tier; ``explain_people``
+then gives everyone in the flagged tier, and the people it is asked for (alerts, risers, leavers:
+found by ``since_last_run`` on the tiered scores), the full SHAP contribution vector and the
+reasons in plain language. ``score_people`` does both for a library user.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from falls_risk.errors import ScoringError
+from falls_risk.explain import explain
+from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.scoring.tiers import HIGH, TierPolicy, assign_tiers
 
 CONTRIB_PREFIX = "shap__"
@@ -44,7 +44,7 @@ class ScoredPopulation:
         return self.scores[self.scores["tier"] == HIGH]
 
 
-def _check_features(model: Any, features: pd.DataFrame) -> None:
+def _check_features(model: FallsRiskModel, features: pd.DataFrame) -> None:
     if "person_key" not in features.columns:
         raise ScoringError("The feature table has no person_key column; build it with `falls-risk features`.")
     if features["person_key"].isna().any():
@@ -66,35 +66,13 @@ def _check_features(model: Any, features: pd.DataFrame) -> None:
         )
 
 
-def explain_people(model: Any, features: pd.DataFrame, *, top_n: int = 3) -> Any:
-    """SHAP explanation (``falls_risk.explain.Explanation``) of rows indexed by person_key."""
-    from falls_risk.explain import explain
+def tier_population(
+    model: FallsRiskModel, features: pd.DataFrame, policy: TierPolicy, *, groups: pd.Series | None = None
+) -> pd.DataFrame:
+    """Calibrated probability, rank and tier for every row of ``features`` (one per person).
 
-    frame = features.set_index("person_key") if "person_key" in features.columns else features
-    return explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n)
-
-
-def reasons_text(explanation: Any, top_n: int) -> pd.Series:
-    """One plain-language string per explained person: the wording of ``falls_risk.explain``."""
-    return explanation.reasons_text(top_n)
-
-
-def score_people(
-    model: Any,
-    features: pd.DataFrame,
-    policy: TierPolicy,
-    *,
-    groups: pd.Series | None = None,
-    also_explain: Iterable[str] | Callable[[pd.DataFrame], Iterable[str]] = (),
-    top_n: int = 3,
-) -> ScoredPopulation:
-    """Calibrated probability, tier and reasons for every row of ``features``.
-
-    ``features`` has ``person_key`` and the model's feature columns. ``groups`` (aligned with
-    ``features``) gives each person's local authority when tiers are per local authority.
-    ``also_explain`` lists further person keys (e.g. people with event alerts) whose reasons
-    are computed even if they are not in the flagged tier; it may be a function of the tiered
-    scores (``person_key``, ``probability``, ``rank``, ``tier``), e.g. to pick the biggest risers.
+    ``groups`` (aligned with ``features``) gives each person's local authority when tiers are per
+    local authority.
     """
     _check_features(model, features)
     probability = np.asarray(model.predict_proba(features), dtype=float).reshape(-1)
@@ -103,26 +81,54 @@ def score_people(
     scores = pd.DataFrame({"person_key": features["person_key"].to_numpy(), "probability": probability})
     if groups is not None:
         scores["local_authority"] = pd.Series(groups).astype("string").to_numpy()
-    scores = assign_tiers(scores, policy)
+    return assign_tiers(scores, policy)
 
-    extra = also_explain(scores) if callable(also_explain) else also_explain
-    wanted = set(scores.loc[scores["tier"] == HIGH, "person_key"]) | (set(extra) & set(scores["person_key"]))
+
+def explain_people(
+    model: FallsRiskModel,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    policy: TierPolicy,
+    people: Iterable[str] = (),
+    *,
+    top_n: int = 3,
+) -> ScoredPopulation:
+    """Explain the flagged tier and ``people`` (e.g. those with alerts): their full SHAP vectors and
+    reasons; the rest are scored but not explained, because exact Tree SHAP costs far more than a
+    prediction."""
+    wanted = set(scores.loc[scores["tier"] == HIGH, "person_key"]) | (set(people) & set(scores["person_key"]))
     chosen = features[features["person_key"].isin(wanted)]
-    explanation = explain_people(model, chosen, top_n=top_n)
-    reasons = reasons_text(explanation, top_n)
+    frame = chosen.set_index("person_key")
+    explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n)
+    reasons = explanation.reasons_text(top_n)
     # The explanation recomputes the probability; it must be the one we tiered on.
     check = scores.set_index("person_key").loc[explanation.probability.index, "probability"]
     if len(check) and not np.allclose(check.to_numpy(), explanation.probability.to_numpy(), atol=1e-9):
         raise ScoringError("Explanations and scores disagree on probabilities; the model is not deterministic.")
 
+    scores = scores.copy()
     scores["explained"] = scores["person_key"].isin(wanted)
     scores["reasons"] = scores["person_key"].map(reasons).fillna("").astype("string")
-    contributions = explanation.contributions
     explanations = scores.loc[scores["explained"], ["person_key", "probability", "rank", "tier", "reasons"]]
     explanations = explanations.merge(
         explanation.raw_margin.rename("raw_margin").rename_axis("person_key").reset_index(), on="person_key"
     ).merge(explanation.to_frame(CONTRIB_PREFIX).rename_axis("person_key").reset_index(), on="person_key")
     explanations = explanations.sort_values(["tier", "probability", "person_key"], ascending=[True, False, True])
     return ScoredPopulation(
-        scores=scores, explanations=explanations.reset_index(drop=True), contributions=contributions, policy=policy
+        scores=scores, explanations=explanations.reset_index(drop=True), contributions=explanation.contributions,
+        policy=policy,
     )
+
+
+def score_people(
+    model: FallsRiskModel,
+    features: pd.DataFrame,
+    policy: TierPolicy,
+    *,
+    groups: pd.Series | None = None,
+    also_explain: Iterable[str] = (),
+    top_n: int = 3,
+) -> ScoredPopulation:
+    """Tier everyone in ``features`` and explain the flagged tier plus ``also_explain``."""
+    scores = tier_population(model, features, policy, groups=groups)
+    return explain_people(model, features, scores, policy, also_explain, top_n=top_n)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from falls_risk import contract
+from falls_risk.catalog import TRUTH_FALL_ADMISSIONS, TRUTH_MONTHLY_HAZARD, TRUTH_PEOPLE, TRUTH_RECORD_PERSON
 from falls_risk.errors import FallsRiskError, parameter_error
 from falls_risk.progress import console, progress_bar
 from falls_risk.synth import dirt, records
@@ -316,10 +317,10 @@ def generate_world(
             pq.write_table(rx, extract / "prescriptions.parquet")
             bar.advance(write_task, 3)
             truth.mkdir(parents=True)
-            pq.write_table(pa.concat_tables(rp_tables), truth / "record_person.parquet")
-            pq.write_table(people_table, truth / "people.parquet")
-            pq.write_table(fall_table, truth / "fall_admissions.parquet")
-            pq.write_table(hazard_table, truth / "monthly_hazard.parquet")
+            pq.write_table(pa.concat_tables(rp_tables), TRUTH_RECORD_PERSON.path(truth))
+            pq.write_table(people_table, TRUTH_PEOPLE.path(truth))
+            pq.write_table(fall_table, TRUTH_FALL_ADMISSIONS.path(truth))
+            pq.write_table(hazard_table, TRUTH_MONTHLY_HAZARD.path(truth))
             bar.advance(write_task, 4)
 
     rows = {rec.name: len(rec.frame) for rec in csv_sources}

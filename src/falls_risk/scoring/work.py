@@ -1,0 +1,65 @@
+"""A scoring run's working folder: the month's workspace, with identifiers, for the run's life only.
+
+The run ingests, links and builds features in ``catalog.SCORING_WORK`` (``RUNS/.work/<month>``,
+mode 0700). It writes its process id there; the folder is removed when the run ends (unless kept
+on purpose), and a folder whose run died (killed, power cut) is removed by the next run, because
+it holds the month's ingested extracts, names and addresses included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from falls_risk.catalog import SCORING_WORK
+from falls_risk.workspace import Workspace
+
+# The process id of the run using a working folder; gone once the run has finished with it.
+WORK_OWNER = "owner.pid"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, but belongs to someone else
+        pass
+    return True
+
+
+def clear_abandoned_work(root: Path) -> list[Path]:
+    """Remove working folders whose run died before cleaning up. A folder whose run is still
+    going, or that was kept on purpose (``keep_work``: no owner file), stays."""
+    removed = []
+    for folder in sorted(SCORING_WORK.path(root, month="*").parent.glob("*")):
+        try:
+            owner = int((folder / WORK_OWNER).read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            continue
+        if owner != os.getpid() and _running(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+@contextlib.contextmanager
+def working_folder(root: Path, month: str, *, keep: bool = False) -> Iterator[Workspace]:
+    """The month's fresh working workspace; removed afterwards unless ``keep``."""
+    clear_abandoned_work(root)
+    folder = SCORING_WORK.path(root, month=month)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, mode=0o700)
+    (folder / WORK_OWNER).write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        yield Workspace(folder)
+    finally:
+        if keep:
+            (folder / WORK_OWNER).unlink(missing_ok=True)  # kept on purpose, not abandoned
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
