@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.features.events import build_events, connect, events_sql, require_linked
+from falls_risk.events.build import build_events, connect, events_sql, require_linked
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.progress import console, progress_bar

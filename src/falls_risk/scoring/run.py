@@ -289,7 +289,8 @@ def run_scoring(
     ``linkage_model`` overrides the Splink model logged with the model's training run.
     ``config`` gives the linkage settings (and the feature settings when the model records none).
     """
-    from falls_risk.features import build_events, compute_features
+    from falls_risk.events import build_events
+    from falls_risk.features import compute_features
     from falls_risk.features.registry import REGISTRY_VERSION, feature_names
     from falls_risk.ingest import run_ingest
     from falls_risk.linkage import run_linkage
