@@ -10,6 +10,7 @@ from pathlib import Path
 
 from falls_risk import codelists
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, SOURCES
+from falls_risk.events import vocabulary
 from falls_risk.features.registry import AGENCIES, FEATURES, REGISTRY_VERSION
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.workspace import write_text
@@ -48,6 +49,10 @@ def _codes(spec: FeatureSpec) -> str:
     shown = [f"`{c}`" for c in spec.codes[:8]]
     more = len(spec.codes) - 8
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _code_list(codes: tuple[str, ...]) -> str:
+    return ", ".join(f"`{c}`" for c in codes)
 
 
 def _window(spec: FeatureSpec) -> str:
@@ -97,7 +102,10 @@ def render() -> str:
             "- **Label**: an emergency inpatient admission with any diagnosis in ICD-10 "
             f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}"
         ),
-        "  (event code `inpatient/fall_emergency`) in (index date, index date + 365 days]. 1, 0, or missing when",
+        (
+            f"  (event code `{vocabulary.FALL_ADMISSION.code()}`) in (index date, index date + 365 days]. "
+            "1, 0, or missing when"
+        ),
         "  the extract (minus the inpatient arrival lag) does not cover the whole window, or when the person",
         "  left the GP register in the window (not by death) without a fall admission before leaving:",
         "  what happened after a move is unseen, so the label is censored, never negative.",
@@ -114,21 +122,33 @@ def render() -> str:
         "",
         "## Event codes",
         "",
-        "| source | codes |",
-        "|---|---|",
-        (
-            "| inpatient_spells | `inpatient/<admission_method>` (value = length of stay), "
-            "`inpatient/fall_emergency`, `inpatient/hip_fracture`, `icd10/<code>` per diagnosis |"
-        ),
-        "| ed_attendances | `ed/<presenting_complaint>` |",
-        "| gp_events | `gp/<snomed_code>` |",
-        "| prescriptions | `rx/<bnf_code>` |",
-        "| ambulance_calls | `ambulance/<chief_complaint>_conveyed`, `ambulance/<chief_complaint>_not_conveyed` |",
-        "| social_care | `social_care/<service_type>` (value = weekly hours, end = end date) |",
-        "| police_incidents | `police/<incident_type>`, plus `police/victim` when the person was the victim |",
-        "| housing_adaptations | `housing/application/<type>` (end = completion), `housing/completed/<type>` |",
+        "Every code the events table emits (`falls_risk.events.vocabulary`). `<column>` stands for the value",
+        "of that column as ingest normalised it (codes lower case; the contract lists them under Sources).",
+        "",
+        "| code | source | family | one event is | value | end |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{k.text}` | {k.source} | {k.family} | {_cell(k.means)} | {_cell(k.value)} | {_cell(k.end)} |"
+        for k in vocabulary.KINDS
+    ]
+    lines += [
         "",
         "A code ending in `*` matches every code that starts with the text before it.",
+        "",
+        "| family | codes |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {_code_list(patterns)} |" for name, patterns in vocabulary.FAMILIES.items()]
+    lines += [
+        "",
+        "New events with these codes alert the practitioner (monthly scoring):",
+        "",
+        "| codes | alert |",
+        "|---|---|",
+    ]
+    lines += [f"| `{pattern}` | {_cell(wording)} |" for pattern, wording in vocabulary.ALERTS.items()]
+    lines += [
         "",
         "## Code lists",
         "",
