@@ -6,6 +6,7 @@ is stale. Regenerate with ``falls-risk data-dictionary``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from falls_risk import codelists
@@ -53,6 +54,38 @@ def _codes(spec: FeatureSpec) -> str:
 
 def _code_list(codes: tuple[str, ...]) -> str:
     return ", ".join(f"`{c}`" for c in codes)
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows),
+    ]
+
+
+def _event_codes() -> list[str]:
+    """The events table's codes, families and alerts, from the events vocabulary."""
+    return [
+        "## Event codes",
+        "",
+        "Every code the events table emits (`falls_risk.events.vocabulary`). `<column>` stands for the value",
+        "of that column as ingest normalised it (codes lower case; the contract lists them under Sources).",
+        "",
+        *_table(
+            ("code", "source", "family", "one event is", "value", "end"),
+            ((f"`{k.text}`", k.source, k.family, k.means, k.value, k.end) for k in vocabulary.KINDS),
+        ),
+        "",
+        "A code ending in `*` matches every code that starts with the text before it.",
+        "",
+        *_table(("family", "codes"), ((name, _code_list(ps)) for name, ps in vocabulary.FAMILIES.items())),
+        "",
+        "New events with these codes alert the practitioner (monthly scoring):",
+        "",
+        *_table(("codes", "alert"), ((f"`{p}`", wording) for p, wording in vocabulary.ALERTS.items())),
+        "",
+    ]
 
 
 def _window(spec: FeatureSpec) -> str:
@@ -120,36 +153,9 @@ def render() -> str:
         "care, completion of an adaptation) counts only if it too was known by then. Windows count back from",
         'the index date: "in the last 90 days" is [index date - 90 days, index date).',
         "",
-        "## Event codes",
-        "",
-        "Every code the events table emits (`falls_risk.events.vocabulary`). `<column>` stands for the value",
-        "of that column as ingest normalised it (codes lower case; the contract lists them under Sources).",
-        "",
-        "| code | source | family | one event is | value | end |",
-        "|---|---|---|---|---|---|",
     ]
+    lines += _event_codes()
     lines += [
-        f"| `{k.text}` | {k.source} | {k.family} | {_cell(k.means)} | {_cell(k.value)} | {_cell(k.end)} |"
-        for k in vocabulary.KINDS
-    ]
-    lines += [
-        "",
-        "A code ending in `*` matches every code that starts with the text before it.",
-        "",
-        "| family | codes |",
-        "|---|---|",
-    ]
-    lines += [f"| {name} | {_code_list(patterns)} |" for name, patterns in vocabulary.FAMILIES.items()]
-    lines += [
-        "",
-        "New events with these codes alert the practitioner (monthly scoring):",
-        "",
-        "| codes | alert |",
-        "|---|---|",
-    ]
-    lines += [f"| `{pattern}` | {_cell(wording)} |" for pattern, wording in vocabulary.ALERTS.items()]
-    lines += [
-        "",
         "## Code lists",
         "",
         "| condition | eFI deficit | codes |",
