@@ -353,7 +353,8 @@ def _monthly(k: int) -> list[date]:
 
 def run_phase(phase: str, ws: Path, monthly_dates: int, max_rows_per_query: int | None = None) -> dict:
     from falls_risk.config import FeatureConfig
-    from falls_risk.features import build_events, build_features, compute_features
+    from falls_risk.events import build_events
+    from falls_risk.features import build_features, compute_features
 
     config = FeatureConfig() if max_rows_per_query is None else FeatureConfig(max_rows_per_query=max_rows_per_query)
     started = time.perf_counter()

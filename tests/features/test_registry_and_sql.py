@@ -154,7 +154,7 @@ def test_sql_transpiles_to_spark(lags: dict[str, int]) -> None:
 
 
 def test_sql_equals_reference_on_the_tiny_world(tiny_copy: Path) -> None:
-    from falls_risk.features import build_events
+    from falls_risk.events import build_events
     from falls_risk.features.compute import label_known_until
 
     config = FeatureConfig(arrival_lag_days={"police_incidents": 61})

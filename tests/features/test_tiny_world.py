@@ -13,9 +13,9 @@ import pytest
 
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
+from falls_risk.events import build_events
 from falls_risk.features import (
     REGISTRY_VERSION,
-    build_events,
     build_features,
     compute_features,
     feature_names,

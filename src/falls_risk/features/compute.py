@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from falls_risk.catalog import EVENTS, FEATURE_PARTITION, FEATURE_TABLE, INGEST_SUMMARY, LINKED, POPULATION
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.features.events import build_events, connect, events_sql
+from falls_risk.events.build import build_events, connect, events_sql
 from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql

@@ -6,10 +6,12 @@ is stale. Regenerate with ``falls-risk data-dictionary``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from falls_risk import codelists
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, SOURCES
+from falls_risk.events import vocabulary
 from falls_risk.features.registry import AGENCIES, FEATURES, REGISTRY_VERSION
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.workspace import write_text
@@ -48,6 +50,42 @@ def _codes(spec: FeatureSpec) -> str:
     shown = [f"`{c}`" for c in spec.codes[:8]]
     more = len(spec.codes) - 8
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _code_list(codes: tuple[str, ...]) -> str:
+    return ", ".join(f"`{c}`" for c in codes)
+
+
+def _table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(_cell(cell) for cell in row) + " |" for row in rows),
+    ]
+
+
+def _event_codes() -> list[str]:
+    """The events table's codes, families and alerts, from the events vocabulary."""
+    return [
+        "## Event codes",
+        "",
+        "Every code the events table emits (`falls_risk.events.vocabulary`). `<column>` stands for the value",
+        "of that column as ingest normalised it (codes lower case; the contract lists them under Sources).",
+        "",
+        *_table(
+            ("code", "source", "family", "one event is", "value", "end"),
+            ((f"`{k.text}`", k.source, k.family, k.means, k.value, k.end) for k in vocabulary.KINDS),
+        ),
+        "",
+        "A code ending in `*` matches every code that starts with the text before it.",
+        "",
+        *_table(("family", "codes"), ((name, _code_list(ps)) for name, ps in vocabulary.FAMILIES.items())),
+        "",
+        "New events with these codes alert the practitioner (monthly scoring):",
+        "",
+        *_table(("codes", "alert"), ((f"`{p}`", wording) for p, wording in vocabulary.ALERTS.items())),
+        "",
+    ]
 
 
 def _window(spec: FeatureSpec) -> str:
@@ -97,7 +135,10 @@ def render() -> str:
             "- **Label**: an emergency inpatient admission with any diagnosis in ICD-10 "
             f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}"
         ),
-        "  (event code `inpatient/fall_emergency`) in (index date, index date + 365 days]. 1, 0, or missing when",
+        (
+            f"  (event code `{vocabulary.FALL_ADMISSION.code()}`) in (index date, index date + 365 days]. "
+            "1, 0, or missing when"
+        ),
         "  the extract (minus the inpatient arrival lag) does not cover the whole window, or when the person",
         "  left the GP register in the window (not by death) without a fall admission before leaving:",
         "  what happened after a move is unseen, so the label is censored, never negative.",
@@ -112,24 +153,9 @@ def render() -> str:
         "care, completion of an adaptation) counts only if it too was known by then. Windows count back from",
         'the index date: "in the last 90 days" is [index date - 90 days, index date).',
         "",
-        "## Event codes",
-        "",
-        "| source | codes |",
-        "|---|---|",
-        (
-            "| inpatient_spells | `inpatient/<admission_method>` (value = length of stay), "
-            "`inpatient/fall_emergency`, `inpatient/hip_fracture`, `icd10/<code>` per diagnosis |"
-        ),
-        "| ed_attendances | `ed/<presenting_complaint>` |",
-        "| gp_events | `gp/<snomed_code>` |",
-        "| prescriptions | `rx/<bnf_code>` |",
-        "| ambulance_calls | `ambulance/<chief_complaint>_conveyed`, `ambulance/<chief_complaint>_not_conveyed` |",
-        "| social_care | `social_care/<service_type>` (value = weekly hours, end = end date) |",
-        "| police_incidents | `police/<incident_type>`, plus `police/victim` when the person was the victim |",
-        "| housing_adaptations | `housing/application/<type>` (end = completion), `housing/completed/<type>` |",
-        "",
-        "A code ending in `*` matches every code that starts with the text before it.",
-        "",
+    ]
+    lines += _event_codes()
+    lines += [
         "## Code lists",
         "",
         "| condition | eFI deficit | codes |",

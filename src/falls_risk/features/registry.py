@@ -21,7 +21,8 @@ index date minus the source's arrival lag, linked at or above the configured mat
 - ``age_years``, ``sex_code``, ``wimd_quintile``, ``local_authority_code``, ``lives_alone``:
   characteristics from the pseudonymised population spine at the index date.
 
-A code ending in ``*`` matches every code that starts with the text before it.
+Codes are those of the events stage (``falls_risk.events.vocabulary``), with its one wildcard
+rule: a code ending in ``*`` matches every code that starts with the text before it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import asdict
 from falls_risk import codelists
 from falls_risk.contract import SEX_CODES
 from falls_risk.errors import FallsRiskError
+from falls_risk.events import vocabulary
 from falls_risk.features.spec import FeatureSpec
 
 WELSH_LOCAL_AUTHORITIES: tuple[str, ...] = (
@@ -63,16 +65,17 @@ WELSH_LOCAL_AUTHORITIES: tuple[str, ...] = (
 # Windows for the service-use counts: 90 days, 12 months, 2 years, and all history.
 COUNT_WINDOWS: tuple[int | None, ...] = (90, 365, 730, None)
 
-ED_ALL = ("ed/*",)
-ED_FALL = ("ed/fall",)
-ADMISSION_EMERGENCY = ("inpatient/emergency",)
-ADMISSION_FALL = ("inpatient/fall_emergency",)
-ADMISSION_HIP_FRACTURE = ("inpatient/hip_fracture",)
-INPATIENT_SPELLS = ("inpatient/emergency", "inpatient/elective", "inpatient/other")
-AMBULANCE_ALL = ("ambulance/*",)
-AMBULANCE_FALL = ("ambulance/fall_conveyed", "ambulance/fall_not_conveyed")
-AMBULANCE_FALL_NOT_CONVEYED = ("ambulance/fall_not_conveyed",)
-GP_FALL = tuple(c for c in codelists.condition("fall").event_codes if c.startswith("gp/"))
+# Code sets, from the events stage's vocabulary (falls_risk.events.vocabulary).
+ED_ALL = vocabulary.family("emergency department")
+ED_FALL = (vocabulary.ED_ATTENDANCE.code("fall"),)
+ADMISSION_EMERGENCY = (vocabulary.ADMISSION.code("emergency"),)
+ADMISSION_FALL = (vocabulary.FALL_ADMISSION.code(),)
+ADMISSION_HIP_FRACTURE = (vocabulary.HIP_FRACTURE_ADMISSION.code(),)
+INPATIENT_SPELLS = vocabulary.ADMISSION.codes
+AMBULANCE_ALL = vocabulary.family("ambulance")
+AMBULANCE_FALL = (vocabulary.AMBULANCE_CONVEYED.code("fall"), vocabulary.AMBULANCE_NOT_CONVEYED.code("fall"))
+AMBULANCE_FALL_NOT_CONVEYED = (vocabulary.AMBULANCE_NOT_CONVEYED.code("fall"),)
+GP_FALL = tuple(c for c in vocabulary.family(vocabulary.FALL) if vocabulary.GP_RECORD.emits(c))
 ANY_FALL = GP_FALL + ED_FALL + AMBULANCE_FALL + ADMISSION_FALL
 CONTACTS = ED_ALL + ADMISSION_EMERGENCY + AMBULANCE_ALL
 
@@ -311,7 +314,7 @@ def _medicines() -> list[FeatureSpec]:
             "polypharmacy_90d",
             "different kinds of medicine prescribed (distinct BNF paragraphs)",
             "health board",
-            codes=("rx/*",),
+            codes=vocabulary.family("prescription"),
             window_days=90,
             aggregation="distinct_bnf_paragraphs",
             unit="medicines",
@@ -327,7 +330,7 @@ def _social_care() -> list[FeatureSpec]:
             "home_care_active",
             "receiving home care",
             sc,
-            codes=("social_care/home_care",),
+            codes=(vocabulary.SOCIAL_CARE.code("home_care"),),
             aggregation="active_any",
             kind="binary",
             window_label="on the index date",
@@ -337,7 +340,7 @@ def _social_care() -> list[FeatureSpec]:
             "home_care_hours_per_week",
             "hours of home care a week",
             sc,
-            codes=("social_care/home_care",),
+            codes=(vocabulary.SOCIAL_CARE.code("home_care"),),
             aggregation="active_sum_value",
             unit="hours a week",
             window_label="on the index date",
@@ -347,7 +350,7 @@ def _social_care() -> list[FeatureSpec]:
             "telecare_active",
             "has telecare (e.g. a pendant alarm)",
             sc,
-            codes=("social_care/telecare",),
+            codes=(vocabulary.SOCIAL_CARE.code("telecare"),),
             aggregation="active_any",
             kind="binary",
             window_label="on the index date",
@@ -357,7 +360,7 @@ def _social_care() -> list[FeatureSpec]:
             "reablement_365d",
             "reablement episodes started",
             sc,
-            codes=("social_care/reablement",),
+            codes=(vocabulary.SOCIAL_CARE.code("reablement"),),
             window_days=365,
             unit="episodes",
             missing_means="never missing: 0 when none",
@@ -366,7 +369,7 @@ def _social_care() -> list[FeatureSpec]:
             "social_care_assessments_365d",
             "social care assessments",
             sc,
-            codes=("social_care/assessment",),
+            codes=(vocabulary.SOCIAL_CARE.code("assessment"),),
             window_days=365,
             unit="assessments",
             missing_means="never missing: 0 when none",
@@ -381,7 +384,7 @@ def _police() -> list[FeatureSpec]:
             "police_victim_365d",
             "police incidents where they were the victim",
             pol,
-            codes=("police/victim",),
+            codes=(vocabulary.POLICE_VICTIM.code(),),
             window_days=365,
             unit="incidents",
             missing_means="never missing: 0 when none",
@@ -390,7 +393,7 @@ def _police() -> list[FeatureSpec]:
             "police_concern_for_welfare_365d",
             "police concern-for-welfare incidents",
             pol,
-            codes=("police/concern_for_welfare",),
+            codes=(vocabulary.POLICE_INCIDENT.code("concern_for_welfare"),),
             window_days=365,
             unit="incidents",
             missing_means="never missing: 0 when none",
@@ -399,7 +402,7 @@ def _police() -> list[FeatureSpec]:
             "police_fraud_scam_365d",
             "police incidents of fraud or a scam",
             pol,
-            codes=("police/fraud_scam",),
+            codes=(vocabulary.POLICE_INCIDENT.code("fraud_scam"),),
             window_days=365,
             unit="incidents",
             missing_means="never missing: 0 when none",
@@ -413,7 +416,7 @@ def _housing() -> list[FeatureSpec]:
             "adaptations_completed_ever",
             "home adaptations completed (e.g. grab rails, stairlift)",
             "housing",
-            codes=("housing/completed/*",),
+            codes=vocabulary.patterns_of(vocabulary.HOUSING_COMPLETED),
             window_days=None,
             unit="adaptations",
             missing_means="never missing: 0 when none",
@@ -422,7 +425,7 @@ def _housing() -> list[FeatureSpec]:
             "adaptation_pending",
             "waiting for a home adaptation (application made, not yet completed)",
             "housing",
-            codes=("housing/application/*",),
+            codes=vocabulary.patterns_of(vocabulary.HOUSING_APPLICATION),
             aggregation="active_any",
             kind="binary",
             window_label="on the index date",
@@ -541,9 +544,8 @@ def validate_specs(specs: list[FeatureSpec] | tuple[FeatureSpec, ...]) -> None:
             if not spec.inputs or missing:
                 problems.append(f"{spec.name}: inputs must name earlier features, unknown: {missing}")
         for code in spec.codes:
-            stem = code.removesuffix("*")
-            if "*" in stem or "%" in stem or "_" in stem and code.endswith("*") or "'" in code:
-                problems.append(f"{spec.name}: code {code!r} (a prefix may not contain _ % * or quotes)")
+            if (problem := vocabulary.pattern_problem(code)) is not None:
+                problems.append(f"{spec.name}: code {code!r} {problem}")
         if not spec.description.strip():
             problems.append(f"{spec.name}: empty description")
         seen.add(spec.name)

@@ -19,11 +19,13 @@ from __future__ import annotations
 from datetime import date
 
 from falls_risk.config import FeatureConfig
+from falls_risk.events import vocabulary
 from falls_risk.features.registry import FEATURES
 from falls_risk.features.spec import FeatureSpec
 
 DEMOGRAPHIC_AGGREGATIONS = ("age_years", "sex_code", "wimd_quintile", "local_authority_code", "lives_alone")
 DERIVED_AGGREGATIONS = ("sum_of",)
+BNF_PARAGRAPH_LENGTH = 7  # "0401010": chapter, section, paragraph
 
 
 def quote(text: str) -> str:
@@ -66,18 +68,7 @@ def lag_days_expr(source_column: str, config: FeatureConfig) -> str:
     return f"CASE {source_column} {whens} ELSE 0 END"
 
 
-# --- Code sets --------------------------------------------------------------------------------
-
-
-def code_predicate(codes: tuple[str, ...], column: str = "code") -> str:
-    """``code IN (...)`` for exact codes, ``code LIKE 'x%'`` for codes ending in ``*``."""
-    exact = [c for c in codes if not c.endswith("*")]
-    prefixes = [c[:-1] for c in codes if c.endswith("*")]
-    parts = []
-    if exact:
-        parts.append(f"{column} IN ({', '.join(quote(c) for c in exact)})")
-    parts.extend(f"{column} LIKE {quote(p + '%')}" for p in prefixes)
-    return "(" + " OR ".join(parts) + ")" if parts else "FALSE"
+# --- Code sets (matched by the events vocabulary's one wildcard rule) ---------------------------
 
 
 def code_sets(specs: tuple[FeatureSpec, ...] = FEATURES) -> list[tuple[str, ...]]:
@@ -143,8 +134,9 @@ def statistic_sql(stat: str, window: int | None) -> str:
     if stat == "open_value":
         return filtered("sum(coalesce(value, 0))", open_at_cutoff)
     if stat == "paragraphs":
-        # 'rx/' + the 7-character BNF paragraph.
-        return filtered("count(DISTINCT substr(code, 1, 10))")
+        # The prescription prefix ('rx/') and the BNF paragraph.
+        paragraph = len(vocabulary.PRESCRIPTION.prefix) + BNF_PARAGRAPH_LENGTH
+        return filtered(f"count(DISTINCT substr(code, 1, {paragraph}))")
     raise ValueError(f"unknown statistic {stat}")
 
 
@@ -246,7 +238,7 @@ def code_map_sql(specs: tuple[FeatureSpec, ...] = FEATURES) -> str:
     parts = [
         f"SELECT code, {i} AS set_id, "
         f"{'CAST(NULL AS INTEGER)' if (w := set_max_window(specs, codes)) is None else int(w)} AS max_window "
-        f"FROM codes WHERE {code_predicate(codes)}"
+        f"FROM codes WHERE {vocabulary.sql_match(codes)}"
         for i, codes in enumerate(sets)
     ]
     if not parts:
@@ -387,7 +379,7 @@ wide AS (
 labels AS (
   SELECT c.cid, count(*) AS fall_admissions
   FROM events e JOIN cohort c ON e.person_key = c.person_key
-  WHERE e.code = 'inpatient/fall_emergency'
+  WHERE {vocabulary.sql_match((vocabulary.FALL_ADMISSION.code(),), "e.code")}
     AND coalesce(e.match_probability, 1.0) >= {min_p}
     AND {in_label_window("date_diff('day', c.index_date, CAST(e.event_time AS DATE))", horizon)}
   GROUP BY c.cid

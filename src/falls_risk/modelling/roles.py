@@ -3,7 +3,8 @@
 Baselines and subgroup checks need to know, e.g., which column is age. The names come from the
 experiment (``features:`` section) when given, otherwise from the registry by convention: a
 feature named ``age`` / ``sex`` / containing ``wimd`` / ``local_authority``; fall evidence = any
-feature counting a fall code; deficits = the inputs of the registry's eFI-style sum (else every binary feature).
+feature counting a code of the events vocabulary's ``fall`` family (or named for falls);
+deficits = the inputs of the registry's eFI-style sum (else every binary feature).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from falls_risk.errors import ConfigError
+from falls_risk.events import vocabulary
 from falls_risk.features.spec import FeatureSpec
 
 _PATTERNS = {
@@ -45,7 +47,8 @@ def _find(specs: Sequence[FeatureSpec], pattern: str) -> str | None:
 
 
 def _is_fall_evidence(spec: FeatureSpec) -> bool:
-    return any("fall" in code for code in spec.codes) or ("fall" in spec.name and spec.kind != "categorical")
+    counts_falls = any(vocabulary.in_family(code, vocabulary.FALL) for code in spec.codes)
+    return counts_falls or ("fall" in spec.name and spec.kind != "categorical")
 
 
 def resolve_roles(specs: Sequence[FeatureSpec], overrides: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,23 +16,18 @@ from datetime import date, datetime
 
 import pandas as pd
 
-# Event codes of the events table (falls_risk.features.events) -> what a practitioner reads.
-# A code ending in "/" matches every code it begins (housing/application/<adaptation type>).
-ALERT_CODES: dict[str, str] = {
-    "ambulance/fall_not_conveyed": "ambulance call for a fall, not taken to hospital",
-    "ed/fall": "emergency department attendance for a fall",
-    "police/concern_for_welfare": "police concern-for-welfare incident",
-    "housing/application/": "application for a housing adaptation",
-}
+from falls_risk.events import vocabulary
+
+# Event code patterns -> what a practitioner reads (the events vocabulary's alertable codes; a
+# pattern ending in "*" matches every code that starts with the text before it).
+ALERT_CODES: dict[str, str] = vocabulary.ALERTS
 
 
 def alert_text(code: pd.Series, codes: dict[str, str]) -> pd.Series:
     """The alert wording for each event code (null when the code does not alert)."""
-    out = pd.Series(pd.NA, index=code.index, dtype="string")
-    for pattern, text in codes.items():
-        hit = code.str.startswith(pattern) if pattern.endswith("/") else code == pattern
-        out = out.mask(hit.fillna(False) & out.isna(), text)
-    return out
+    # Matched once per distinct code: an events table has millions of rows but few codes.
+    wording = {c: vocabulary.alert_wording(c, codes) for c in code.dropna().unique()}
+    return code.map(wording).astype("string")
 
 
 # Longer than any agency's delivery lag (police: 61 days in the default feature config).

@@ -16,7 +16,8 @@ import pandas as pd
 from falls_risk.catalog import EVENTS, LINKAGE_MODEL, POPULATION
 from falls_risk.config import FeatureConfig
 from falls_risk.errors import ScoringError
-from falls_risk.features import build_events, compute_features
+from falls_risk.events import build_events
+from falls_risk.features import compute_features
 from falls_risk.features.registry import feature_names
 from falls_risk.ingest import IngestSummary, run_ingest
 from falls_risk.linkage import LinkageSummary, run_linkage

@@ -4,19 +4,9 @@ Columns: ``person_key``, ``event_time`` (timestamp), ``source`` (the contract so
 ``code``, ``value`` (double; bed days, weekly hours), ``end_time`` (end of an episode, when it
 has one), ``match_probability``. Records that linkage could not attach to a person are left out.
 
-Codes:
-
-- ``inpatient/<admission_method>`` per spell (value = length of stay in days, end_time =
-  discharge); ``inpatient/fall_emergency`` when an emergency spell has any diagnosis in ICD-10
-  W00-W19 (the contract's outcome); ``inpatient/hip_fracture`` when an emergency spell has a hip
-  fracture diagnosis; ``icd10/<code>`` per diagnosis.
-- ``ed/<presenting_complaint>`` per attendance.
-- ``gp/<snomed>``, ``rx/<bnf>``.
-- ``ambulance/<chief_complaint>_conveyed`` or ``..._not_conveyed``.
-- ``social_care/<service_type>`` at the start (value = weekly hours, end_time = end date).
-- ``police/<incident_type>`` per involvement, plus ``police/victim`` when they were the victim.
-- ``housing/application/<type>`` at application (end_time = completion) and
-  ``housing/completed/<type>`` at completion.
+Every code is emitted through its kind in ``falls_risk.events.vocabulary``, which lists them all
+(``inpatient/fall_emergency``, ``ed/<presenting_complaint>``, ``gp/<snomed_code>``, ...), with
+what ``value`` and ``end_time`` hold for each.
 
 The table is built by one DuckDB query (``events_sql``), so it scales to the whole of Wales.
 """
@@ -32,6 +22,8 @@ from falls_risk.catalog import EVENTS, LINKED, POPULATION
 from falls_risk.config import FeatureConfig
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, PERSON_SOURCES
 from falls_risk.errors import WorkspaceError
+from falls_risk.events import vocabulary as v
+from falls_risk.events.vocabulary import EventKind
 from falls_risk.workspace import Workspace, atomic_path, sql_path
 
 EVENT_COLUMNS = ("person_key", "event_time", "source", "code", "value", "end_time", "match_probability")
@@ -42,10 +34,20 @@ def _diagnosis_regex(prefixes: tuple[str, ...]) -> str:
 
 
 def _select(
-    source: str, table: str, code: str, time: str, value: str = "NULL", end: str = "NULL", where: str = "TRUE"
+    kind: EventKind,
+    table: str,
+    time: str,
+    *,
+    of: str | None = None,
+    code: str | None = None,
+    value: str = "NULL",
+    end: str = "NULL",
+    where: str = "TRUE",
 ) -> str:
+    """Events of one kind: its code from the SQL ``of`` its value (or the whole ``code`` SQL)."""
+    code = kind.sql(of) if code is None else code
     return (
-        f"SELECT person_key, CAST({time} AS TIMESTAMP) AS event_time, '{source}' AS source, {code} AS code, "
+        f"SELECT person_key, CAST({time} AS TIMESTAMP) AS event_time, '{kind.source}' AS source, {code} AS code, "
         f"CAST({value} AS DOUBLE) AS value, CAST({end} AS TIMESTAMP) AS end_time, "
         f"CAST(match_probability AS DOUBLE) AS match_probability "
         f"FROM {table} WHERE person_key IS NOT NULL AND {time} IS NOT NULL AND ({where})"
@@ -59,75 +61,43 @@ def source_events_sql(source: str, table: str) -> list[str]:
     emergency = "lower(admission_method) = 'emergency'"
     if source == "inpatient_spells":
         stay = "date_diff('day', CAST(admission_date AS DATE), CAST(discharge_date AS DATE))"
+        diagnoses = "replace(upper(diagnoses), '.', '')"
         return [
-            _select(
-                source,
-                table,
-                "'inpatient/' || lower(admission_method)",
-                "admission_date",
-                stay,
-                "discharge_date",
-            ),
-            _select(
-                source,
-                table,
-                "'inpatient/fall_emergency'",
-                "admission_date",
-                where=f"{emergency} AND regexp_matches(replace(upper(diagnoses), '.', ''), '{fall}')",
-            ),
-            _select(
-                source,
-                table,
-                "'inpatient/hip_fracture'",
-                "admission_date",
-                where=f"{emergency} AND regexp_matches(replace(upper(diagnoses), '.', ''), '{hip}')",
-            ),
-            _select(
-                source,
-                f"(SELECT *, unnest(string_split(replace(upper(diagnoses), '.', ''), ';')) AS diagnosis FROM {table})",
-                "'icd10/' || trim(diagnosis)",
-                "admission_date",
-                where="trim(diagnosis) <> ''",
-            ),
+            _select(v.ADMISSION, table, "admission_date", of="lower(admission_method)", value=stay,
+                    end="discharge_date"),
+            _select(v.FALL_ADMISSION, table, "admission_date",
+                    where=f"{emergency} AND regexp_matches({diagnoses}, '{fall}')"),
+            _select(v.HIP_FRACTURE_ADMISSION, table, "admission_date",
+                    where=f"{emergency} AND regexp_matches({diagnoses}, '{hip}')"),
+            _select(v.DIAGNOSIS, f"(SELECT *, unnest(string_split({diagnoses}, ';')) AS diagnosis FROM {table})",
+                    "admission_date", of="trim(diagnosis)", where="trim(diagnosis) <> ''"),
         ]
     if source == "ed_attendances":
-        return [_select(source, table, "'ed/' || lower(presenting_complaint)", "arrival_time")]
+        return [_select(v.ED_ATTENDANCE, table, "arrival_time", of="lower(presenting_complaint)")]
     if source == "gp_events":
-        return [_select(source, table, "'gp/' || CAST(snomed_code AS VARCHAR)", "event_date")]
+        return [_select(v.GP_RECORD, table, "event_date", of="CAST(snomed_code AS VARCHAR)")]
     if source == "prescriptions":
-        return [_select(source, table, "'rx/' || upper(bnf_code)", "issue_date")]
+        return [_select(v.PRESCRIPTION, table, "issue_date", of="upper(bnf_code)")]
     if source == "ambulance_calls":
+        complaint = "lower(chief_complaint)"
         code = (
-            "'ambulance/' || lower(chief_complaint) || "
-            "CASE WHEN conveyed THEN '_conveyed' ELSE '_not_conveyed' END"
+            f"CASE WHEN conveyed THEN {v.AMBULANCE_CONVEYED.sql(complaint)} "
+            f"ELSE {v.AMBULANCE_NOT_CONVEYED.sql(complaint)} END"
         )
-        return [_select(source, table, code, "call_time")]
+        return [_select(v.AMBULANCE_CONVEYED, table, "call_time", code=code)]
     if source == "social_care":
-        return [
-            _select(
-                source,
-                table,
-                "'social_care/' || lower(service_type)",
-                "start_date",
-                "weekly_hours",
-                "end_date",
-            )
-        ]
+        return [_select(v.SOCIAL_CARE, table, "start_date", of="lower(service_type)", value="weekly_hours",
+                        end="end_date")]
     if source == "police_incidents":
         return [
-            _select(source, table, "'police/' || lower(incident_type)", "incident_date"),
-            _select(source, table, "'police/victim'", "incident_date", where="lower(person_role) = 'victim'"),
+            _select(v.POLICE_INCIDENT, table, "incident_date", of="lower(incident_type)"),
+            _select(v.POLICE_VICTIM, table, "incident_date", where="lower(person_role) = 'victim'"),
         ]
     if source == "housing_adaptations":
+        adaptation = "lower(adaptation_type)"
         return [
-            _select(
-                source,
-                table,
-                "'housing/application/' || lower(adaptation_type)",
-                "application_date",
-                end="completed_date",
-            ),
-            _select(source, table, "'housing/completed/' || lower(adaptation_type)", "completed_date"),
+            _select(v.HOUSING_APPLICATION, table, "application_date", of=adaptation, end="completed_date"),
+            _select(v.HOUSING_COMPLETED, table, "completed_date", of=adaptation),
         ]
     raise ValueError(f"no event mapping for source {source!r}")
 
