@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
+from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, REVIEW_DECISIONS
 from falls_risk.errors import FallsRiskError
 from falls_risk.progress import console
 
@@ -179,7 +180,7 @@ def link(
         ),
     ] = None,
     retrain: Annotated[
-        bool, typer.Option("--retrain", help="Train a new Splink model even if WS/linkage/model.json exists.")
+        bool, typer.Option("--retrain", help=f"Train a new Splink model even if WS/{LINKAGE_MODEL.template} exists.")
     ] = False,
     model: Annotated[
         Path | None, typer.Option("--model", help="Use this trained Splink model JSON instead of the workspace's.")
@@ -187,7 +188,8 @@ def link(
     decisions: Annotated[
         Path | None,
         typer.Option(
-            "--decisions", help="Clerical-review decisions CSV; default WS/linkage/review_decisions.csv if present."
+            "--decisions",
+            help=f"Clerical-review decisions CSV; default WS/{REVIEW_DECISIONS.template} if present.",
         ),
     ] = None,
 ) -> None:
@@ -274,9 +276,9 @@ def compare(
 def report(
     workspace: WorkspaceOpt,
     model: Annotated[str, typer.Option("--model", help="MLflow model URI.")] = "models:/falls-risk@champion",
-    out: Annotated[Path, typer.Option("--out", help="Folder for model_report.html (and its summary JSON).")] = Path(
-        "reports"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", help=f"Folder for {MODEL_REPORT.file_name} (and its summary JSON).")
+    ] = Path("reports"),
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or ./mlflow.db.")
     ] = None,

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from falls_risk.catalog import INGEST_SUMMARY, Base
+from falls_risk.catalog import INGEST_SUMMARY, INGESTED, QUARANTINE, Base
 from falls_risk.errors import WorkspaceError
 
 
@@ -109,7 +109,7 @@ def summary_table(summary: IngestSummary, top_reasons: int = 3) -> Table:
         reasons = sorted(s.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = "\n".join(f"{reason}: {count:,}" for reason, count in reasons[:top_reasons])
         if len(reasons) > top_reasons:
-            shown += f"\n(+{len(reasons) - top_reasons} more in ingest_summary.json)"
+            shown += f"\n(+{len(reasons) - top_reasons} more in {INGEST_SUMMARY.file_name})"
         table.add_row(s.source, f"{s.read:,}", f"{s.accepted:,}", f"{s.quarantined:,}", shown or "-")
     for name in summary.absent_sources:
         table.add_row(f"[dim]{name}[/]", "[dim]absent[/]", "", "", "")
@@ -131,7 +131,8 @@ def print_summary(summary: IngestSummary, console: Console) -> None:
     for note in summary.notes:
         console.print(f"[yellow]Note:[/] {note}", highlight=False)
     console.print(
-        f"Wrote {summary.workspace}: ingested/, quarantine/ and {INGEST_SUMMARY.file_name} "
-        "(every quarantined row with its reasons is in quarantine/<source>.parquet).",
+        f"Wrote {INGESTED.path(summary.workspace, source='*').parent}, "
+        f"{QUARANTINE.path(summary.workspace, source='*').parent} and {INGEST_SUMMARY.path(summary.workspace)} "
+        f"(every quarantined row with its reasons is in {QUARANTINE.path(summary.workspace, source='<source>')}).",
         highlight=False,
     )

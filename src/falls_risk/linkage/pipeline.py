@@ -439,7 +439,8 @@ def _print_summary(summary: LinkageSummary) -> None:
         console.print(
             f"[yellow]Warning:[/] {summary.spine_rows_without_nhs_number:,} population row(s) have no valid NHS "
             "number, so they are not in the spine: those people are not scored and no record links to them. "
-            "Correct their numbers in the population extract (ingested/population.parquet flags them in "
+            f"Correct their numbers in the population extract ({INGESTED.path(summary.workspace, source='population')} "
+            "flags them in "
             "nhs_number_invalid)."
         )
     console.print(

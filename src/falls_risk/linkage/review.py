@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from falls_risk.catalog import CLERICAL_REVIEW
 from falls_risk.errors import LinkageError, format_examples
 
 DECISIONS = ("confirmed", "rejected")
@@ -114,8 +115,8 @@ def read_decisions(path: Path) -> pd.DataFrame:
     missing = [c for c in (*KEY_COLUMNS, "decision") if c not in table.columns]
     if missing:
         raise LinkageError(
-            f"{path}: missing column(s) {missing}. Start from reports/clerical_review.csv and fill in "
-            "its decision column."
+            f"{path}: missing column(s) {missing}. Start from the workspace's {CLERICAL_REVIEW.template} and "
+            "fill in its decision column."
         )
     decision = table["decision"].str.strip().str.lower().replace(_SYNONYMS)
     rows = pd.Series(range(2, len(table) + 2), index=table.index)  # 1-based, after the header

@@ -21,8 +21,10 @@ from falls_risk.features.manifest import FeaturesManifest
 from falls_risk.ingest.summary import IngestSummary
 from falls_risk.workspace import Workspace
 
-# Where the record is logged in the training run's MLflow artifacts.
+# Where the record is logged in the training run's MLflow artifacts, and, for people and other
+# tools, the Splink model that travels inside it.
 ARTIFACT_PATH = "config/training_record.json"
+LINKAGE_MODEL_ARTIFACT = f"scoring/{LINKAGE_MODEL.template}"
 
 
 @dataclass(frozen=True)

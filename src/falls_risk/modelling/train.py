@@ -34,7 +34,14 @@ from falls_risk.modelling.data import (
 from falls_risk.modelling.evaluation import capacity_flags, evaluate_predictions, lowest_flagged
 from falls_risk.modelling.fairness import subgroup_columns, subgroup_metrics
 from falls_risk.modelling.model import FallsRiskModel
-from falls_risk.modelling.record import ARTIFACT_PATH, DataRecord, SplitRecord, TrainingRecord, TuningRecord
+from falls_risk.modelling.record import (
+    ARTIFACT_PATH,
+    LINKAGE_MODEL_ARTIFACT,
+    DataRecord,
+    SplitRecord,
+    TrainingRecord,
+    TuningRecord,
+)
 from falls_risk.modelling.roles import default_registry_version, default_specs
 from falls_risk.modelling.tuning import TuningResult, study_name, study_settings, tune_lightgbm
 from falls_risk.progress import console
@@ -191,7 +198,7 @@ def _log_run(
         if FEATURES_MANIFEST.exists(record.data.workspace):
             tracking.log_artifact(FEATURES_MANIFEST.path(record.data.workspace), "scoring")
         if record.data.linkage_model is not None:
-            tracking.log_dict(record.data.linkage_model, "scoring/linkage/model.json")
+            tracking.log_dict(record.data.linkage_model, LINKAGE_MODEL_ARTIFACT)
         y = result.predictions["label"].to_numpy()
         p = result.predictions["prob"].to_numpy()
         for fig_name, fig in (

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from falls_risk.catalog import RUN_SUMMARY
 from falls_risk.modelling.drift import psi
 
 WARN_ABOVE = 0.2
@@ -71,7 +72,7 @@ def drift_warnings(table: pd.DataFrame, *, limit: int = 8) -> list[str]:
         noun = "feature has" if len(features) == 1 else "features have"
         out.append(
             f"Drift: {len(features)} {noun} PSI > {WARN_ABOVE} against the model's test population: {shown}{more}. "
-            "Check the extract for changes in recording (see summary.html), and consider retraining."
+            f"Check the extract for changes in recording (see {RUN_SUMMARY.file_name}), and consider retraining."
         )
     missing = table.loc[table["status"] == "missing", "variable"].tolist()
     if missing:
