@@ -189,7 +189,7 @@ def _read_events(ws: Workspace, since: date, until: date) -> pd.DataFrame:
 
 
 def _riser_describer(specs: dict[str, Any]) -> Callable[[str, object, object], str]:
-    from falls_risk.explain import describe_value
+    from falls_risk.features.wording import describe_value
 
     def describe(feature: str, before: object, now: object) -> str:
         spec = specs.get(feature)
