@@ -173,9 +173,9 @@ def _shap_own_algorithm(booster, X):
     """
     import warnings
 
-    from falls_risk.explain import _import_shap
+    from falls_risk.explain.contributions import import_shap
 
-    shap = _import_shap()
+    shap = import_shap()
     explainer = shap.TreeExplainer(booster, feature_perturbation="tree_path_dependent")
     if explainer.model.trees is None:
         return np.full(X.shape, np.nan), float("nan")

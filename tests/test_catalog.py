@@ -94,3 +94,34 @@ def test_a_private_csv_is_readable_by_its_owner_only(tmp_path):
     catalog.RISK_LIST.save(tmp_path, pd.DataFrame({"surname": ["Jones"]}))
     assert (catalog.RISK_LIST.path(tmp_path).stat().st_mode & 0o777) == 0o600
     assert catalog.RISK_LIST.load(tmp_path)["surname"].tolist() == ["Jones"]
+
+
+def _users() -> dict[str, set[str]]:
+    """For each artefact, the modules that name it (``from falls_risk.catalog import X`` or ``catalog.X``)."""
+    by_name = {name: artefact.key for name, artefact in vars(catalog).items() if isinstance(artefact, catalog.Artefact)}
+    users: dict[str, set[str]] = {key: set() for key in by_name.values()}
+    for path in sorted(SRC.rglob("*.py")):
+        if path.name == "catalog.py":
+            continue
+        module = ".".join(("falls_risk", *path.relative_to(SRC).with_suffix("").parts)).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module == "falls_risk.catalog":
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "catalog":
+                names = [node.attr]
+            for name in names:
+                if name in by_name:
+                    users[by_name[name]].add(module)
+    return users
+
+
+def test_the_catalog_says_truly_which_modules_write_and_read_each_artefact():
+    """What docs/architecture.md says of writers and readers is what the code does."""
+    wrong = []
+    for key, modules in _users().items():
+        artefact = catalog.by_key(key)
+        declared = {m for m in (artefact.writer, *artefact.readers) if m.startswith("falls_risk")}
+        if declared != modules:
+            wrong.append(f"{key}: declared {sorted(declared)}, used by {sorted(modules)}")
+    assert not wrong, "\n".join(wrong)

@@ -33,4 +33,5 @@ def test_the_registry_refuses_a_code_nothing_emits(code: str) -> None:
 
 
 def test_a_prefix_with_an_underscore_is_a_valid_registry_code() -> None:
-    validate_specs([FeatureSpec("social_care_any", "episodes", "social care", codes=("social_care/*",))])
+    validate_specs([FeatureSpec("social_care_any", "episodes", "social care", codes=("social_care/*",),
+                                singular="episode")])

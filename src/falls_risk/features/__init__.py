@@ -3,7 +3,7 @@
 Public API: :func:`compute_features`, :func:`build_features`,
 :func:`load_feature_table`, :func:`parse_index_dates`; the registry is
 ``falls_risk.features.registry`` (``FEATURES``, ``REGISTRY_VERSION``, ``feature_names``,
-``get_feature``).
+``get_feature``); the words a practitioner reads about a feature are ``falls_risk.features.wording``.
 """
 
 from falls_risk.features.compute import build_features, compute_features, load_feature_table, read_manifest

@@ -3,7 +3,10 @@
 From these specs come the SQL (``features.sql``), the feature table, the plain-Python reference
 (``features.reference``), ``data_dictionary.md`` and the practitioner reasons. Descriptions are
 written to read well with the person's value and ``window_text``, e.g.
-"2 ambulance calls for a fall where they were not taken to hospital, in the last 12 months".
+"2 ambulance calls for a fall where they were not taken to hospital, in the last 12 months": a
+count's description is the plural, and its ``singular`` is declared beside it ("1 ambulance call
+for a fall ..."). ``features.wording`` writes the sentences; how each aggregation reads is
+declared with the aggregations in ``features.spec``.
 
 Aggregations (all over the person's events known at the index date, i.e. strictly before the
 index date minus the source's arrival lag, linked at or above the configured match probability):
@@ -29,13 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 
 from falls_risk import codelists
 from falls_risk.contract import SEX_CODES
 from falls_risk.errors import FallsRiskError
 from falls_risk.events import vocabulary
-from falls_risk.features.spec import FeatureSpec
+from falls_risk.features import wording
+from falls_risk.features.spec import AGGREGATION_READINGS, FeatureSpec, Reading
 
 WELSH_LOCAL_AUTHORITIES: tuple[str, ...] = (
     "Isle of Anglesey",
@@ -88,24 +91,8 @@ AGENCIES = (
     "housing",
     "linkage",
 )
-AGGREGATIONS = (
-    "count",
-    "any",
-    "bed_days",
-    "days_since",
-    "active_any",
-    "active_sum_value",
-    "distinct_bnf_paragraphs",
-    "trend",
-    "sum_of",
-    "weak_link_share",
-    "excluded_count",
-    "age_years",
-    "sex_code",
-    "wimd_quintile",
-    "local_authority_code",
-    "lives_alone",
-)
+# The aggregations the SQL implements, each with how its value reads (``features.spec``).
+AGGREGATIONS: tuple[str, ...] = tuple(AGGREGATION_READINGS)
 
 
 def _suffix(window: int | None) -> str:
@@ -148,6 +135,7 @@ def _demographics() -> list[FeatureSpec]:
             aggregation="sex_code",
             kind="categorical",
             categories=SEX_CODES,
+            category_labels=wording.category_labels(SEX_CODES, wording.SEX_LABELS),
             window_label="",
             missing_means="sex not recorded",
         ),
@@ -185,12 +173,17 @@ def _demographics() -> list[FeatureSpec]:
 def _health_board_use() -> list[FeatureSpec]:
     hb = "health board"
     return [
-        *_windowed("ed_attendances", "emergency department attendances", hb, ED_ALL, "attendances"),
         *_windowed(
-            "ed_fall_attendances", "emergency department attendances for a fall", hb, ED_FALL, "attendances"
+            "ed_attendances", "emergency department attendances", hb, ED_ALL, "attendances",
+            singular="emergency department attendance",
         ),
         *_windowed(
-            "emergency_admissions", "emergency hospital admissions", hb, ADMISSION_EMERGENCY, "admissions"
+            "ed_fall_attendances", "emergency department attendances for a fall", hb, ED_FALL, "attendances",
+            singular="emergency department attendance for a fall",
+        ),
+        *_windowed(
+            "emergency_admissions", "emergency hospital admissions", hb, ADMISSION_EMERGENCY, "admissions",
+            singular="emergency hospital admission",
         ),
         *_windowed(
             "fall_admissions",
@@ -198,6 +191,7 @@ def _health_board_use() -> list[FeatureSpec]:
             hb,
             ADMISSION_FALL,
             "admissions",
+            singular="emergency hospital admission for a fall (ICD-10 W00-W19)",
         ),
         *_windowed(
             "hip_fracture_admissions",
@@ -205,6 +199,7 @@ def _health_board_use() -> list[FeatureSpec]:
             hb,
             ADMISSION_HIP_FRACTURE,
             "admissions",
+            singular="emergency hospital admission for a hip fracture",
         ),
         *_windowed(
             "bed_days",
@@ -213,6 +208,7 @@ def _health_board_use() -> list[FeatureSpec]:
             INPATIENT_SPELLS,
             "days",
             aggregation="bed_days",
+            singular="day spent in hospital (any admission)",
         ),
     ]
 
@@ -220,14 +216,21 @@ def _health_board_use() -> list[FeatureSpec]:
 def _ambulance() -> list[FeatureSpec]:
     amb = "ambulance service"
     return [
-        *_windowed("ambulance_calls", "ambulance calls (any reason)", amb, AMBULANCE_ALL, "calls"),
-        *_windowed("ambulance_fall_calls", "ambulance calls for a fall", amb, AMBULANCE_FALL, "calls"),
+        *_windowed(
+            "ambulance_calls", "ambulance calls (any reason)", amb, AMBULANCE_ALL, "calls",
+            singular="ambulance call (any reason)",
+        ),
+        *_windowed(
+            "ambulance_fall_calls", "ambulance calls for a fall", amb, AMBULANCE_FALL, "calls",
+            singular="ambulance call for a fall",
+        ),
         *_windowed(
             "ambulance_fall_not_conveyed",
             "ambulance calls for a fall where they were not taken to hospital",
             amb,
             AMBULANCE_FALL_NOT_CONVEYED,
             "calls",
+            singular="ambulance call for a fall where they were not taken to hospital",
         ),
     ]
 
@@ -256,6 +259,7 @@ def _gp_falls_and_frailty(condition_features: list[FeatureSpec]) -> list[Feature
             "gp_recorded_falls_365d",
             "falls recorded by the GP",
             "health board",
+            singular="fall recorded by the GP",
             codes=GP_FALL,
             window_days=365,
             unit="falls",
@@ -265,6 +269,7 @@ def _gp_falls_and_frailty(condition_features: list[FeatureSpec]) -> list[Feature
             "gp_recorded_falls_ever",
             "falls recorded by the GP",
             "health board",
+            singular="fall recorded by the GP",
             codes=GP_FALL,
             window_days=None,
             unit="falls",
@@ -275,6 +280,8 @@ def _gp_falls_and_frailty(condition_features: list[FeatureSpec]) -> list[Feature
             "frailty deficits recorded (eFI-style count of long-term conditions and events such as "
             "falls, dementia, incontinence and poor sight)",
             "health board",
+            singular="frailty deficit recorded (eFI-style count of long-term conditions and events such as "
+            "falls, dementia, incontinence and poor sight)",
             aggregation="sum_of",
             inputs=efi_inputs,
             unit="deficits",
@@ -304,6 +311,7 @@ def _medicines() -> list[FeatureSpec]:
             "frid_classes_90d",
             "classes of fall-risk-increasing medicine prescribed",
             "health board",
+            singular="class of fall-risk-increasing medicine prescribed",
             aggregation="sum_of",
             inputs=tuple(f.name for f in frids),
             window_days=90,
@@ -314,6 +322,7 @@ def _medicines() -> list[FeatureSpec]:
             "polypharmacy_90d",
             "different kinds of medicine prescribed (distinct BNF paragraphs)",
             "health board",
+            singular="different kind of medicine prescribed (distinct BNF paragraphs)",
             codes=vocabulary.family("prescription"),
             window_days=90,
             aggregation="distinct_bnf_paragraphs",
@@ -360,6 +369,7 @@ def _social_care() -> list[FeatureSpec]:
             "reablement_365d",
             "reablement episodes started",
             sc,
+            singular="reablement episode started",
             codes=(vocabulary.SOCIAL_CARE.code("reablement"),),
             window_days=365,
             unit="episodes",
@@ -369,6 +379,7 @@ def _social_care() -> list[FeatureSpec]:
             "social_care_assessments_365d",
             "social care assessments",
             sc,
+            singular="social care assessment",
             codes=(vocabulary.SOCIAL_CARE.code("assessment"),),
             window_days=365,
             unit="assessments",
@@ -384,6 +395,7 @@ def _police() -> list[FeatureSpec]:
             "police_victim_365d",
             "police incidents where they were the victim",
             pol,
+            singular="police incident where they were the victim",
             codes=(vocabulary.POLICE_VICTIM.code(),),
             window_days=365,
             unit="incidents",
@@ -393,6 +405,7 @@ def _police() -> list[FeatureSpec]:
             "police_concern_for_welfare_365d",
             "police concern-for-welfare incidents",
             pol,
+            singular="police concern-for-welfare incident",
             codes=(vocabulary.POLICE_INCIDENT.code("concern_for_welfare"),),
             window_days=365,
             unit="incidents",
@@ -402,6 +415,7 @@ def _police() -> list[FeatureSpec]:
             "police_fraud_scam_365d",
             "police incidents of fraud or a scam",
             pol,
+            singular="police incident of fraud or a scam",
             codes=(vocabulary.POLICE_INCIDENT.code("fraud_scam"),),
             window_days=365,
             unit="incidents",
@@ -416,6 +430,7 @@ def _housing() -> list[FeatureSpec]:
             "adaptations_completed_ever",
             "home adaptations completed (e.g. grab rails, stairlift)",
             "housing",
+            singular="home adaptation completed (e.g. grab rails, stairlift)",
             codes=vocabulary.patterns_of(vocabulary.HOUSING_COMPLETED),
             window_days=None,
             unit="adaptations",
@@ -497,6 +512,7 @@ def _linkage() -> list[FeatureSpec]:
             "excluded_weak_links",
             "records left out because they were linked with a match probability below the cut-off",
             "linkage",
+            singular="record left out because they were linked with a match probability below the cut-off",
             aggregation="excluded_count",
             unit="records",
             window_label="",
@@ -539,6 +555,10 @@ def validate_specs(specs: list[FeatureSpec] | tuple[FeatureSpec, ...]) -> None:
             problems.append(f"{spec.name}: kind {spec.kind!r}")
         if spec.is_categorical != bool(spec.categories):
             problems.append(f"{spec.name}: categorical features and only they need categories")
+        if spec.category_labels and len(spec.category_labels) != len(spec.categories):
+            problems.append(f"{spec.name}: category_labels must label each of the {len(spec.categories)} categories")
+        if spec.reading is Reading.COUNT and not spec.singular.strip():
+            problems.append(f"{spec.name}: a count needs its singular (the description of one thing)")
         if spec.aggregation == "sum_of":
             missing = [n for n in spec.inputs if n not in seen]
             if not spec.inputs or missing:
@@ -558,7 +578,10 @@ _BY_NAME = {f.name: f for f in FEATURES}
 
 
 def _registry_hash(specs: tuple[FeatureSpec, ...]) -> str:
-    payload = json.dumps([asdict(s) for s in specs], sort_keys=True, default=list)
+    """A short hash of what decides the features' values (``spec.COMPUTATION_FIELDS``): feature
+    tables and models carry it, and refuse to mix with code whose features would differ. Wording
+    (descriptions, singulars, labels, units) is left out, so rewording a reason forces no rebuild."""
+    payload = json.dumps([s.computation() for s in specs], sort_keys=True, default=list)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from falls_risk.explain import compute_contributions, describe_value
+from falls_risk.explain import compute_contributions
 from falls_risk.features.registry import FEATURES
+from falls_risk.features.wording import describe_value
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.scoring.changes import explain_risers
 
