@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import os
-import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
-import pandas as pd
-
 from falls_risk.errors import LinkageError
+from falls_risk.identity import normalise_nhs_number
 
 SECRET_ENV = "FALLS_RISK_SECRET"
 DEFAULT_KEY_FILE = Path("~/.config/falls-risk/secret.key")
@@ -90,17 +87,6 @@ def _is_within(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-_NON_DIGITS = re.compile(r"\D")
-
-
-def normalise_nhs_number(value: object) -> str | None:
-    """Ten digits, no spaces; None when missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = _NON_DIGITS.sub("", str(value))
-    return text or None
 
 
 def keyed_hash(secret: bytes, value: str, *, domain: str) -> str:

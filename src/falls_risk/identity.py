@@ -1,0 +1,92 @@
+"""Who a record is about: the one NHS-number rule.
+
+An NHS number is ten digits; the tenth is the modulus-11 check digit of the first nine (weights
+10 down to 2). Agencies write it with spaces or hyphens (``943 476 5919``), which are dropped.
+Anything else (a letter, nine digits, a failed check) is not a number to trust, so it
+normalises to None. Ingest applies the rule once (an invalid number becomes missing and is
+flagged ``nhs_number_invalid``); linkage and scoring read ingest's normalised column, so no
+SQL or later stage re-implements it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+
+NHS_WEIGHTS = np.arange(10, 1, -1)  # weights 10..2 for the first nine digits
+
+_SEPARATORS = re.compile(r"[\s-]")
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+
+
+# --- the NHS number: scalar definition ------------------------------------------------------
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """The modulus-11 check digit for nine digits, or None when no valid number can have them."""
+    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    if check == 10:
+        return None
+    return check
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def normalise_nhs_number(value: object) -> str | None:
+    """Spaces and hyphens dropped; the 10 digits if they pass the modulus-11 check, else None."""
+    if _missing(value):
+        return None
+    digits = _SEPARATORS.sub("", str(value))
+    if not _TEN_DIGITS.fullmatch(digits):
+        return None
+    return digits if nhs_check_digit(digits[:9]) == int(digits[9]) else None
+
+
+def nhs_number_is_valid(value: object) -> bool:
+    return normalise_nhs_number(value) is not None
+
+
+# --- the NHS number: vectorised -------------------------------------------------------------
+
+
+def check_digits(first_nine: np.ndarray) -> np.ndarray:
+    """Modulus-11 check digits of an ``(n, 9)`` array of digits; 10 where no number is valid."""
+    check = 11 - (np.asarray(first_nine, dtype=np.int64) @ NHS_WEIGHTS) % 11
+    return np.where(check == 11, 0, check)
+
+
+def valid_nhs_mask(digits: pd.Series) -> np.ndarray:
+    """Vectorised modulus-11 check of strings that are already exactly 10 digits."""
+    if len(digits) == 0:
+        return np.zeros(0, dtype=bool)
+    matrix = np.frombuffer("".join(digits.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
+    matrix = matrix.astype(np.int64) - ord("0")
+    return check_digits(matrix[:, :9]) == matrix[:, 9]
+
+
+def _normalise_distinct(values: pd.Series) -> pd.Series:
+    digits = values.str.replace(_SEPARATORS.pattern, "", regex=True)
+    shaped = digits.str.fullmatch(_TEN_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
+    valid = np.zeros(len(values), dtype=bool)
+    valid[shaped] = valid_nhs_mask(digits[shaped])
+    return digits.where(valid)
+
+
+def normalise_nhs_numbers(raw: pd.Series) -> pd.Series:
+    """:func:`normalise_nhs_number` of every value (a ``str`` Series, None where missing or
+    invalid), computed once per distinct value: extracts repeat NHS numbers heavily."""
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    if len(uniques) == 0:
+        return pd.Series(pd.array([None] * len(raw), dtype="str"), index=raw.index)
+    cleaned = _normalise_distinct(pd.Series(uniques, dtype="str")).array
+    out = pd.Series(cleaned.take(np.where(codes >= 0, codes, 0)), index=raw.index, dtype="str")
+    out[codes < 0] = None
+    return out
