@@ -1,7 +1,9 @@
-"""The one NHS-number rule (10 digits, modulus-11 check), scalar and vectorised."""
+"""The one NHS-number rule (10 digits, modulus-11 check) and the one person key, scalar and vectorised."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 import duckdb
@@ -12,10 +14,13 @@ from hypothesis import strategies as st
 
 from falls_risk.identity import (
     check_digits,
+    keyed_hash,
     nhs_check_digit,
     nhs_number_is_valid,
     normalise_nhs_number,
     normalise_nhs_numbers,
+    person_key,
+    person_keys,
 )
 
 digits9 = st.text(alphabet="0123456789", min_size=9, max_size=9)
@@ -129,3 +134,47 @@ def test_normalising_twice_changes_nothing(value: str | None) -> None:
     once = normalise_nhs_number(value)
     assert normalise_nhs_number(once) == once
     assert once is None or re.fullmatch(r"[0-9]{10}", once)
+
+
+# --- person_key -----------------------------------------------------------------------------
+SECRET = b"secret-number-one-xx"
+
+
+def test_person_key_is_keyed_stable_and_normalised() -> None:
+    a = person_keys(SECRET, ["943 476 5919", "9434765919", None])
+    b = person_keys(b"secret-number-two-xx", ["9434765919"])
+    assert a[0] == a[1] and len(a[0]) == 32 and a[2] is None
+    assert a[0] != b[0]
+    assert "9434765919" not in a[0]
+    assert person_key(SECRET, "943-476-5919") == a[0]
+
+
+def test_a_number_that_fails_its_check_has_no_person_key() -> None:
+    assert person_key(SECRET, "9434765918") is None
+    assert person_keys(SECRET, ["9434765918", "x"]) == [None, None]
+
+
+def test_keys_of_different_kinds_never_coincide() -> None:
+    assert keyed_hash(SECRET, "9434765919", domain="household") != person_key(SECRET, "9434765919")
+
+
+@given(st.lists(written, max_size=20))
+def test_vectorised_person_keys_agree_with_the_scalar_one(values: list[str | None]) -> None:
+    expected = [person_key(SECRET, v) for v in values]
+    assert person_keys(SECRET, values) == expected
+    assert person_keys(SECRET, pd.Series(values, dtype="str")) == expected
+
+
+def _old_person_key(secret: bytes, value: object) -> str | None:
+    # linkage/secret.py before issue 13: HMAC of "person:" + the digits of the value.
+    digits = _old_linkage_python(value)
+    if digits is None:
+        return None
+    return hmac.new(secret, f"person:{digits}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@given(st.lists(written, max_size=20))
+def test_person_keys_of_ingested_numbers_are_the_keys_linkage_always_made(values: list[str | None]) -> None:
+    # Workspaces keyed before issue 13 keep their keys: same secret, same person, same key.
+    ingested = [normalise_nhs_number(v) for v in values]
+    assert person_keys(SECRET, ingested) == [_old_person_key(SECRET, v) for v in ingested]

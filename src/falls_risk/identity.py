@@ -1,4 +1,4 @@
-"""Who a record is about: the one NHS-number rule.
+"""Who a record is about: the one NHS-number rule and the one ``person_key``.
 
 An NHS number is ten digits; the tenth is the modulus-11 check digit of the first nine (weights
 10 down to 2). Agencies write it with spaces or hyphens (``943 476 5919``), which are dropped.
@@ -6,17 +6,29 @@ Anything else (a letter, nine digits, a failed check) is not a number to trust, 
 normalises to None. Ingest applies the rule once (an invalid number becomes missing and is
 flagged ``nhs_number_invalid``); linkage and scoring read ingest's normalised column, so no
 SQL or later stage re-implements it.
+
+``person_key`` = HMAC-SHA256(secret, ``person:`` + normalised NHS number), truncated to 128
+bits: the same person gets the same key in every run with the same secret, and nobody without
+the secret can go back from a key to an NHS number (or test a guessed one). ``keyed_hash`` is
+the one keyed hash of the project (persons, households, clerical-review records), each kind in
+its own domain so that keys of different kinds never coincide. The secret itself is loaded by
+:func:`falls_risk.linkage.secret.load_secret`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 NHS_WEIGHTS = np.arange(10, 1, -1)  # weights 10..2 for the first nine digits
+KEY_HEX_CHARS = 32
+PERSON_DOMAIN = "person"
 
 _SEPARATORS = re.compile(r"[\s-]")
 _TEN_DIGITS = re.compile(r"[0-9]{10}")
@@ -90,3 +102,30 @@ def normalise_nhs_numbers(raw: pd.Series) -> pd.Series:
     out = pd.Series(cleaned.take(np.where(codes >= 0, codes, 0)), index=raw.index, dtype="str")
     out[codes < 0] = None
     return out
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def keyed_hash(secret: bytes, value: str, *, domain: str) -> str:
+    """HMAC-SHA256 of ``domain:value`` as hex, truncated to 128 bits.
+
+    The domain keeps keys of different kinds (person, household, review record) unrelated even
+    when their inputs coincide.
+    """
+    digest = hmac.new(secret, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()
+    return digest[:KEY_HEX_CHARS]
+
+
+def person_key(secret: bytes, nhs_number: object) -> str | None:
+    """The person's key: the keyed hash of the normalised NHS number (None when there is none)."""
+    normalised = normalise_nhs_number(nhs_number)
+    return None if normalised is None else keyed_hash(secret, normalised, domain=PERSON_DOMAIN)
+
+
+def person_keys(secret: bytes, nhs_numbers: Iterable[object]) -> list[str | None]:
+    """:func:`person_key` of each NHS number, hashing each distinct number once."""
+    values = nhs_numbers if isinstance(nhs_numbers, pd.Series) else pd.Series(list(nhs_numbers), dtype=object)
+    normalised = normalise_nhs_numbers(values)
+    keys = {n: keyed_hash(secret, n, domain=PERSON_DOMAIN) for n in normalised.dropna().unique()}
+    return [None if pd.isna(n) else keys[n] for n in normalised]

@@ -10,9 +10,8 @@ import pandas as pd
 import pytest
 
 from falls_risk.errors import LinkageError
-from falls_risk.identity import normalise_nhs_numbers
+from falls_risk.identity import normalise_nhs_numbers, person_keys
 from falls_risk.linkage import prepare
-from falls_risk.linkage.secret import person_keys
 
 SECRET = b"unit-test-secret-0123456789"
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from falls_risk.errors import ScoringError
-from falls_risk.linkage.secret import person_keys
+from falls_risk.identity import person_keys
 from falls_risk.scoring.outputs import build_risk_list, identities, reidentify, write_private_csv
 from falls_risk.scoring.summary import render_summary, summary_data
 

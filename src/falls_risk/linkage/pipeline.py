@@ -15,12 +15,13 @@ import pandas as pd
 from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
 from falls_risk.errors import LinkageError
+from falls_risk.identity import keyed_hash
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
 from falls_risk.linkage.names import address_key
 from falls_risk.linkage.report import write_report
-from falls_risk.linkage.secret import keyed_hash, load_secret
+from falls_risk.linkage.secret import load_secret
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, sql_path, write_json, write_parquet
 

@@ -20,9 +20,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import LinkageError
-from falls_risk.identity import normalise_nhs_numbers
+from falls_risk.identity import keyed_hash, normalise_nhs_numbers, person_keys
 from falls_risk.linkage import names
-from falls_risk.linkage.secret import keyed_hash
 from falls_risk.workspace import sql_path
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
@@ -77,7 +76,7 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
             f"{population} holds {not_normalised} NHS number(s) that ingest did not normalise; it must "
             "be the population table that `falls-risk ingest` wrote. Re-run ingest, then link."
         )
-    frame["person_key"] = [keyed_hash(secret, v, domain="person") for v in frame["nhs"]]
+    frame["person_key"] = person_keys(secret, frame["nhs"])
     con.register("spine_keys_df", frame)
     con.execute(
         """

@@ -16,8 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import ScoringError
-from falls_risk.identity import normalise_nhs_numbers
-from falls_risk.linkage.secret import person_keys
+from falls_risk.identity import normalise_nhs_numbers, person_keys
 
 RISK_LIST_NAME = "risk_list.csv"
 IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "address_line", "postcode")
