@@ -8,7 +8,7 @@ from typing import Any
 
 import jinja2
 
-from falls_risk.reporting.suppression import NOT_SHOWN, suppress_count
+from falls_risk.disclosure import NOT_SHOWN, suppress_count
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 MODEL_REPORT_TEMPLATE = "model_report.html.j2"

@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from falls_risk.disclosure import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 from falls_risk.errors import ModelError
 from falls_risk.reporting import plots
-from falls_risk.reporting.suppression import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 
 DEFAULT_PEOPLE_PER_MONTH = (25, 50, 100, 250, 500, 1000, 2500)
 DEPENDENCE_PLOTS = 6
