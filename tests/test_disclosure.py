@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from falls_risk.disclosure import metric_or_suppressed, share_or_suppressed, suppress_count
-from falls_risk.reporting.render import environment
+from falls_risk.templating import environment
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import pandas as pd
 from splink.internals.html_utils import json_for_html, load_chart_libraries
 
+from falls_risk import templating
 from falls_risk.config import LinkageConfig
 from falls_risk.disclosure import SMALL_COUNT_LIMIT, share_or_suppressed, suppress_count
 from falls_risk.workspace import Workspace, write_text
@@ -114,15 +114,6 @@ def _fmt_prob(x: Any) -> str:
     return f"{float(x):.4g}" if _finite(x) else "-"
 
 
-def render(context: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("falls_risk.linkage", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(TEMPLATE).render(**context)
-
-
 def write_report(
     ws: Workspace,
     summary: LinkageSummary,
@@ -150,4 +141,4 @@ def write_report(
         "charts": {name: json_for_html(spec) for name, spec in charts.items()},
         "libraries": load_chart_libraries(),
     }
-    write_text(render(context), ws.reports / "linkage.html")
+    write_text(templating.render(TEMPLATE, context), ws.reports / "linkage.html")

@@ -6,18 +6,15 @@ The data is built as a plain dict (``summary_data``) and rendered by a Jinja2 te
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 
-import falls_risk
+from falls_risk import templating
 from falls_risk.disclosure import SMALL_COUNT_LIMIT, is_small, suppress_count
 
 TEMPLATE = "scoring_summary.html.j2"
-TEMPLATE_DIR = Path(falls_risk.__file__).resolve().parent / "reporting" / "templates"
 PROBABILITY_BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
@@ -93,13 +90,4 @@ def summary_data(
 
 
 def render_summary(data: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pct"] = lambda v, digits=1: "–" if v is None else f"{100 * v:.{digits}f}%"
-    env.filters["num"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
-    return env.get_template(TEMPLATE).render(**data)
+    return templating.render(TEMPLATE, data)
