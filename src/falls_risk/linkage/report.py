@@ -12,16 +12,16 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from splink.internals.html_utils import json_for_html, load_chart_libraries
 
 from falls_risk import templating
 from falls_risk.config import LinkageConfig
 from falls_risk.disclosure import SMALL_COUNT_LIMIT, share_or_suppressed, suppress_count
+from falls_risk.linkage.summary import LinkageSummary
+from falls_risk.linkage.vega import script_json, vega_libraries
 from falls_risk.workspace import Workspace, write_text
 
 if TYPE_CHECKING:
     from falls_risk.linkage.engine import SplinkModel
-    from falls_risk.linkage.pipeline import LinkageSummary
 
 TEMPLATE = "linkage.html.j2"
 
@@ -138,7 +138,7 @@ def write_report(
         "expected_false": sum(c["expected_false_links"] for c in summary.sources.values()),
         "expected_missed": sum(c["expected_missed_links"] for c in summary.sources.values()),
         "parameters": parameter_rows(model),
-        "charts": {name: json_for_html(spec) for name, spec in charts.items()},
-        "libraries": load_chart_libraries(),
+        "charts": {name: script_json(spec) for name, spec in charts.items()},
+        "libraries": vega_libraries(),
     }
     write_text(templating.render(TEMPLATE, context), ws.reports / "linkage.html")
