@@ -19,7 +19,7 @@ import pandas as pd
 from lightgbm.basic import LightGBMError
 
 from falls_risk import figures, tracking
-from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
+from falls_risk.config import EvaluationConfig, ExperimentConfig, FeatureConfig, ModelConfig
 from falls_risk.errors import ConfigError
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.modelling.calibration import CALIBRATION_METHODS
@@ -207,10 +207,11 @@ def _log_run(
                 tracking.log_artifact(context[key], "scoring/linkage" if "linkage" in key else "scoring")
         y = result.predictions["label"].to_numpy()
         p = result.predictions["prob"].to_numpy()
+        horizon = (context.get("feature_config") or {}).get("label_horizon_days", FeatureConfig().label_horizon_days)
         for fig_name, fig in (
             ("roc.png", figures.roc_figure(y, p, name)),
             ("precision_recall.png", figures.precision_recall_figure(y, p, name)),
-            ("calibration.png", figures.calibration_figure(y, p)),
+            ("calibration.png", figures.calibration_figure(y, p, horizon_days=horizon)),
             ("decision_curve.png", figures.decision_curve_figure(result.decision_curve)),
         ):
             tracking.log_figure(fig, f"plots/{fig_name}")

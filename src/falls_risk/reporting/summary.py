@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from falls_risk.config import FeatureConfig, horizon_text
 from falls_risk.disclosure import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 from falls_risk.errors import ModelError
 from falls_risk.reporting import plots
@@ -98,6 +99,17 @@ def _specs(model: Any) -> dict[str, Any]:
     return {s.name: s for s in FEATURES}
 
 
+def _recorded_feature_config(info: dict[str, Any]) -> dict[str, Any]:
+    config = info.get("config") or {}
+    return info.get("feature_config") or (config.get("features") if isinstance(config, dict) else None) or {}
+
+
+def label_horizon_days(model: Any) -> int:
+    """The label horizon of the feature table the model was trained on (the default if unrecorded)."""
+    recorded = _recorded_feature_config(dict(getattr(model, "training_info_", {}) or {}))
+    return int(recorded.get("label_horizon_days", FeatureConfig().label_horizon_days))
+
+
 def _date_text(values: Sequence[Any]) -> str:
     dates = sorted({pd.Timestamp(v).date() for v in values})
     if not dates:
@@ -169,11 +181,13 @@ _METRICS = (
     ("calibration_intercept", "Calibration intercept", "{:+.2f}", "0 is ideal; below 0 the risks are too high overall."),
     ("ece", "Expected calibration error", "{:.4f}", "Average gap between predicted and observed risk in tenths of risk."),
     ("observed_expected", "Observed / expected admissions", "{:.2f}", "1 is ideal: admissions seen over admissions predicted."),
-    ("prevalence", "Prevalence", "{:.2%}", "Share of person-months followed by a fall admission within 12 months."),
+    ("prevalence", "Prevalence", "{:.2%}", "Share of person-months followed by a fall admission within {horizon}."),
 )
 
 
-def metrics_table(metrics: dict[str, float], y: np.ndarray, p: np.ndarray) -> list[dict[str, str]]:
+def metrics_table(
+    metrics: dict[str, float], y: np.ndarray, p: np.ndarray, *, horizon_days: int
+) -> list[dict[str, str]]:
     """Headline metrics with intervals from the run record; point values computed if absent."""
     computed: dict[str, float] = {}
     if not any(f"test_{key}" in metrics for key, *_ in _METRICS) and len(np.unique(y)) == 2:
@@ -198,7 +212,8 @@ def metrics_table(metrics: dict[str, float], y: np.ndarray, p: np.ndarray) -> li
         if value is None:
             continue
         ci = f"{fmt.format(low)} to {fmt.format(high)}" if low is not None and high is not None else NOT_SHOWN
-        rows.append({"key": key, "label": label, "value": fmt.format(value), "ci": ci, "meaning": meaning})
+        rows.append({"key": key, "label": label, "value": fmt.format(value), "ci": ci,
+                     "meaning": meaning.format(horizon=horizon_text(horizon_days))})
     return rows
 
 
@@ -350,8 +365,8 @@ def model_card(
         agency = specs[name].agency if name in specs else "other"
         by_agency[agency] = by_agency.get(agency, 0) + 1
     config = info.get("config") or {}
-    feature_config = info.get("feature_config") or (config.get("features") if isinstance(config, dict) else None) or {}
-    horizon = feature_config.get("label_horizon_days", 365)
+    feature_config = _recorded_feature_config(info)
+    horizon = label_horizon_days(model)
     min_age = feature_config.get("min_age", 65)
     min_match = feature_config.get("min_match_probability")
     split_info = {**split.info, **(info.get("split") or {})}
@@ -402,8 +417,9 @@ def model_card(
             "pseudonymised before features are derived from one feature registry."
         ), ""),
         ("8a", "Outcome", (
-            f"A fall-related emergency hospital admission within {horizon} days after the index date (the index "
-            "date excluded)."
+            f"A fall-related emergency hospital admission within {horizon_text(horizon)} after the index date"
+            + ("" if horizon_text(horizon) == f"{horizon} days" else f" ({horizon} days)")
+            + " (the index date excluded)."
         ), ""),
         ("9a", "Predictors", (
             f"{len(features)} predictors from the feature registry"
@@ -462,7 +478,7 @@ def model_card(
             if subgroup_names else ""
         ), ""),
         ("15", "Model output", (
-            "A calibrated probability of a fall-related emergency admission within 12 months, with each "
+            f"A calibrated probability of a fall-related emergency admission within {horizon_text(horizon)}, with each "
             "person's top reasons; teams see the highest-risk people up to their capacity."
         ), ""),
         ("16", "Training versus evaluation", (
@@ -476,7 +492,7 @@ def model_card(
         ("21", "Participants and outcome events", (
             f"Test period: {suppress_count(len(split.test))} person-months of "
             f"{suppress_count(split.test['person_key'].nunique() if 'person_key' in split.test else None)} people, "
-            f"{suppress_count(int(split.test['label'].sum()))} followed by a fall admission within {horizon} days."
+            f"{suppress_count(int(split.test['label'].sum()))} followed by a fall admission within {horizon_text(horizon)}."
         ), ""),
         ("22", "Model specification", join([
             f"Registered as {record.name} version {record.version}," if record.name else "",
@@ -524,6 +540,7 @@ def collect_summary(
         )
     names = list(model.feature_names_)
     specs = _specs(model)
+    horizon = label_horizon_days(model)
     test = split.test.reset_index(drop=True)
     if test.empty:
         raise ModelError("The test period of the feature table is empty: there is nothing to report on.")
@@ -553,7 +570,9 @@ def collect_summary(
     elif reference is None:
         ablation_note = "Retraining without each agency was not possible: a split lacks one of the outcomes."
     else:
-        registered = next((m for m in metrics_table(record.metrics, y, p) if m["key"] == "auroc"), None)
+        registered = next(
+            (m for m in metrics_table(record.metrics, y, p, horizon_days=horizon) if m["key"] == "auroc"), None
+        )
         _, low, high = _metric(record.metrics, "auroc")
         ablation_note = (
             f"Reference: the same model refitted on all features scores test AUROC {reference:.3f}"
@@ -586,7 +605,7 @@ def collect_summary(
         for r in agency_rows
     ]
 
-    metric_rows = metrics_table(record.metrics, y, p)
+    metric_rows = metrics_table(record.metrics, y, p, horizon_days=horizon)
     auroc_value, auroc_low, auroc_high = _metric(record.metrics, "auroc")
     capacity = capacity_table(test, p, people_per_month)
     middle = headline_capacity(capacity)
@@ -612,7 +631,7 @@ def collect_summary(
         ),
         "agencies": plots.to_data_uri(plots.agency_figure(agency_frame)),
         "roc": plots.to_data_uri(plots.roc_figure(y, p, auroc_label)),
-        "calibration": plots.to_data_uri(plots.calibration_figure(y, p)),
+        "calibration": plots.to_data_uri(plots.calibration_figure(y, p, horizon_days=horizon)),
         "decision_curve": plots.to_data_uri(plots.decision_curve_figure(_decision_curve(y, p))),
     }
 
@@ -641,7 +660,8 @@ def collect_summary(
     ppv_n = middle["people_per_month"]
     headline = (
         f"Among the {ppv_n:,} people a month with the highest predicted risk, {middle['ppv']} had a "
-        f"fall-related emergency admission within 12 months, against {prevalence:.1%} of everyone aged 65+."
+        f"fall-related emergency admission within {horizon_text(horizon)}, against {prevalence:.1%} of everyone "
+        "aged 65+."
     )
     if auroc_value is not None:
         headline += (
@@ -672,6 +692,7 @@ def collect_summary(
             "kind_label": kind_label, "trained_on": str(trained_on)[:10] if trained_on else None,
         },
         "headline": headline,
+        "horizon": horizon_text(horizon),
         "cards": cards,
         "warnings": warnings,
         "explained": {"rows": len(pick), "backend": explanation.backend,

@@ -507,7 +507,8 @@ def run_scoring(
                     "output_hash": result_hash,
                 }
                 summary = summary_data(manifest=manifest, scores=scores, drift=drift, warnings=warnings,
-                                       alerts=alerts, changes=changes, risers=risers)
+                                       alerts=alerts, changes=changes, risers=risers,
+                                       horizon_days=feature_config.label_horizon_days)
                 (staged / "summary.html").write_text(render_summary(summary), encoding="utf-8")
                 (staged / "manifest.json").write_text(
                     json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

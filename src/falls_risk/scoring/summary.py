@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from falls_risk import templating
+from falls_risk.config import horizon_text
 from falls_risk.disclosure import SMALL_COUNT_LIMIT, is_small, suppress_count
 
 TEMPLATE = "scoring_summary.html.j2"
@@ -41,8 +42,10 @@ def summary_data(
     alerts: pd.DataFrame,
     changes: pd.DataFrame | None,
     risers: pd.DataFrame | None,
+    horizon_days: int,
 ) -> dict[str, Any]:
-    """Everything the summary shows, as counts and rates only."""
+    """Everything the summary shows, as counts and rates only; risks are within ``horizon_days``
+    (the label horizon the model was trained on)."""
     tiers = scores["tier"].astype("string")
     by_la = []
     if "local_authority" in scores.columns:
@@ -65,6 +68,7 @@ def summary_data(
     )
     return {
         "manifest": manifest,
+        "horizon": horizon_text(horizon_days),
         # The manifest keeps exact counts; the page shows them like every other count.
         "row_counts": {stage: suppress_count(n) for stage, n in manifest.get("row_counts", {}).items()},
         "eligible": suppress_count(len(scores)),
