@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from falls_risk.identity import (
     check_digits,
     keyed_hash,
+    keyed_hashes,
     nhs_check_digit,
     nhs_number_is_valid,
     normalise_nhs_number,
@@ -178,3 +179,8 @@ def test_person_keys_of_ingested_numbers_are_the_keys_linkage_always_made(values
     # Workspaces keyed before issue 13 keep their keys: same secret, same person, same key.
     ingested = [normalise_nhs_number(v) for v in values]
     assert person_keys(SECRET, ingested) == [_old_person_key(SECRET, v) for v in ingested]
+
+
+@given(st.lists(st.text(max_size=12), max_size=10), st.sampled_from(["person", "household", "review-record"]))
+def test_many_keyed_hashes_are_each_the_keyed_hash(values: list[str], domain: str) -> None:
+    assert keyed_hashes(SECRET, values, domain=domain) == [keyed_hash(SECRET, v, domain=domain) for v in values]

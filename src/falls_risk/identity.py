@@ -85,7 +85,10 @@ def valid_nhs_mask(digits: pd.Series) -> np.ndarray:
 
 
 def _normalise_distinct(values: pd.Series) -> pd.Series:
-    digits = values.str.replace(_SEPARATORS.pattern, "", regex=True)
+    # Most values are already 10 digits (every value ingest wrote): strip separators from the rest only.
+    digits = values.copy()
+    written = ~values.str.fullmatch(_TEN_DIGITS.pattern).fillna(True).to_numpy(dtype=bool)
+    digits[written] = values[written].str.replace(_SEPARATORS.pattern, "", regex=True)
     shaped = digits.str.fullmatch(_TEN_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
     valid = np.zeros(len(values), dtype=bool)
     valid[shaped] = valid_nhs_mask(digits[shaped])
@@ -123,9 +126,20 @@ def person_key(secret: bytes, nhs_number: object) -> str | None:
     return None if normalised is None else keyed_hash(secret, normalised, domain=PERSON_DOMAIN)
 
 
+def keyed_hashes(secret: bytes, values: Iterable[str], *, domain: str) -> list[str]:
+    """:func:`keyed_hash` of many values: the keyed state is set up once and copied per value."""
+    keyed = hmac.new(secret, digestmod=hashlib.sha256)
+    out = []
+    for value in values:
+        one = keyed.copy()
+        one.update(f"{domain}:{value}".encode())
+        out.append(one.hexdigest()[:KEY_HEX_CHARS])
+    return out
+
+
 def person_keys(secret: bytes, nhs_numbers: Iterable[object]) -> list[str | None]:
     """:func:`person_key` of each NHS number, hashing each distinct number once."""
     values = nhs_numbers if isinstance(nhs_numbers, pd.Series) else pd.Series(list(nhs_numbers), dtype=object)
-    normalised = normalise_nhs_numbers(values)
-    keys = {n: keyed_hash(secret, n, domain=PERSON_DOMAIN) for n in normalised.dropna().unique()}
-    return [None if pd.isna(n) else keys[n] for n in normalised]
+    codes, distinct = pd.factorize(normalise_nhs_numbers(values), use_na_sentinel=True)
+    keys = np.array([*keyed_hashes(secret, distinct, domain=PERSON_DOMAIN), None], dtype=object)
+    return keys[codes].tolist()  # code -1 (no valid number) takes the trailing None
