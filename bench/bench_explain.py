@@ -23,10 +23,12 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/ holds the synthetic feature table
 
 import numpy as np
 import pandas as pd
@@ -34,7 +36,7 @@ import pandas as pd
 from falls_risk.explain import compute_contributions, explain
 from falls_risk.features.registry import FEATURES
 from falls_risk.modelling.model import FallsRiskModel
-from falls_risk.scoring.synthetic import synthetic_features
+from tests.scoring.synthetic import synthetic_features
 
 TARGET_SECONDS = 60.0
 

@@ -34,6 +34,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/ holds the pandas reference
+
 from falls_risk import catalog
 from falls_risk.features.registry import WELSH_LOCAL_AUTHORITIES
 from falls_risk.ingest.summary import IngestSummary
@@ -376,8 +378,8 @@ def run_phase(phase: str, ws: Path, monthly_dates: int, max_rows_per_query: int 
     elif phase == "pandas":
 
         from falls_risk.features.compute import label_known_until
-        from falls_risk.features.pandas_reference import events_frame, pandas_features
         from falls_risk.workspace import Workspace
+        from tests.features.pandas_reference import events_frame, pandas_features
 
         events = events_frame(catalog.EVENTS.load_arrow(ws))
         population = catalog.POPULATION.load(ws)

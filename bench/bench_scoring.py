@@ -33,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("FALLS_RISK_SECRET", "benchmark-secret-not-for-real-use")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests/ holds the synthetic feature table
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scoring.json"
 
@@ -41,7 +42,7 @@ def part_a(people: int, repeats: int) -> dict[str, object]:
     from falls_risk.features.registry import FEATURES
     from falls_risk.scoring import TierPolicy, score_people
     from falls_risk.scoring.drift import drift_table
-    from falls_risk.scoring.synthetic import synthetic_features, train_synthetic_model
+    from tests.scoring.synthetic import synthetic_features, train_synthetic_model
 
     specs = tuple(FEATURES)
     t = time.perf_counter()
@@ -90,7 +91,7 @@ def part_a(people: int, repeats: int) -> dict[str, object]:
 def _register_model(tmp: Path) -> str:
     from falls_risk import tracking
     from falls_risk.features.registry import FEATURES
-    from falls_risk.scoring.synthetic import synthetic_features, train_synthetic_model
+    from tests.scoring.synthetic import synthetic_features, train_synthetic_model
 
     uri = tracking.configure(f"sqlite:///{tmp / 'mlflow.db'}")
     model = train_synthetic_model(tuple(FEATURES), n=40_000, seed=1, rounds=300)

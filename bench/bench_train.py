@@ -80,7 +80,8 @@ def prepare_workspace(bench: Path, world: Path | None, people: int, timings: dic
 
 def true_risk(world: Path, predictions: pd.DataFrame) -> np.ndarray:
     """True P(fall admission within 12 months of the index date) for each test row."""
-    from falls_risk.linkage.secret import load_secret, person_keys
+    from falls_risk.identity import person_keys
+    from falls_risk.linkage.secret import load_secret
 
     hazard = catalog.TRUTH_MONTHLY_HAZARD.load(world / "truth")
     nhs = hazard["nhs_number"].unique()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from falls_risk.config import PipelineConfig, load_pipeline_config
+from falls_risk.config import FeatureConfig, PipelineConfig, horizon_text, load_pipeline_config
 from falls_risk.errors import ConfigError
 
 
@@ -43,3 +43,11 @@ def test_a_memory_limit_duckdb_cannot_read_is_refused_when_the_file_is_read(tmp_
     path.write_text("features:\n  duckdb_memory_limit: 6XB\n")
     with pytest.raises(ConfigError, match="duckdb_memory_limit"):
         load_pipeline_config(path)
+
+
+@pytest.mark.parametrize(
+    ("days", "said"), [(365, "12 months"), (730, "2 years"), (1095, "3 years"), (90, "90 days"), (1, "1 day")]
+)
+def test_the_label_horizon_is_said_as_people_say_it(days, said):
+    assert horizon_text(days) == said
+    assert FeatureConfig(label_horizon_days=days).horizon_text == said

@@ -57,6 +57,8 @@ class Artefact:
     command: str
     description: str
     identifiable: bool = False
+    # Modules that only name the artefact's path to a person (a message, help text, the demo's list).
+    mentioned_by: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -164,125 +166,126 @@ _SCORING = "falls_risk.scoring.run"
 
 # -- the workspace ---------------------------------------------------------------------------------
 INGESTED = ParquetArtefact(
-    "ingested", "ingested/{source}.parquet", Root.WORKSPACE, _INGEST,
-    ("falls_risk.linkage.pipeline", "falls_risk.linkage.prepare", "falls_risk.linkage.evaluate",
-     "falls_risk.scoring.outputs"),
+    "ingested", "ingested/{source}.parquet", Root.WORKSPACE, _INGEST, ("falls_risk.linkage.pipeline", "falls_risk.scoring.run"),
     "ingest", "Accepted rows of one source, normalised to the contract (plus row_number).", identifiable=True,
+    mentioned_by=("falls_risk.ingest.summary",),
 )
 QUARANTINE = ParquetArtefact(
     "quarantine", "quarantine/{source}.parquet", Root.WORKSPACE, _INGEST, (),
     "ingest", "Rejected rows of one source: raw values as text, row_number and reasons.", identifiable=True,
+    mentioned_by=("falls_risk.ingest.summary", "falls_risk.demo"),
 )
 INGEST_SUMMARY = JsonArtefact(
-    "ingest_summary", "ingest_summary.json", Root.WORKSPACE, "falls_risk.ingest.summary",
-    ("falls_risk.features.compute", "falls_risk.modelling.train", "falls_risk.scoring.run"),
+    "ingest_summary", "ingest_summary.json", Root.WORKSPACE, "falls_risk.ingest.summary", ("falls_risk.features.compute", "falls_risk.modelling.record"),
     "ingest", "IngestSummary: extract date, per-source file hash and read/accepted/quarantined counts.",
+    mentioned_by=("falls_risk.ingest.run",),
 )
 LINKAGE_MODEL = JsonArtefact(
-    "linkage_model", "linkage/model.json", Root.WORKSPACE, "falls_risk.linkage.engine",
-    ("falls_risk.linkage.pipeline", "falls_risk.modelling.train"),
+    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month"),
     "link", "The trained Splink model (settings with m and u), reused by later runs.",
+    mentioned_by=("falls_risk.cli",),
 )
 REVIEW_DECISIONS = PrivateCsvArtefact(
-    "review_decisions", "linkage/review_decisions.csv", Root.WORKSPACE, "people (clerical reviewers)",
-    ("falls_risk.linkage.review",),
+    "review_decisions", "linkage/review_decisions.csv", Root.WORKSPACE, "people (clerical reviewers)", ("falls_risk.linkage.pipeline",),
     "link", "Clerical-review decisions (confirmed / rejected) that override the model.",
+    mentioned_by=("falls_risk.cli",),
 )
 LINKAGE_SUMMARY = JsonArtefact(
-    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary",
-    ("falls_risk.modelling.train", "falls_risk.scoring.run"),
+    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary", ("falls_risk.modelling.record",),
     "link", "LinkageSummary: threshold, spine size, links per source and method, timings.",
 )
 LINKED = ParquetArtefact(
-    "linked", "linked/{source}.parquet", Root.WORKSPACE, _LINK, (_EVENTS, "falls_risk.linkage.evaluate"),
+    "linked", "linked/{source}.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.exploration"),
     "link", "Pseudonymised records of one person source: person_key, match_probability, link_method.",
 )
 POPULATION = ParquetArtefact(
-    "population", "linked/population.parquet", Root.WORKSPACE, _LINK,
-    (_FEATURES, _SCORING, "falls_risk.exploration"),
+    "population", "linked/population.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.scoring.month"),
     "link", "The pseudonymised spine: person_key, sex, birth_month, area, registration, household_key.",
 )
 LINKAGE_REPORT = TextArtefact(
-    "linkage_report", "reports/linkage.html", Root.WORKSPACE, "falls_risk.linkage.report", ("people",),
+    "linkage_report", "reports/linkage.html", Root.WORKSPACE, "falls_risk.linkage.report", ("people (linkage analysts)",),
     "link", "Linkage quality report (counts, rates, the model's parameters); no record values.",
+    mentioned_by=("falls_risk.linkage.pipeline", "falls_risk.demo"),
 )
 CLERICAL_REVIEW = PrivateCsvArtefact(
     "clerical_review", "reports/clerical_review.csv", Root.WORKSPACE, _LINK, ("people (clerical reviewers)",),
     "link", "Borderline record-person pairs side by side, for a person to confirm or reject.", identifiable=True,
+    mentioned_by=("falls_risk.linkage.review", "falls_risk.demo"),
 )
 EVENTS = ParquetArtefact(
-    "events", "events/events.parquet", Root.WORKSPACE, _EVENTS, (_FEATURES, _SCORING, "falls_risk.exploration"),
+    "events", "events/events.parquet", Root.WORKSPACE, _EVENTS, ("falls_risk.features.compute", "falls_risk.scoring.month", "falls_risk.exploration"),
     "features", "One long event table (MEDS-like): person_key, event_time, source, code, value, end_time.",
 )
 FEATURE_TABLE = FolderArtefact(
-    "feature_table", "features", Root.WORKSPACE, _FEATURES,
-    ("falls_risk.modelling.data", "falls_risk.reporting.report", "falls_risk.exploration"),
+    "feature_table", "features", Root.WORKSPACE, _FEATURES, ("falls_risk.reporting.report",),
     "features", "The feature table: one Parquet partition per index date, and its manifest.",
+    mentioned_by=("falls_risk.modelling.train", "falls_risk.demo"),
 )
 FEATURE_PARTITION = ParquetArtefact(
-    "feature_partition", "features/index_date={day}/part-0.parquet", Root.WORKSPACE, _FEATURES,
-    ("falls_risk.features.compute",),
+    "feature_partition", "features/index_date={day}/part-0.parquet", Root.WORKSPACE, _FEATURES, ("falls_risk.features.compute (load_feature_table)",),
     "features", "One index date's rows: person_key, index_date, every registry feature, label, died_in_window.",
 )
 FEATURES_MANIFEST = JsonArtefact(
-    "features_manifest", "features/manifest.json", Root.WORKSPACE, "falls_risk.features.manifest",
-    ("falls_risk.features.compute", "falls_risk.modelling.train"),
+    "features_manifest", "features/manifest.json", Root.WORKSPACE, "falls_risk.features.manifest", ("falls_risk.modelling.record", "falls_risk.modelling.train"),
     "features", "FeaturesManifest: registry version, index dates, feature config, counts per index date.",
 )
 
 # -- monthly scoring ------------------------------------------------------------------------------
 LEDGER = TextArtefact(
-    "ledger", "ledger.jsonl", Root.RUNS, "falls_risk.scoring.ledger", ("falls_risk.scoring.run",),
+    "ledger", "ledger.jsonl", Root.RUNS, "falls_risk.scoring.ledger", ("falls_risk.scoring.ledger",),
     "score", "Append-only, hash-chained record of every scoring run.",
+    mentioned_by=("falls_risk.demo",),
 )
 SCORING_WORK = FolderArtefact(
-    "scoring_work", ".work/{month}", Root.RUNS, _SCORING, (_SCORING,),
+    "scoring_work", ".work/{month}", Root.RUNS, "falls_risk.scoring.work", ("falls_risk.scoring.work",),
     "score", "A run's working workspace (ingested extract with identifiers); removed after the run.",
     identifiable=True,
 )
 RISK_LIST = PrivateCsvArtefact(
-    "risk_list", "risk_list.csv", Root.RUN, "falls_risk.scoring.outputs", ("practitioners",),
+    "risk_list", "risk_list.csv", Root.RUN, "falls_risk.scoring.run_folder", ("practitioners",),
     "score", "The practitioners' list: flagged tier, alerts, risers, leavers, named, with reasons.",
     identifiable=True,
+    mentioned_by=("falls_risk.scoring.run", "falls_risk.demo"),
 )
 SCORES = ParquetArtefact(
-    "scores", "scores.parquet", Root.RUN, _SCORING, (_SCORING, "falls_risk.scoring.summary"),
+    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
-    "explanations", "explanations.parquet", Root.RUN, _SCORING, ("people (analysts)",),
+    "explanations", "explanations.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
     "score", "Everyone explained: SHAP contributions per feature, raw margin, reasons (pseudonymised).",
 )
 RUN_FEATURES = ParquetArtefact(
-    "run_features", "features.parquet", Root.RUN, _SCORING, (_SCORING,),
+    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
     "score", "The features scored this month (the next run explains risers from them).",
 )
 ALERTS = ParquetArtefact(
-    "alerts", "alerts.parquet", Root.RUN, _SCORING, ("falls_risk.scoring.summary",),
+    "alerts", "alerts.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
     "score", "Alerting events new to this run, with the person's current risk (pseudonymised).",
 )
 ALERT_EVENTS_SEEN = ParquetArtefact(
-    "alert_events_seen", "alert_events_seen.parquet", Root.RUN, _SCORING, (_SCORING,),
+    "alert_events_seen", "alert_events_seen.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
     "score", "Every alertable event of this run's look-back window, so the next run alerts only on new ones.",
 )
 CHANGES = ParquetArtefact(
-    "changes", "changes.parquet", Root.RUN, _SCORING, ("falls_risk.scoring.summary",),
+    "changes", "changes.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
     "score", "Who entered or left the flagged tier since the previous run.",
 )
 RISERS = ParquetArtefact(
-    "risers", "risers.parquet", Root.RUN, _SCORING, ("falls_risk.scoring.summary",),
+    "risers", "risers.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
     "score", "The biggest risers since the previous run, with why (feature and model change points).",
 )
 DRIFT = TextArtefact(
-    "drift", "drift.csv", Root.RUN, _SCORING, ("people (analysts)",),
+    "drift", "drift.csv", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
     "score", "Population stability index of every feature and of the score against the model's reference.",
 )
 RUN_SUMMARY = TextArtefact(
-    "run_summary", "summary.html", Root.RUN, _SCORING, ("people (analysts, commissioners)",),
+    "run_summary", "summary.html", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts, commissioners)",),
     "score", "Counts, distribution, drift and alerts for the month; no identifiers, small counts as <5.",
+    mentioned_by=("falls_risk.scoring.drift", "falls_risk.demo"),
 )
 RUN_MANIFEST = JsonArtefact(
-    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", (_SCORING, "falls_risk.scoring.safety"),
+    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety",),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
 )
 
@@ -290,6 +293,7 @@ RUN_MANIFEST = JsonArtefact(
 MODEL_REPORT = TextArtefact(
     "model_report", "model_report.html", Root.REPORT, "falls_risk.reporting.report", ("commissioners",),
     "report", "The commissioners' report: what drives risk, what each agency adds, performance, model card.",
+    mentioned_by=("falls_risk.cli",),
 )
 MODEL_REPORT_SUMMARY = JsonArtefact(
     "model_report_summary", "model_report_summary.json", Root.REPORT, "falls_risk.reporting.report",

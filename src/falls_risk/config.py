@@ -39,9 +39,19 @@ class LinkageConfig(StrictModel):
     memory_limit: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
 
 
+def horizon_text(days: int) -> str:
+    """A label horizon as readers say it: 365 -> "12 months", 730 -> "2 years", 90 -> "90 days"."""
+    if days % 365 == 0:
+        years = days // 365
+        return "12 months" if years == 1 else f"{years} years"
+    return "1 day" if days == 1 else f"{days} days"
+
+
 class FeatureConfig(StrictModel):
     # Events linked below this probability are left out of features.
     min_match_probability: float = Field(0.9, ge=0.0, le=1.0)
+    # The label: a fall admission in (index date, index date + label_horizon_days]. Every text
+    # about the outcome says it with `horizon_text`, never a fixed "12 months".
     label_horizon_days: int = Field(365, gt=0)
     min_age: int = Field(65, ge=0)
     # Days after the fact until a source's data is complete (e.g. police: 61).
@@ -56,6 +66,10 @@ class FeatureConfig(StrictModel):
     max_rows_per_query: int = Field(1_000_000, gt=0)
     duckdb_threads: int = Field(2, gt=0)
     duckdb_memory_limit: str = Field("6GB", pattern=r"^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$")
+
+    @property
+    def horizon_text(self) -> str:
+        return horizon_text(self.label_horizon_days)
 
     @field_validator("arrival_lag_days")
     @classmethod
@@ -125,7 +139,8 @@ class SplitConfig(StrictModel):
     # Share of persons (before the test period) held out to fit the calibrator.
     calibration_fraction: float = Field(0.2, gt=0.0, lt=0.9)
     # Days between the last training index date and the first test index date; set it to the
-    # label horizon (365) so that no training label window overlaps the test period.
+    # label horizon (features.label_horizon_days) so that no training label window overlaps the
+    # test period.
     gap_days: int = Field(0, ge=0)
     # Person-grouped cross-validation folds inside training (used by tuning).
     cv_folds: int = Field(3, ge=2, le=10)

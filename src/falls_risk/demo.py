@@ -34,7 +34,8 @@ from falls_risk.progress import console
 
 WORLD_START = date(2019, 1, 1)
 WORLD_END = date(2025, 12, 31)
-# Quarterly index dates whose 365-day label windows the world covers, then two scoring months.
+# Quarterly index dates whose label windows (the default horizon, 12 months) the world covers,
+# then two scoring months.
 TRAINING_INDEX_DATES = "2020-01-01:2024-10-01:quarterly"
 SCORING_MONTHS = (date(2025, 11, 1), date(2025, 12, 1))
 EXPERIMENTS = Path("experiments")

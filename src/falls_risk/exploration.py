@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from falls_risk.catalog import EVENTS, LINKED
+from falls_risk.config import horizon_text
 from falls_risk.contract import PERSON_SOURCES, SOURCES
 from falls_risk.errors import ConfigError, ModelError, WorkspaceError, parameter_error
 from falls_risk.workspace import Workspace, sql_path
@@ -97,8 +98,15 @@ def cohort_summary(features: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def label_horizon_days(workspace: str | Path | Workspace) -> int:
+    """The label horizon the workspace's feature table was built with (its features manifest)."""
+    from falls_risk.features.compute import read_manifest
+
+    return read_manifest(_ws(workspace)).config.label_horizon_days
+
+
 def label_rates(features: pd.DataFrame) -> pd.DataFrame:
-    """Fall-admission rate within a year by age band and sex (labelled rows only)."""
+    """Fall-admission rate within the label horizon by age band and sex (labelled rows only)."""
     known = features[features["label"].notna()].copy()
     known["age_band"] = age_band(known["age"])
     known["sex"] = _sex_labels(known["sex"])
@@ -326,8 +334,8 @@ def interval_figure(intervals: pd.DataFrame) -> Any:
     return fig
 
 
-def calibration_comparison_figure(curves: pd.DataFrame) -> Any:
-    """Calibration curves of several runs on one set of axes."""
+def calibration_comparison_figure(curves: pd.DataFrame, *, horizon_days: int) -> Any:
+    """Calibration curves of several runs on one set of axes (risks within ``horizon_days``)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -337,7 +345,7 @@ def calibration_comparison_figure(curves: pd.DataFrame) -> Any:
         ax.plot(group["mean_predicted"], group["observed"], "o-", ms=3, label=run)
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
-    ax.set_xlabel("mean predicted 12-month risk (per decile of predicted risk)")
+    ax.set_xlabel(f"mean predicted risk within {horizon_text(horizon_days)} (per decile of predicted risk)")
     ax.set_ylabel("observed share admitted")
     ax.set_title("Calibration, out-of-time test")
     ax.legend(fontsize=8)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from falls_risk.config import horizon_text
+
 INK = "#1d2b36"
 MODEL = "#1f6f8b"
 GREY = "#8a949c"
@@ -70,7 +72,7 @@ def _unit_square(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str
     return fig
 
 
-def calibration_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure:
+def calibration_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10, *, horizon_days: int) -> Figure:
     from sklearn.calibration import calibration_curve
 
     observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy="quantile")
@@ -86,7 +88,7 @@ def calibration_figure(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> Figure
     ax.set_ylim(0, top)
     ax.legend(loc="upper left", frameon=False)
     hist.hist(p, bins=40, range=(0, top), color=LIGHT, edgecolor=MODEL, lw=0.4)
-    hist.set_xlabel("Predicted 12-month risk")
+    hist.set_xlabel(f"Predicted risk within {horizon_text(horizon_days)}")
     hist.set_ylabel("People")
     hist.set_yticks([])
     fig.tight_layout()

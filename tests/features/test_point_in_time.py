@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from falls_risk.config import FeatureConfig
 from falls_risk.features.compute import compute_from_frames
-from falls_risk.features.pandas_reference import pandas_features
-from falls_risk.features.reference import reference_features
 from falls_risk.features.registry import feature_names
+from tests.features.pandas_reference import pandas_features
+from tests.features.reference import reference_features
 
 D = date(2023, 1, 1)
 UNTIL = date(2025, 6, 30)

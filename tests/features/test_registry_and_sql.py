@@ -21,12 +21,12 @@ from falls_risk.errors import FallsRiskError
 from falls_risk.features import FEATURES, REGISTRY_VERSION, feature_names, get_feature, parse_index_dates
 from falls_risk.features.compute import compute_features
 from falls_risk.features.dictionary import render
-from falls_risk.features.reference import reference_features
 from falls_risk.features.registry import AGENCIES, _registry_hash, validate_specs
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.features.sql import code_map_sql, feature_sql
 from falls_risk.workspace import Workspace
 from tests.features.features_fixtures import D
+from tests.features.reference import reference_features
 from tests.features.test_point_in_time import compare_with_reference
 
 ROOT = Path(__file__).resolve().parents[2]

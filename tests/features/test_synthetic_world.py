@@ -14,9 +14,10 @@ from falls_risk import catalog
 from falls_risk.config import FeatureConfig
 from falls_risk.features import compute_features, feature_names, load_feature_table
 from falls_risk.features.compute import label_known_until
-from falls_risk.features.reference import reference_features
-from falls_risk.linkage.secret import load_secret, person_keys
+from falls_risk.identity import person_keys
+from falls_risk.linkage.secret import load_secret
 from falls_risk.workspace import Workspace
+from tests.features.reference import reference_features
 from tests.features.test_point_in_time import compare_with_reference
 
 

@@ -240,8 +240,8 @@ def test_absent_sources_give_zero_counts(tiny_copy: Path) -> None:
 
 def test_pandas_implementation_equals_sql(tiny_copy: Path) -> None:
     from falls_risk.features.compute import label_known_until
-    from falls_risk.features.pandas_reference import events_frame, pandas_features
     from falls_risk.workspace import Workspace
+    from tests.features.pandas_reference import events_frame, pandas_features
     from tests.features.test_point_in_time import compare_with_reference
 
     config = FeatureConfig(arrival_lag_days={"police_incidents": 61, "inpatient_spells": 3})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from falls_risk.ingest.normalise import nhs_check_digit
+from falls_risk.identity import nhs_check_digit
 
 
 def valid_nhs(seed: int) -> str:

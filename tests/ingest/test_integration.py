@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from falls_risk.contract import SOURCES
-from falls_risk.ingest import clean_nhs_number, run_ingest
+from falls_risk.identity import normalise_nhs_number
+from falls_risk.ingest import run_ingest
 
 KNOWN_REASON = re.compile(
     r"^(missing \w+|duplicate \w+|unparseable (date|datetime) in \w+|\w+ not one of [\w/]+|"
@@ -103,7 +104,7 @@ def test_valid_nhs_numbers_are_kept_and_invalid_ones_flagged(
         )
         assert ingested.loc[ingested["nhs_number_invalid"], "nhs_number"].isna().all()
         present = ingested.dropna(subset=["nhs_number"])
-        assert present["nhs_number"].map(clean_nhs_number).eq(present["nhs_number"]).all()
+        assert present["nhs_number"].map(normalise_nhs_number).eq(present["nhs_number"]).all()
         merged = present.merge(truth[truth["source"] == name], on="row_number", suffixes=("", "_true"))
         # A miskeyed number can pass the check by chance (about 1 in 11): then it is someone else's.
         assert (merged["nhs_number"] == merged["nhs_number_true"]).mean() > 0.98, name

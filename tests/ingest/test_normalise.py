@@ -1,74 +1,18 @@
-"""Normalisers: NHS-number check digits, postcodes, names, codes and date parsing."""
+"""Normalisers: NHS numbers as ingest flags them, postcodes, names, codes and date parsing.
+
+The NHS-number rule itself is tested in tests/test_identity.py."""
 
 from __future__ import annotations
 
 import re
 
 import pandas as pd
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
+from falls_risk.identity import normalise_nhs_number
 from falls_risk.ingest import normalise as nz
-from falls_risk.ingest.normalise import (
-    clean_nhs_number,
-    nhs_check_digit,
-    nhs_number_is_valid,
-    normalise_name,
-    normalise_postcode,
-)
-
-digits9 = st.text(alphabet="0123456789", min_size=9, max_size=9)
-
-
-def with_check(stem: str) -> str | None:
-    check = nhs_check_digit(stem)
-    return None if check is None else stem + str(check)
-
-
-@given(digits9)
-def test_a_number_with_its_check_digit_is_valid(stem: str) -> None:
-    number = with_check(stem)
-    assume(number is not None)
-    assert nhs_number_is_valid(number)
-    assert clean_nhs_number(number) == number
-
-
-@given(digits9, st.integers(0, 9), st.integers(1, 9))
-def test_changing_any_one_digit_makes_the_number_invalid(stem: str, position: int, delta: int) -> None:
-    # Modulus 11 with weights 10..2 catches every single-digit error.
-    number = with_check(stem)
-    assume(number is not None)
-    changed = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
-    assert not nhs_number_is_valid(changed)
-
-
-@given(digits9, st.integers(0, 8))
-def test_swapping_two_adjacent_different_digits_makes_it_invalid(stem: str, position: int) -> None:
-    number = with_check(stem)
-    assume(number is not None and number[position] != number[position + 1])
-    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
-    assert not nhs_number_is_valid(swapped)
-
-
-@given(digits9, st.lists(st.sampled_from([" ", "  ", "-"]), min_size=10, max_size=10))
-def test_spaces_and_hyphens_are_stripped(stem: str, separators: list[str]) -> None:
-    number = with_check(stem)
-    assume(number is not None)
-    spaced = "".join(d + s for d, s in zip(number, separators, strict=True))
-    assert clean_nhs_number(f"  {spaced}") == number
-
-
-def test_nine_digit_stems_with_check_value_ten_have_no_valid_number() -> None:
-    stem = next(f"{n:09d}" for n in range(10**6) if nhs_check_digit(f"{n:09d}") is None)
-    assert all(not nhs_number_is_valid(stem + str(d)) for d in range(10))
-
-
-def test_known_numbers_and_non_numbers() -> None:
-    assert nhs_number_is_valid("943 476 5919")  # the NHS's own published example
-    assert not nhs_number_is_valid("9434765918")
-    assert not nhs_number_is_valid("94347659")
-    assert not nhs_number_is_valid("943476591X")
-    assert not nhs_number_is_valid(None)
+from falls_risk.ingest.normalise import normalise_name, normalise_postcode
 
 
 def test_vectorised_nhs_parse_flags_invalid_and_keeps_missing_unflagged() -> None:
@@ -160,6 +104,9 @@ def test_codes_fold_case_spaces_and_hyphens() -> None:
     assert nz.normalise_code("CHEST-PAIN") == "chest_pain"
 
 
+digits9 = st.text(alphabet="0123456789", min_size=9, max_size=9)
+
+
 @given(
     st.lists(
         st.one_of(
@@ -173,6 +120,6 @@ def test_codes_fold_case_spaces_and_hyphens() -> None:
 )
 def test_vectorised_nhs_check_agrees_with_the_scalar_reference(values: list[str | None]) -> None:
     clean, invalid = nz.parse_nhs_numbers(pd.Series(values, dtype="str"))
-    expected = [clean_nhs_number(v) for v in values]
+    expected = [normalise_nhs_number(v) for v in values]
     assert [None if pd.isna(c) else c for c in clean.tolist()] == expected
     assert invalid.tolist() == [v is not None and e is None for v, e in zip(values, expected, strict=True)]

@@ -15,8 +15,8 @@ from falls_risk.cli import main
 from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS
 from falls_risk.errors import LinkageError
+from falls_risk.identity import person_keys
 from falls_risk.linkage import evaluate_linkage, load_secret, run_linkage
-from falls_risk.linkage.secret import person_keys
 
 
 def copy_ws(src: Path, dst: Path) -> Path:

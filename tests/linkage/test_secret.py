@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from falls_risk.errors import LinkageError
-from falls_risk.linkage.secret import SECRET_ENV, create_secret_file, load_secret, person_keys
+from falls_risk.linkage.secret import SECRET_ENV, create_secret_file, load_secret
 
 
 def test_env_secret_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,11 +41,3 @@ def test_short_secret_is_refused(tmp_path: Path) -> None:
     key.write_text("abc\n")
     with pytest.raises(LinkageError, match="at least 16"):
         load_secret(key)
-
-
-def test_person_key_is_keyed_stable_and_normalised() -> None:
-    a = person_keys(b"secret-number-one-xx", ["943 476 5919", "9434765919", None])
-    b = person_keys(b"secret-number-two-xx", ["9434765919"])
-    assert a[0] == a[1] and len(a[0]) == 32 and a[2] is None
-    assert a[0] != b[0]
-    assert "9434765919" not in a[0]

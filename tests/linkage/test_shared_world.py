@@ -54,8 +54,8 @@ def test_no_identifier_columns_or_values_after_linkage(linked_workspace: Path) -
             assert not hit, f"{path.name}.{column} carries identifier values, e.g. {sorted(hit)[:3]}"
     population = pd.read_parquet(linked_workspace / "linked" / "population.parquet")
     assert len(population) == spine["nhs_number"].nunique()
+    from falls_risk.identity import person_keys
     from falls_risk.linkage import load_secret
-    from falls_risk.linkage.secret import person_keys
 
     own = spine.assign(person_key=person_keys(load_secret(), spine["nhs_number"]))[
         ["person_key", "date_of_birth"]

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
+from falls_risk.errors import LinkageError
+from falls_risk.identity import normalise_nhs_numbers, person_keys
 from falls_risk.linkage import prepare
-from falls_risk.linkage.secret import person_keys
 
 SECRET = b"unit-test-secret-0123456789"
 
@@ -29,6 +31,7 @@ def run_stage_one(tmp_path: Path, records: list[dict]) -> pd.DataFrame:
     )
     population.to_parquet(tmp_path / "population.parquet")
     frame = pd.DataFrame(records)
+    frame["nhs_number"] = normalise_nhs_numbers(frame["nhs_number"])  # as ingest writes it
     frame["row_number"] = range(1, len(frame) + 1)
     frame.to_parquet(tmp_path / "ed_attendances.parquet")
     con = duckdb.connect()
@@ -99,3 +102,12 @@ def test_records_without_a_usable_number_go_to_stage_two_or_say_why_not(tmp_path
     )
     assert out["stage1_status"].tolist() == ["stage2", "unlinked", "unlinked"]
     assert out["stage1_reason"].tolist()[1:] == [prepare.REASON_NOT_IN_SPINE, prepare.REASON_NO_IDENTIFIERS]
+
+
+def test_a_population_table_not_written_by_ingest_is_refused(tmp_path: Path) -> None:
+    # Linkage reads NHS numbers as ingest normalised them; a spaced one means ingest was skipped.
+    pd.DataFrame(
+        {"nhs_number": ["943 476 5919"], "date_of_birth": [date(1940, 3, 7)], "sex": ["F"], "row_number": [1]}
+    ).to_parquet(tmp_path / "population.parquet")
+    with pytest.raises(LinkageError, match="Re-run ingest"):
+        prepare.load_spine(duckdb.connect(), tmp_path / "population.parquet", SECRET)

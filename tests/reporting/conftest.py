@@ -83,7 +83,7 @@ def report_table() -> pd.DataFrame:
 def report_split(report_table):
     from falls_risk.modelling.data import temporal_split
     from falls_risk.modelling.record import SplitRecord
-    from falls_risk.reporting.summary import ReportSplit
+    from falls_risk.reporting.inputs import ReportSplit
 
     split = temporal_split(report_table, test_months=6, calibration_fraction=0.25, seed=0)
     record = SplitRecord.from_split_info(split.info, test_months=6, calibration_fraction=0.25, seed=0)
@@ -108,7 +108,7 @@ def report_model(report_split):
 @pytest.fixture(scope="session")
 def report_record(report_model, report_split):
     from falls_risk.modelling.evaluation import evaluate_predictions
-    from falls_risk.reporting.summary import RunRecord
+    from falls_risk.reporting.inputs import RunRecord
 
     test = report_split.test
     p = report_model.predict_proba(test)

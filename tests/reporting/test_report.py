@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import copy
 import re
 
+import numpy as np
 import pytest
 
 from falls_risk.errors import ModelError
-from falls_risk.reporting.summary import capacity_table, collect_summary
+from falls_risk.reporting.render import render_report
+from falls_risk.reporting.summary import capacity_table, collect_summary, label_horizon_days, metrics_table
+from falls_risk.templating import TEMPLATE_DIR
 
 SECTIONS = ("summary", "drivers", "agencies", "performance", "capacity", "subgroups", "model-card")
 
@@ -131,3 +135,33 @@ def test_reasons_in_the_report_read_as_plain_language(report_model, report_split
     texts = exp.reasons_text()
     assert texts.str.contains("ambulance call").any()
     assert not texts.str.contains("_").any()
+
+
+@pytest.mark.parametrize(("horizon_days", "said"), [(365, "12 months"), (730, "2 years"), (90, "90 days")])
+def test_the_report_states_the_models_own_label_horizon(report_model, horizon_days, said):
+    from dataclasses import replace
+
+    from falls_risk.config import FeatureConfig
+    from tests.scoring.test_safety import _training_record
+
+    model = copy.copy(report_model)
+    record = _training_record()
+    model.training_record_ = replace(
+        record, data=replace(record.data, feature_config=FeatureConfig(label_horizon_days=horizon_days)))
+    assert label_horizon_days(model) == horizon_days
+    y, p = np.array([0, 1] * 10), np.linspace(0.05, 0.6, 20)
+    prevalence = next(m for m in metrics_table({}, y, p, horizon_days=horizon_days) if m["key"] == "prevalence")
+    assert prevalence["meaning"].endswith(f"within {said}.")
+
+
+
+def test_the_report_template_says_the_horizon_it_is_given(report_summary):
+    html = render_report({**report_summary, "horizon": "2 years"})
+    assert "Of them, admitted for a fall within 2 years" in html
+    assert "fall admission in the following 2 years" in html
+
+
+def test_no_template_hard_codes_the_label_horizon():
+    for template in TEMPLATE_DIR.glob("*.j2"):
+        text = template.read_text(encoding="utf-8")
+        assert not re.search(r"12[- ]month|365|within a year", text), template.name

@@ -14,14 +14,14 @@ def registry_specs():
 
 @pytest.fixture(scope="session")
 def synthetic_model(registry_specs):
-    from falls_risk.scoring.synthetic import train_synthetic_model
+    from tests.scoring.synthetic import train_synthetic_model
 
     return train_synthetic_model(registry_specs, n=6_000, seed=0, rounds=60)
 
 
 @pytest.fixture(scope="session")
 def month_features(registry_specs):
-    from falls_risk.scoring.synthetic import synthetic_features
+    from tests.scoring.synthetic import synthetic_features
 
     frame, _ = synthetic_features(registry_specs, 2_000, seed=11)
     return frame

@@ -6,7 +6,7 @@ import pytest
 
 from falls_risk.catalog import write_private_csv
 from falls_risk.errors import ScoringError
-from falls_risk.linkage.secret import person_keys
+from falls_risk.identity import person_keys
 from falls_risk.scoring.outputs import build_risk_list, identities, reidentify
 from falls_risk.scoring.summary import render_summary, summary_data
 
@@ -111,7 +111,7 @@ def test_summary_shows_counts_without_identifiers_and_suppresses_small_numbers()
     }
     html = render_summary(summary_data(
         manifest=manifest, scores=scores, drift=drift, warnings=["Drift: feature 'age' has PSI 0.31"],
-        alerts=pd.DataFrame(columns=["person_key", "alert", "tier"]), changes=None, risers=None,
+        alerts=pd.DataFrame(columns=["person_key", "alert", "tier"]), changes=None, risers=None, horizon_days=365,
     ))
     assert "Falls risk scoring — 2026-03" in html
     assert "Drift: feature &#39;age&#39; has PSI 0.31" in html
@@ -120,3 +120,19 @@ def test_summary_shows_counts_without_identifiers_and_suppresses_small_numbers()
     assert re.search(r"Rows: flagged</th><td[^>]*>&lt;5<", html) and "Rows: eligible</th><td class=\"n\">12<" in html
     assert "key0" not in html and "Jones" not in html
     assert "first run" in html
+
+
+@pytest.mark.parametrize(("horizon_days", "said"), [(365, "12 months"), (730, "2 years"), (90, "90 days")])
+def test_summary_states_risks_over_the_models_label_horizon(horizon_days: int, said: str):
+    html = render_summary(summary_data(
+        manifest={
+            "month": "2026-03", "as_of": "2026-03-01", "extract_date": "2026-02-28",
+            "model": {"name": "falls-risk", "version": "4", "run_id": "abc"}, "policy_text": "capacity 4 overall",
+            "row_counts": {}, "timings_seconds": {}, "code_version": {"package": "0.1.0", "commit": None, "dirty": None},
+        },
+        scores=_scores(), drift=pd.DataFrame(columns=["variable", "psi", "status"]), warnings=[],
+        alerts=pd.DataFrame(columns=["person_key", "alert", "tier"]), changes=None, risers=None,
+        horizon_days=horizon_days,
+    ))
+    assert f"Mean risk within {said}, everyone" in html and f"Risk within {said}" in html
+    assert ("12 months" in html) == (horizon_days == 365)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from falls_risk import codelists
+from falls_risk.config import FeatureConfig, horizon_text
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, SOURCES
 from falls_risk.events import vocabulary
 from falls_risk.features.registry import AGENCIES, FEATURES, REGISTRY_VERSION
@@ -17,6 +18,7 @@ from falls_risk.features.spec import FeatureSpec
 from falls_risk.workspace import write_text
 
 DEFAULT_PATH = Path("data_dictionary.md")
+_HORIZON = FeatureConfig().label_horizon_days
 
 _AGGREGATION_TEXT = {
     "count": "number of events",
@@ -135,10 +137,8 @@ def render() -> str:
             "- **Label**: an emergency inpatient admission with any diagnosis in ICD-10 "
             f"{OUTCOME_ICD10_PREFIXES[0]}-{OUTCOME_ICD10_PREFIXES[-1]}"
         ),
-        (
-            f"  (event code `{vocabulary.FALL_ADMISSION.code()}`) in (index date, index date + 365 days]. "
-            "1, 0, or missing when"
-        ),
+        f"  (event code `{vocabulary.FALL_ADMISSION.code()}`) in (index date, index date + horizon], the horizon being",
+        f"  `features.label_horizon_days` ({_HORIZON} days, {horizon_text(_HORIZON)}, by default). 1, 0, or missing when",
         "  the extract (minus the inpatient arrival lag) does not cover the whole window, or when the person",
         "  left the GP register in the window (not by death) without a fall admission before leaving:",
         "  what happened after a move is unseen, so the label is censored, never negative.",

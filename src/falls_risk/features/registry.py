@@ -1,7 +1,7 @@
 """The feature registry: every feature the pipeline computes, declared once.
 
 From these specs come the SQL (``features.sql``), the feature table, the plain-Python reference
-(``features.reference``), ``data_dictionary.md`` and the practitioner reasons. Descriptions are
+(``tests/features/reference.py``), ``data_dictionary.md`` and the practitioner reasons. Descriptions are
 written to read well with the person's value and ``window_text``, e.g.
 "2 ambulance calls for a fall where they were not taken to hospital, in the last 12 months": a
 count's description is the plural, and its ``singular`` is declared beside it ("1 ambulance call

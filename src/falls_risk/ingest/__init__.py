@@ -1,14 +1,11 @@
 """Validated ingest: agency extracts (CSV, Parquet, Excel) -> canonical tables + quarantine.
 
-``run_ingest`` is the entry point. The normalisers (NHS numbers, postcodes, names) are public so
-linkage and scoring apply exactly the same rules.
+``run_ingest`` is the entry point. The normalisers (postcodes, names, codes) are public so
+linkage and scoring apply exactly the same rules; NHS numbers follow :mod:`falls_risk.identity`.
 """
 
 from falls_risk.ingest.mapping import Mapping, SourceMapping, load_mapping
 from falls_risk.ingest.normalise import (
-    clean_nhs_number,
-    nhs_check_digit,
-    nhs_number_is_valid,
     normalise_code,
     normalise_name,
     normalise_postcode,
@@ -24,10 +21,7 @@ __all__ = [
     "SourceMapping",
     "SourceSummary",
     "build_schema",
-    "clean_nhs_number",
     "load_mapping",
-    "nhs_check_digit",
-    "nhs_number_is_valid",
     "normalise_code",
     "normalise_name",
     "normalise_postcode",

@@ -1,9 +1,10 @@
 """Normalisers for identifiers, codes and dates: scalar reference versions and vectorised ones.
 
-The scalar functions (``nhs_number_is_valid``, ``normalise_postcode``, ``normalise_name``) are the
-readable definition; linkage and scoring reuse them. The vectorised versions work on pandas
-Series and compute each distinct value once (extracts repeat values heavily: a few thousand
-dates and NHS numbers across millions of GP events), so ingest never loops over rows in Python.
+The scalar functions (``normalise_postcode``, ``normalise_name``) are the readable definition;
+linkage and scoring reuse them. NHS numbers follow the one rule in :mod:`falls_risk.identity`.
+The vectorised versions work on pandas Series and compute each distinct value once (extracts
+repeat values heavily: a few thousand dates and NHS numbers across millions of GP events), so
+ingest never loops over rows in Python.
 
 Every vectorised parser returns ``(values, failed)``: ``failed`` is True where a value was
 present but could not be parsed; a missing value is never a failure here (whether it is allowed
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-NHS_WEIGHTS = np.arange(10, 1, -1)  # weights 10..2 for the first nine digits
+from falls_risk.identity import normalise_nhs_numbers
 
 _POSTCODE_COMPACT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$")
 _ICD10 = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]{0,2}$")
@@ -32,31 +33,6 @@ ISO_MIDNIGHTS = ("%Y-%m-%d 00:00:00", "%Y-%m-%dT00:00:00")
 
 
 # --- scalar reference versions -------------------------------------------------------------
-
-
-def nhs_check_digit(first_nine: str) -> int | None:
-    """The modulus-11 check digit for nine digits, or None when no valid number can have them."""
-    total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        return 0
-    if check == 10:
-        return None
-    return check
-
-
-def clean_nhs_number(value: object) -> str | None:
-    """Strip spaces and hyphens; return the 10 digits if they pass the modulus-11 check."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    digits = re.sub(r"[\s-]", "", str(value))
-    if not re.fullmatch(r"[0-9]{10}", digits):
-        return None
-    return digits if nhs_check_digit(digits[:9]) == int(digits[9]) else None
-
-
-def nhs_number_is_valid(value: object) -> bool:
-    return clean_nhs_number(value) is not None
 
 
 def normalise_postcode(value: str | None) -> str | None:
@@ -112,34 +88,13 @@ def present(series: pd.Series) -> np.ndarray:
     return series.notna().to_numpy(dtype=bool)
 
 
-def valid_nhs_mask(digits: pd.Series) -> np.ndarray:
-    """Vectorised modulus-11 check of strings that are already exactly 10 digits."""
-    if len(digits) == 0:
-        return np.zeros(0, dtype=bool)
-    matrix = np.frombuffer("".join(digits.tolist()).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
-    matrix = matrix.astype(np.int64) - ord("0")
-    check = 11 - (matrix[:, :9] @ NHS_WEIGHTS) % 11
-    check[check == 11] = 0
-    return (check != 10) & (check == matrix[:, 9])
-
-
-def _clean_nhs_uniques(values: pd.Series) -> pd.Series:
-    digits = values.str.replace(r"[\s-]", "", regex=True)
-    shaped = digits.str.fullmatch(r"[0-9]{10}").fillna(False).to_numpy(dtype=bool)
-    valid = np.zeros(len(values), dtype=bool)
-    valid[shaped] = valid_nhs_mask(digits[shaped])
-    return digits.where(valid)
-
-
 def parse_nhs_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Returns (normalised NHS numbers, invalid flag). Invalid -> missing, flagged True."""
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    cleaned = _clean_nhs_uniques(pd.Series(uniques, dtype="str")).array
-    if len(cleaned):
-        clean = pd.Series(cleaned.take(np.where(codes >= 0, codes, 0)), index=raw.index, dtype="str")
-        clean[codes < 0] = None
-    else:
-        clean = pd.Series(pd.array([None] * len(raw), dtype="str"), index=raw.index)
+    """Returns (normalised NHS numbers, invalid flag). Invalid -> missing, flagged True.
+
+    The rule is :func:`falls_risk.identity.normalise_nhs_number`; ingest applies it once, so
+    every later stage reads 10 valid digits or nothing.
+    """
+    clean = normalise_nhs_numbers(raw)
     invalid = pd.Series(present(raw) & ~present(clean), index=raw.index)
     return clean, invalid
 

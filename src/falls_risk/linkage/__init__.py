@@ -6,8 +6,9 @@ on), ``WS/linkage/model.json`` and ``WS/reports/linkage.html`` + ``clerical_revi
 """
 
 from falls_risk.linkage.evaluate import evaluate_linkage
-from falls_risk.linkage.pipeline import LinkageSummary, run_linkage
+from falls_risk.linkage.pipeline import run_linkage
 from falls_risk.linkage.secret import DEFAULT_KEY_FILE, SECRET_ENV, create_secret_file, load_secret
+from falls_risk.linkage.summary import LinkageSummary
 
 __all__ = [
     "DEFAULT_KEY_FILE",

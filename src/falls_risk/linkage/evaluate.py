@@ -15,7 +15,8 @@ import pandas as pd
 from falls_risk.catalog import LINKED, POPULATION, TRUTH_RECORD_PERSON
 from falls_risk.contract import PERSON_SOURCES
 from falls_risk.errors import LinkageError
-from falls_risk.linkage.secret import load_secret, person_keys
+from falls_risk.identity import person_keys
+from falls_risk.linkage.secret import load_secret
 from falls_risk.workspace import Workspace
 
 NO_NHS_SOURCES = ("social_care", "police_incidents", "housing_adaptations")

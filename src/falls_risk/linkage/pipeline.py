@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ from falls_risk.catalog import (
     INGESTED,
     LINKAGE_MODEL,
     LINKAGE_REPORT,
-    LINKAGE_SUMMARY,
     LINKED,
     POPULATION,
     REVIEW_DECISIONS,
@@ -25,12 +24,14 @@ from falls_risk.catalog import (
 from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
 from falls_risk.errors import LinkageError
+from falls_risk.identity import keyed_hash
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
 from falls_risk.linkage.names import address_key
 from falls_risk.linkage.report import write_report
-from falls_risk.linkage.secret import keyed_hash, load_secret
+from falls_risk.linkage.secret import load_secret
+from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.progress import console, progress_bar
 from falls_risk.workspace import Workspace, atomic_path, sql_path
 
@@ -50,38 +51,6 @@ POPULATION_COLUMNS = (
     "date_of_death",
     "household_key",
 )
-
-
-@dataclass
-class LinkageSummary:
-    """What a linkage run did; also written as ``catalog.LINKAGE_SUMMARY``."""
-
-    workspace: Path
-    model_path: Path
-    trained: bool
-    threshold: float
-    spine_people: int
-    stage2_identities: int
-    # Population rows left out of the spine: no valid NHS number (ingest flags them nhs_number_invalid).
-    spine_rows_without_nhs_number: int = 0
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Estimated share of probabilistically linked records whose person is in the spine, by sources.
-    in_spine_estimates: dict[str, float] = field(default_factory=dict)
-    decisions_applied: int = 0
-    decisions_unmatched: int = 0
-    review_pairs: int = 0
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["workspace"] = str(self.workspace)
-        out["model_path"] = str(self.model_path)
-        return out
-
-    def link_rate(self, source: str) -> float:
-        counts = self.sources[source]
-        return (counts["nhs_number"] + counts["probabilistic"]) / counts["rows"] if counts["rows"] else 0.0
 
 
 class _Clock:
@@ -280,12 +249,13 @@ def run_linkage(
                 decisions_unmatched=len(decisions) - len(known),
                 in_spine_estimates={k: round(v, 4) for k, v in in_spine.items()} if len(identities) else {},
                 review_pairs=int((review_table["decision"] == "").sum()),
+                seconds=round(time.perf_counter() - started, 1),
+                timings=dict(clock.laps),
             )
-            summary.seconds = round(time.perf_counter() - started, 1)
-            summary.timings = clock.laps
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
-            LINKAGE_SUMMARY.save(ws, summary.to_dict())
+            summary = replace(summary, timings=dict(clock.laps))  # the record keeps the report's time too
+            summary.write(ws)
             bar.advance(task)
     finally:
         con.close()

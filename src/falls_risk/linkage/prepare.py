@@ -5,6 +5,9 @@ links, unless date of birth and sex both disagree with the spine (a likely mis-k
 Rows not linked there that carry enough identifiers go to stage 2; they are collapsed to their
 distinct identities (the same name, birth date, sex and address written the same way), so each
 identity is scored once, however many records carry it.
+
+NHS numbers are compared as ingest wrote them: normalised once there by the rule in
+:mod:`falls_risk.identity` (10 valid digits, or missing), so no SQL here re-implements it.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import LinkageError
+from falls_risk.identity import keyed_hash, normalise_nhs_numbers, person_keys
 from falls_risk.linkage import names
-from falls_risk.linkage.secret import keyed_hash
 from falls_risk.workspace import sql_path
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
@@ -47,7 +50,8 @@ def _col(columns: list[str], name: str, cast: str | None = None) -> str:
 
 
 def _nhs_sql(expr: str) -> str:
-    return f"NULLIF(regexp_replace(CAST({expr} AS VARCHAR), '[^0-9]', '', 'g'), '')"
+    # Ingest wrote the NHS number normalised (falls_risk.identity): 10 valid digits or NULL.
+    return f"CAST({expr} AS VARCHAR)"
 
 
 def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) -> int:
@@ -66,7 +70,13 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
         """
     )
     frame = con.sql("SELECT nhs FROM spine_raw WHERE nhs IS NOT NULL GROUP BY nhs").df()
-    frame["person_key"] = [keyed_hash(secret, v, domain="person") for v in frame["nhs"]]
+    not_normalised = int((normalise_nhs_numbers(frame["nhs"]) != frame["nhs"]).fillna(True).sum())
+    if not_normalised:
+        raise LinkageError(
+            f"{population} holds {not_normalised} NHS number(s) that ingest did not normalise; it must "
+            "be the population table that `falls-risk ingest` wrote. Re-run ingest, then link."
+        )
+    frame["person_key"] = person_keys(secret, frame["nhs"])
     con.register("spine_keys_df", frame)
     con.execute(
         """

@@ -11,33 +11,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import pandas as pd
-from splink.internals.html_utils import json_for_html, load_chart_libraries
 
+from falls_risk import templating
 from falls_risk.catalog import LINKAGE_REPORT
 from falls_risk.config import LinkageConfig
+from falls_risk.disclosure import SMALL_COUNT_LIMIT, share_or_suppressed, suppress_count
+from falls_risk.linkage.summary import LinkageSummary
+from falls_risk.linkage.vega import script_json, vega_libraries
 from falls_risk.workspace import Workspace
 
 if TYPE_CHECKING:
     from falls_risk.linkage.engine import SplinkModel
-    from falls_risk.linkage.pipeline import LinkageSummary
 
 TEMPLATE = "linkage.html.j2"
-
-
-def small_count(n: float) -> str:
-    """Counts of 1-4 show as <5 (disclosure control); others with thousands separators."""
-    n = int(n)
-    return "<5" if 0 < n < 5 else f"{n:,}"
-
-
-def rate(numerator: int, denominator: int) -> str:
-    if denominator == 0:
-        return "-"
-    if 0 < numerator < 5 or 0 < denominator - numerator < 5:
-        return "n/a (<5)"
-    return f"{100 * numerator / denominator:.1f}%"
 
 
 def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
@@ -47,12 +34,12 @@ def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
         rows.append(
             {
                 "source": source,
-                "rows": small_count(c["rows"]),
-                "nhs_number": small_count(c["nhs_number"]),
-                "probabilistic": small_count(c["probabilistic"]),
-                "unlinked": small_count(c["unlinked"]),
-                "link_rate": rate(linked, c["rows"]),
-                "reasons": ", ".join(f"{r}: {small_count(n)}" for r, n in c["unlinked_reasons"].items())
+                "rows": suppress_count(c["rows"]),
+                "nhs_number": suppress_count(c["nhs_number"]),
+                "probabilistic": suppress_count(c["probabilistic"]),
+                "unlinked": suppress_count(c["unlinked"]),
+                "link_rate": share_or_suppressed(linked, c["rows"]),
+                "reasons": ", ".join(f"{r}: {suppress_count(n)}" for r, n in c["unlinked_reasons"].items())
                 or "-",
                 "expected_false": f"{c['expected_false_links']:.1f}",
                 "expected_missed": f"{c['expected_missed_links']:.1f}",
@@ -63,7 +50,7 @@ def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
 
 def probability_chart(bins: pd.DataFrame) -> dict[str, Any]:
     """Stacked histogram of best-candidate probabilities; bins with fewer than 5 rows left out."""
-    shown = bins[bins["rows"] >= 5]
+    shown = bins[bins["rows"] >= SMALL_COUNT_LIMIT]
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "description": "Best candidate match probability of records linked probabilistically or not",
@@ -128,15 +115,6 @@ def _fmt_prob(x: Any) -> str:
     return f"{float(x):.4g}" if _finite(x) else "-"
 
 
-def render(context: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("falls_risk.linkage", "templates"),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template(TEMPLATE).render(**context)
-
-
 def write_report(
     ws: Workspace,
     summary: LinkageSummary,
@@ -155,13 +133,13 @@ def write_report(
         "summary": summary,
         "config": config,
         "sources": source_rows(summary),
-        "total": {k: small_count(v) for k, v in total.items()},
-        "spine_rows_without_nhs": small_count(summary.spine_rows_without_nhs_number),
-        "total_rate": rate(total["nhs_number"] + total["probabilistic"], total["rows"]),
+        "total": {k: suppress_count(v) for k, v in total.items()},
+        "spine_rows_without_nhs": suppress_count(summary.spine_rows_without_nhs_number),
+        "total_rate": share_or_suppressed(total["nhs_number"] + total["probabilistic"], total["rows"]),
         "expected_false": sum(c["expected_false_links"] for c in summary.sources.values()),
         "expected_missed": sum(c["expected_missed_links"] for c in summary.sources.values()),
         "parameters": parameter_rows(model),
-        "charts": {name: json_for_html(spec) for name, spec in charts.items()},
-        "libraries": load_chart_libraries(),
+        "charts": {name: script_json(spec) for name, spec in charts.items()},
+        "libraries": vega_libraries(),
     }
-    LINKAGE_REPORT.save(ws, render(context))
+    LINKAGE_REPORT.save(ws, templating.render(TEMPLATE, context))

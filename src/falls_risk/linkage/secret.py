@@ -1,30 +1,20 @@
-"""The pseudonymisation secret and the keyed hashes made with it.
+"""The pseudonymisation secret that every keyed hash (:mod:`falls_risk.identity`) is made with.
 
-``person_key`` = HMAC-SHA256(secret, normalised NHS number), so the same person gets the same key
-in every run with the same secret, and nobody without the secret can go back from a key to an
-NHS number (or test a guessed one). The secret comes from ``FALLS_RISK_SECRET`` or a key file; it
-is never written into the workspace.
+The secret comes from ``FALLS_RISK_SECRET`` or a key file; it is never written into the
+workspace. With the same secret every month, a person keeps the same ``person_key``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import math
 import os
-import re
 import secrets
-from collections.abc import Iterable
 from pathlib import Path
-
-import pandas as pd
 
 from falls_risk.errors import LinkageError
 
 SECRET_ENV = "FALLS_RISK_SECRET"
 DEFAULT_KEY_FILE = Path("~/.config/falls-risk/secret.key")
 MIN_SECRET_BYTES = 16
-KEY_HEX_CHARS = 32
 
 _HOW_TO_CREATE = (
     f"Set {SECRET_ENV} to a long random string, or create a key file, e.g.\n"
@@ -90,33 +80,3 @@ def _is_within(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
-
-
-_NON_DIGITS = re.compile(r"\D")
-
-
-def normalise_nhs_number(value: object) -> str | None:
-    """Ten digits, no spaces; None when missing."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return None
-    text = _NON_DIGITS.sub("", str(value))
-    return text or None
-
-
-def keyed_hash(secret: bytes, value: str, *, domain: str) -> str:
-    """HMAC-SHA256 of ``domain:value`` as hex, truncated to 128 bits.
-
-    The domain keeps keys of different kinds (person, household, review record) unrelated even
-    when their inputs coincide.
-    """
-    digest = hmac.new(secret, f"{domain}:{value}".encode(), hashlib.sha256).hexdigest()
-    return digest[:KEY_HEX_CHARS]
-
-
-def person_keys(secret: bytes, nhs_numbers: Iterable[object]) -> list[str | None]:
-    """``person_key`` for each NHS number (None stays None)."""
-    out: list[str | None] = []
-    for value in nhs_numbers:
-        norm = normalise_nhs_number(value)
-        out.append(None if norm is None else keyed_hash(secret, norm, domain="person"))
-    return out

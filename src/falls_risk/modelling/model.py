@@ -4,7 +4,8 @@ Follows the scikit-learn estimator contract (no logic in ``__init__``, ``fit`` r
 fitted attributes end in ``_``). After ``fit``:
 
 * ``predict_proba(X)`` - 1-D array of *calibrated* probabilities of a fall-related emergency
-  admission within 365 days of the index date;
+  admission within the label horizon of the index date (``FeatureConfig.label_horizon_days``
+  of the feature table it was trained on);
 * ``raw_margin(X)`` - the uncalibrated log-odds (what SHAP explains for tree models);
 * ``feature_names_`` (the columns it reads, in order), ``categorical_features_`` (integer-coded
   columns), ``categories_`` (code -> label per categorical), ``specs_`` (their ``FeatureSpec``),
@@ -47,7 +48,7 @@ def _labels(y: Any, what: str) -> np.ndarray:
 
 
 class FallsRiskModel(BaseEstimator):
-    """Predict the probability of a fall-related emergency admission within 365 days.
+    """Predict the probability of a fall-related emergency admission within the label horizon.
 
     Parameters
     ----------
@@ -151,7 +152,7 @@ class FallsRiskModel(BaseEstimator):
         return np.asarray(self.scorer_.margin(frame), dtype=float)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probability of a fall admission within 365 days (1-D)."""
+        """Calibrated probability of a fall admission within the label horizon (1-D)."""
         margin = self.raw_margin(X)
         if self.calibrator_ is None:
             return 1.0 / (1.0 + np.exp(-margin))

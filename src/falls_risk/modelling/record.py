@@ -19,6 +19,7 @@ from falls_risk.config import ExperimentConfig, FeatureConfig
 from falls_risk.errors import ModelError
 from falls_risk.features.manifest import FeaturesManifest
 from falls_risk.ingest.summary import IngestSummary
+from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.workspace import Workspace
 
 # Where the record is logged in the training run's MLflow artifacts, and, for people and other
@@ -92,7 +93,7 @@ class DataRecord:
         workspace = Workspace(ws)
         features = FeaturesManifest.read(workspace) if FEATURES_MANIFEST.exists(workspace) else None
         ingest = IngestSummary.read(workspace) if INGEST_SUMMARY.exists(workspace) else None
-        linkage = LINKAGE_SUMMARY.load(workspace) if LINKAGE_SUMMARY.exists(workspace) else None
+        linkage = LinkageSummary.read(workspace) if LINKAGE_SUMMARY.exists(workspace) else None
         return cls(
             workspace=str(workspace.root),
             feature_table_hash=feature_table_hash,
@@ -102,7 +103,7 @@ class DataRecord:
             extract_date=None if ingest is None else ingest.extract_date,
             extract_sources=() if ingest is None else tuple(ingest.sources),
             linkage_model=LINKAGE_MODEL.load(workspace) if LINKAGE_MODEL.exists(workspace) else None,
-            linkage_threshold=None if linkage is None else float(linkage["threshold"]),
+            linkage_threshold=None if linkage is None else linkage.threshold,
         )
 
 

@@ -201,10 +201,11 @@ def _log_run(
             tracking.log_dict(record.data.linkage_model, LINKAGE_MODEL_ARTIFACT)
         y = result.predictions["label"].to_numpy()
         p = result.predictions["prob"].to_numpy()
+        horizon = record.horizon_days
         for fig_name, fig in (
             ("roc.png", figures.roc_figure(y, p, name)),
             ("precision_recall.png", figures.precision_recall_figure(y, p, name)),
-            ("calibration.png", figures.calibration_figure(y, p)),
+            ("calibration.png", figures.calibration_figure(y, p, horizon_days=horizon)),
             ("decision_curve.png", figures.decision_curve_figure(result.decision_curve)),
         ):
             tracking.log_figure(fig, f"plots/{fig_name}")

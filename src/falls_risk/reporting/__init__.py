@@ -1,11 +1,12 @@
 """The commissioners' report: a summary dict collected from the run record, rendered by a template.
 
 Public API: :func:`build_report` (the ``falls-risk report`` command), :func:`collect_summary`,
-:func:`render_report`, and the one small-number suppression helper :func:`suppress_count`.
+:func:`render_report`, and (from :mod:`falls_risk.disclosure`) the small-number suppression
+:func:`suppress_count`.
 """
 
+from falls_risk.disclosure import metric_or_suppressed, suppress_count
 from falls_risk.reporting.render import render_report
-from falls_risk.reporting.suppression import metric_or_suppressed, suppress_count
 
 __all__ = ["build_report", "collect_summary", "metric_or_suppressed", "render_report", "suppress_count"]
 

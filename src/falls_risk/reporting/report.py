@@ -21,8 +21,9 @@ from falls_risk.features.registry import feature_names
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.modelling.record import SplitRecord
 from falls_risk.progress import console
+from falls_risk.reporting.inputs import ReportSplit, RunRecord
 from falls_risk.reporting.render import render_report
-from falls_risk.reporting.summary import ReportSplit, RunRecord, collect_summary
+from falls_risk.reporting.summary import collect_summary
 from falls_risk.workspace import Workspace
 
 

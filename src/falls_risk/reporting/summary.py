@@ -10,72 +10,27 @@ features, labels and index dates are read.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from falls_risk.config import FeatureConfig
+from falls_risk.config import FeatureConfig, horizon_text
+from falls_risk.disclosure import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 from falls_risk.errors import ModelError
 from falls_risk.modelling.model import FallsRiskModel
-from falls_risk.modelling.record import PartCounts, SplitRecord
 from falls_risk.reporting import plots
-from falls_risk.reporting.suppression import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
+from falls_risk.reporting.capacity import capacity_table, headline_capacity
+from falls_risk.reporting.inputs import ReportSplit, RunRecord, date_text, finite, out_of_time_metric
+from falls_risk.reporting.model_card import kind_label, model_card
 
-DEFAULT_PEOPLE_PER_MONTH = (25, 50, 100, 250, 500, 1000, 2500)
 DEPENDENCE_PLOTS = 6
 IMPORTANCE_ROWS = 15
 
 
-@dataclass
-class RunRecord:
-    """What the report reads from a training run, as plain data (no MLflow objects)."""
-
-    model: FallsRiskModel
-    uri: str
-    name: str | None = None
-    version: str | None = None
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    start_time: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportSplit:
-    """The feature table split as the model was trained: train, calibration and test rows, the
-    split's record, and the hash of the table it came from (None when not computed)."""
-
-    train: pd.DataFrame
-    calibration: pd.DataFrame
-    test: pd.DataFrame
-    record: SplitRecord
-    feature_table_hash: str | None = None
-
-
 # -- small helpers ------------------------------------------------------------------------------
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return value is not None and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _metric(metrics: dict[str, float], name: str) -> tuple[float | None, float | None, float | None]:
-    get = metrics.get
-    value, low, high = get(f"test_{name}"), get(f"test_{name}_ci_low"), get(f"test_{name}_ci_high")
-    return (
-        float(value) if _finite(value) else None,
-        float(low) if _finite(low) else None,
-        float(high) if _finite(high) else None,
-    )
 
 
 _WINDOW_SHORT = {"ever": "ever", "in the last 12 months": "12 months"}
@@ -98,58 +53,13 @@ def _specs(model: FallsRiskModel) -> dict[str, Any]:
     return {s.name: s for s in model.specs_}
 
 
-def _date_text(values: Sequence[Any]) -> str:
-    dates = sorted({pd.Timestamp(v).date() for v in values})
-    if not dates:
-        return "—"
-    if len(dates) == 1:
-        return dates[0].isoformat()
-    return f"{dates[0].isoformat()} to {dates[-1].isoformat()} ({len(dates)} index dates)"
+def label_horizon_days(model: FallsRiskModel) -> int:
+    """The label horizon of the feature table the model was trained on (the default if unrecorded)."""
+    training = model.training_record_
+    return training.horizon_days if training else FeatureConfig().label_horizon_days
 
 
 # -- performance --------------------------------------------------------------------------------
-
-
-def capacity_table(
-    test: pd.DataFrame, probability: np.ndarray, people_per_month: Sequence[int] | None = None
-) -> list[dict[str, Any]]:
-    """For each N: the N highest-risk people at each test index date, and how many were admitted."""
-    frame = pd.DataFrame(
-        {"index_date": test["index_date"].to_numpy(), "label": test["label"].to_numpy(dtype=int), "p": probability}
-    )
-    months = frame["index_date"].nunique()
-    per_month = len(frame) / max(months, 1)
-    total_events = int(frame["label"].sum())
-    sizes = [int(n) for n in (people_per_month or DEFAULT_PEOPLE_PER_MONTH) if 0 < int(n) < per_month]
-    if not sizes:
-        sizes = [max(1, int(per_month // 20))]
-    frame = frame.sort_values(["index_date", "p"], ascending=[True, False], kind="stable")
-    frame["rank"] = frame.groupby("index_date").cumcount() + 1
-    rows = []
-    for n in sizes:
-        flagged = frame[frame["rank"] <= n]
-        admissions = int(flagged["label"].sum())
-        rows.append(
-            {
-                "people_per_month": n,
-                "population_share": n / per_month,
-                # Suppressed here, not only in the page: the summary is also saved as JSON.
-                "admissions": suppress_count(admissions),
-                "admissions_per_month": metric_or_suppressed(admissions / max(months, 1), admissions, fmt="{:.1f}"),
-                "ppv": metric_or_suppressed(admissions / max(len(flagged), 1), admissions, fmt="{:.1%}"),
-                "sensitivity": metric_or_suppressed(
-                    admissions / total_events if total_events else float("nan"), admissions, fmt="{:.1%}"
-                ),
-                "threshold": float(flagged["p"].min()) if len(flagged) else None,
-            }
-        )
-    return rows
-
-
-def headline_capacity(capacity: list[dict[str, Any]]) -> dict[str, Any]:
-    """The capacity row quoted in the headline and the model card: the second smallest list
-    (the smallest is often too short to say much)."""
-    return capacity[min(1, len(capacity) - 1)]
 
 
 def _decision_curve(y: np.ndarray, p: np.ndarray) -> pd.DataFrame:
@@ -169,11 +79,13 @@ _METRICS = (
     ("calibration_intercept", "Calibration intercept", "{:+.2f}", "0 is ideal; below 0 the risks are too high overall."),
     ("ece", "Expected calibration error", "{:.4f}", "Average gap between predicted and observed risk in tenths of risk."),
     ("observed_expected", "Observed / expected admissions", "{:.2f}", "1 is ideal: admissions seen over admissions predicted."),
-    ("prevalence", "Prevalence", "{:.2%}", "Share of person-months followed by a fall admission within 12 months."),
+    ("prevalence", "Prevalence", "{:.2%}", "Share of person-months followed by a fall admission within {horizon}."),
 )
 
 
-def metrics_table(metrics: dict[str, float], y: np.ndarray, p: np.ndarray) -> list[dict[str, str]]:
+def metrics_table(
+    metrics: dict[str, float], y: np.ndarray, p: np.ndarray, *, horizon_days: int
+) -> list[dict[str, str]]:
     """Headline metrics with intervals from the run record; point values computed if absent."""
     computed: dict[str, float] = {}
     if not any(f"test_{key}" in metrics for key, *_ in _METRICS) and len(np.unique(y)) == 2:
@@ -194,11 +106,12 @@ def metrics_table(metrics: dict[str, float], y: np.ndarray, p: np.ndarray) -> li
     source = {**computed, **metrics}
     rows = []
     for key, label, fmt, meaning in _METRICS:
-        value, low, high = _metric(source, key)
+        value, low, high = out_of_time_metric(source, key)
         if value is None:
             continue
         ci = f"{fmt.format(low)} to {fmt.format(high)}" if low is not None and high is not None else NOT_SHOWN
-        rows.append({"key": key, "label": label, "value": fmt.format(value), "ci": ci, "meaning": meaning})
+        rows.append({"key": key, "label": label, "value": fmt.format(value), "ci": ci,
+                     "meaning": meaning.format(horizon=horizon_text(horizon_days))})
     return rows
 
 
@@ -241,7 +154,7 @@ def subgroup_table(
                 "people": suppress_count(n),
                 "events": suppress_count(e),
                 "auroc": NOT_SHOWN if shaky else metric_or_suppressed(rec.auroc, fmt="{:.3f}"),
-                "auroc_value": None if shaky or not _finite(rec.auroc) else float(rec.auroc),
+                "auroc_value": None if shaky or not finite(rec.auroc) else float(rec.auroc),
                 "oe": NOT_SHOWN if shaky else metric_or_suppressed(rec.observed_expected, fmt="{:.2f}"),
                 "fnr": NOT_SHOWN if shaky else metric_or_suppressed(rec.false_negative_rate, fmt="{:.0%}"),
             }
@@ -306,186 +219,6 @@ def agency_ablation(
 # -- model card ---------------------------------------------------------------------------------
 
 
-def _fmt_counts(counts: PartCounts) -> str:
-    return ", ".join(f"{k} {suppress_count(v)}" for k, v in asdict(counts).items())
-
-
-def _kind_label(model: FallsRiskModel) -> str:
-    variant = model.variant_
-    return {
-        "lightgbm": "Gradient-boosted trees (LightGBM)",
-        "lightgbm_tuned": "Gradient-boosted trees (LightGBM, tuned with Optuna)",
-    }.get(variant, variant)
-
-
-def _heterogeneity(subgroups: list[dict[str, Any]]) -> str:
-    scored = [r for r in subgroups if _finite(r.get("auroc_value")) and r["auroc"] != NOT_SHOWN]
-    if len(scored) < 2:
-        return "Too few admissions in the subgroups to compare them." if subgroups else ""
-    low = min(scored, key=lambda r: r["auroc_value"])
-    high = max(scored, key=lambda r: r["auroc_value"])
-    return (
-        f"Subgroup AUROC ranges from {low['auroc']} ({low['group'].lower()}: {low['level']}) to {high['auroc']} "
-        f"({high['group'].lower()}: {high['level']}) over {len(scored)} groups with enough admissions; "
-        "see 'For whom it works'."
-    )
-
-
-def model_card(
-    record: RunRecord, split: ReportSplit, *, metrics_rows: list[dict[str, str]], subgroups: list[dict[str, Any]],
-    specs: dict[str, Any], capacity: list[dict[str, Any]], missing_share: dict[str, float],
-) -> list[dict[str, str]]:
-    """The TRIPOD+AI items, each filled from the run record where it can be."""
-    model = record.model
-    training = model.training_record_
-    params = record.params
-    features = list(model.feature_names_)
-    by_agency: dict[str, int] = {}
-    for name in features:
-        agency = specs[name].agency if name in specs else "other"
-        by_agency[agency] = by_agency.get(agency, 0) + 1
-    feature_config = (training.data.feature_config if training else None) or FeatureConfig()
-    horizon = feature_config.label_horizon_days
-    min_age = feature_config.min_age
-    min_match = feature_config.min_match_probability
-    # The split as training recorded it; for a model fitted outside `falls-risk train`, as reproduced here.
-    split_record = training.split if training else split.record
-    sources = training.data.extract_sources if training else ()
-    extract_date = training.data.extract_date if training else None
-    calibrator = model.calibrator_
-    cal_scores = model.calibration_scores_
-    booster = model.booster_
-    model_params = model.params or {}
-    auroc = next((m for m in metrics_rows if m["key"] == "auroc"), None)
-    slope = next((m for m in metrics_rows if m["key"] == "calibration_slope"), None)
-    subgroup_names = sorted({row["group"] for row in subgroups})
-    tuned = {k: v for k, v in params.items() if k.startswith(("tuning.", "best_", "optuna"))}
-    flagged = headline_capacity(capacity)
-
-    def join(parts: Sequence[str]) -> str:
-        return " ".join(p for p in parts if p)
-
-    items = [
-        ("5a", "Data sources", join([
-            "Linked records of " + ", ".join(sorted(a for a in by_agency if a not in ("demographics", "linkage"))) + ","
-            " with a pseudonymised population spine (demographics).",
-            f"Extracts: {', '.join(sources)}." if sources else "",
-        ]), ""),
-        ("5b", "Dates of the data", join([
-            f"Training index dates {_date_text(split_record.train_index_dates)}.",
-            f"Test index dates {_date_text(split_record.test_index_dates)}.",
-            f"Extract taken {extract_date}." if extract_date else "",
-        ]), ""),
-        ("6a", "Setting", (
-            f"Everyone aged {min_age}+ in the region's population spine, scored monthly at index dates, for "
-            "falls-prevention teams in health and social care."
-        ), ""),
-        ("6b", "Eligibility", (
-            f"Aged {min_age} or over, alive and registered with a GP on the index date; events count only when "
-            "known before the index date (point-in-time rule)."
-            + (f" Events linked with match probability below {min_match} are left out." if min_match is not None else "")
-        ), ""),
-        ("7", "Data preparation", (
-            "Each agency extract is validated against the extract contract and bad rows quarantined with a "
-            "reason; records are linked to people (NHS number, else Splink probabilistic matching) and "
-            "pseudonymised before features are derived from one feature registry."
-        ), ""),
-        ("8a", "Outcome", (
-            f"A fall-related emergency hospital admission within {horizon} days after the index date (the index "
-            "date excluded)."
-        ), ""),
-        ("9a", "Predictors", (
-            f"{len(features)} predictors from the feature registry"
-            + f" (version {model.registry_version_})"
-            + ": " + ", ".join(f"{a} {n}" for a, n in sorted(by_agency.items(), key=lambda kv: -kv[1])) + "."
-        ), ""),
-        ("10", "Sample size", join([
-            f"Person-months: {_fmt_counts(split_record.rows)}.",
-            f"People: {_fmt_counts(split_record.persons)}.",
-            f"Fall admissions: {_fmt_counts(split_record.events)}.",
-        ]), ""),
-        ("11", "Missing data", (
-            "Missing values are kept as missing (LightGBM learns a direction for them) and each predictor's "
-            "meaning of missing is in the data dictionary."
-            + (
-                " Missing in the test period: " + ", ".join(
-                    f"{specs[k].label if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
-                ) + "."
-                if missing_share else " No predictor had missing values in the test period."
-            )
-        ), ""),
-        ("12a", "Data partitioning", join([
-            (
-                "Out-of-time test on the last index dates; before them, people split at random into training "
-                "and a calibration slice, so nobody is on both sides."
-            ),
-            f"Test period {split_record.test_months} months.",
-            f"Calibration slice {split_record.calibration_fraction:.0%} of people.",
-            f"Gap between training and test: {split_record.gap_days} days.",
-        ]), ""),
-        ("12c", "Model type and tuning", join([
-            f"{_kind_label(model)}.",
-            f"{booster.num_trees()} trees." if booster is not None else "",
-            ("Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(model_params.items())) + ".")
-            if model_params else "",
-            ("Tuning: " + ", ".join(f"{k}={v}" for k, v in sorted(tuned.items())[:8]) + ".") if tuned else "",
-        ]), ""),
-        ("12e", "Performance measures", (
-            "AUROC, average precision, Brier score, calibration intercept and slope, expected calibration error, "
-            "net benefit (decision curve) and capacity (hit rate of the top N a month); 95% intervals by "
-            "person-level bootstrap."
-        ), ""),
-        ("12f", "Recalibration", (
-            f"Calibrated with {calibrator.method} regression on the held-out calibration slice"
-            + (" (cross-fitted Brier: " + ", ".join(f"{k} {v:.4f}" for k, v in cal_scores.items()) + ")" if cal_scores else "")
-            + "." if calibrator is not None else "Not calibrated: probabilities are the model's own."
-        ), ""),
-        ("13", "Class imbalance", (
-            "No resampling or re-weighting: the model is trained on the natural prevalence so that its "
-            "probabilities are risks."
-        ), ""),
-        ("14", "Fairness", (
-            "Performance reported by " + ", ".join(subgroup_names).lower() + " (see 'For whom it works')."
-            if subgroup_names else ""
-        ), ""),
-        ("15", "Model output", (
-            "A calibrated probability of a fall-related emergency admission within 12 months, with each "
-            "person's top reasons; teams see the highest-risk people up to their capacity."
-        ), ""),
-        ("16", "Training versus evaluation", (
-            "The test period lies after every training index date: the same population followed later in time."
-        ), ""),
-        ("17", "Ethical approval", "", "Record the approval body and reference."),
-        ("18e", "Code availability", (
-            f"Code at git commit {record.tags.get('git_commit')}." if record.tags.get("git_commit") else ""
-        ), "Record where the code is available."),
-        ("19", "Patient and public involvement", "", "Describe any patient and public involvement."),
-        ("21", "Participants and outcome events", (
-            f"Test period: {suppress_count(len(split.test))} person-months of "
-            f"{suppress_count(split.test['person_key'].nunique() if 'person_key' in split.test else None)} people, "
-            f"{suppress_count(int(split.test['label'].sum()))} followed by a fall admission within {horizon} days."
-        ), ""),
-        ("22", "Model specification", join([
-            f"Registered as {record.name} version {record.version}," if record.name else "",
-            f"MLflow model {record.uri} (run {record.run_id}); the full model (trees and calibrator) is the logged artifact.",
-        ]), ""),
-        ("23a", "Model performance", join([
-            f"AUROC {auroc['value']} (95% interval {auroc['ci']})." if auroc else "",
-            f"Calibration slope {slope['value']} ({slope['ci']})." if slope else "",
-            f"At {flagged['people_per_month']} people a month the hit rate is {flagged['ppv']}." if flagged else "",
-        ]), ""),
-        ("23b", "Heterogeneity", _heterogeneity(subgroups), ""),
-        ("24", "Model updating", (
-            "Recalibrated on a held-out slice before use; drift in every predictor and the score is checked "
-            "against the training reference at each monthly scoring."
-        ), ""),
-    ]
-    return [
-        {"number": number, "title": title, "text": text, "missing": missing or "Not in the run record."}
-        for number, title, text, missing in items
-    ]
-
-
 # -- the summary --------------------------------------------------------------------------------
 
 
@@ -511,6 +244,7 @@ def collect_summary(
         )
     names = list(model.feature_names_)
     specs = _specs(model)
+    horizon = label_horizon_days(model)
     test = split.test.reset_index(drop=True)
     if test.empty:
         raise ModelError("The test period of the feature table is empty: there is nothing to report on.")
@@ -540,8 +274,10 @@ def collect_summary(
     elif reference is None:
         ablation_note = "Retraining without each agency was not possible: a split lacks one of the outcomes."
     else:
-        registered = next((m for m in metrics_table(record.metrics, y, p) if m["key"] == "auroc"), None)
-        _, low, high = _metric(record.metrics, "auroc")
+        registered = next(
+            (m for m in metrics_table(record.metrics, y, p, horizon_days=horizon) if m["key"] == "auroc"), None
+        )
+        _, low, high = out_of_time_metric(record.metrics, "auroc")
         ablation_note = (
             f"Reference: the same model refitted on all features scores test AUROC {reference:.3f}"
             + (f" (the registered model: {registered['value']})" if registered else "")
@@ -573,8 +309,8 @@ def collect_summary(
         for r in agency_rows
     ]
 
-    metric_rows = metrics_table(record.metrics, y, p)
-    auroc_value, auroc_low, auroc_high = _metric(record.metrics, "auroc")
+    metric_rows = metrics_table(record.metrics, y, p, horizon_days=horizon)
+    auroc_value, auroc_low, auroc_high = out_of_time_metric(record.metrics, "auroc")
     capacity = capacity_table(test, p, people_per_month)
     middle = headline_capacity(capacity)
     threshold = middle["threshold"]
@@ -599,7 +335,7 @@ def collect_summary(
         ),
         "agencies": plots.to_data_uri(plots.agency_figure(agency_frame)),
         "roc": plots.to_data_uri(plots.roc_figure(y, p, auroc_label)),
-        "calibration": plots.to_data_uri(plots.calibration_figure(y, p)),
+        "calibration": plots.to_data_uri(plots.calibration_figure(y, p, horizon_days=horizon)),
         "decision_curve": plots.to_data_uri(plots.decision_curve_figure(_decision_curve(y, p))),
     }
 
@@ -628,7 +364,8 @@ def collect_summary(
     ppv_n = middle["people_per_month"]
     headline = (
         f"Among the {ppv_n:,} people a month with the highest predicted risk, {middle['ppv']} had a "
-        f"fall-related emergency admission within 12 months, against {prevalence:.1%} of everyone aged 65+."
+        f"fall-related emergency admission within {horizon_text(horizon)}, against {prevalence:.1%} of everyone "
+        "aged 65+."
     )
     if auroc_value is not None:
         headline += (
@@ -649,16 +386,17 @@ def collect_summary(
     )
 
     trained_on = record.start_time or (training.trained_at if training else None)
-    kind_label = _kind_label(model)
+    model_kind = kind_label(model)
     return {
         "title": "Falls risk model: what drives risk and how well it works",
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "package_version": __version__,
         "model": {
             "name": record.name, "version": record.version, "uri": record.uri, "run_id": record.run_id,
-            "kind_label": kind_label, "trained_on": str(trained_on)[:10] if trained_on else None,
+            "kind_label": model_kind, "trained_on": str(trained_on)[:10] if trained_on else None,
         },
         "headline": headline,
+        "horizon": horizon_text(horizon),
         "cards": cards,
         "warnings": warnings,
         "explained": {"rows": len(pick), "backend": explanation.backend,
@@ -673,7 +411,7 @@ def collect_summary(
         "subgroup_columns": list(SUBGROUP_COLUMNS),
         "subgroup_capacity": f"{middle['people_per_month']:,}",
         "data": {
-            "test_period": _date_text(test["index_date"].unique()),
+            "test_period": date_text(test["index_date"].unique()),
             "test_months": months,
             "people_per_month": len(test) / max(months, 1),
             "events_per_month": metric_or_suppressed(y.sum() / max(months, 1), int(y.sum()), fmt="{:.1f}"),

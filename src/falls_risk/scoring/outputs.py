@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import ScoringError
-from falls_risk.linkage.secret import normalise_nhs_number, person_keys
+from falls_risk.identity import normalise_nhs_numbers, person_keys
 
 IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "address_line", "postcode")
 # Why someone is on the list, in the order practitioners read them.
@@ -36,10 +36,10 @@ def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
     wanted = ["row_number", "nhs_number", "forename_raw", "surname_raw", "forename", "surname",
               "date_of_birth", "address_line", "postcode"]
     spine = pd.read_parquet(population_path, columns=[c for c in wanted if c in available])
+    spine["nhs_number"] = normalise_nhs_numbers(spine["nhs_number"])
     spine = spine[spine["nhs_number"].notna()]
     if "row_number" in spine.columns:
         spine = spine.sort_values("row_number", kind="stable")
-    spine["nhs_number"] = [normalise_nhs_number(v) for v in spine["nhs_number"]]
     spine = spine.drop_duplicates("nhs_number", keep="first")
     spine["person_key"] = person_keys(secret, spine["nhs_number"])
     # Names as the health board recorded them (not the case-folded matching form).

@@ -230,7 +230,8 @@ def run_scoring(
 
             counts = _counts(month, scored, news, risk_list)
             outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=scored.explanations,
-                                 features=month.features, news=news, drift=drift)
+                                 features=month.features, news=news, drift=drift,
+                                 horizon_days=month.feature_config.label_horizon_days)
             manifest = write_run_folder(
                 request.out, ws.root, outputs, timer,
                 _manifest(request, registered, month_name, month, news, previous, counts, drift, warnings),

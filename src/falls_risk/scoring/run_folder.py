@@ -40,6 +40,8 @@ class RunOutputs:
     features: pd.DataFrame
     news: SinceLastRun
     drift: pd.DataFrame
+    # The label horizon the model predicts over (what "risk" means on the summary page).
+    horizon_days: int
 
 
 def write_run_folder(
@@ -70,7 +72,7 @@ def write_run_folder(
         )
         summary = summary_data(manifest=manifest.to_dict(), scores=outputs.scores, drift=outputs.drift,
                                warnings=manifest.warnings, alerts=news.alerts, changes=news.changes,
-                               risers=news.risers)
+                               risers=news.risers, horizon_days=outputs.horizon_days)
         RUN_SUMMARY.path(staged).write_text(render_summary(summary), encoding="utf-8")
         manifest.write_into(staged)
     return manifest

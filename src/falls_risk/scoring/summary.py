@@ -6,24 +6,17 @@ The data is built as a plain dict (``summary_data``) and rendered by a Jinja2 te
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 import pandas as pd
 
-import falls_risk
-from falls_risk.reporting.suppression import is_small, suppress_count
+from falls_risk import templating
+from falls_risk.config import horizon_text
+from falls_risk.disclosure import SMALL_COUNT_LIMIT, is_small, suppress_count
 
 TEMPLATE = "scoring_summary.html.j2"
-TEMPLATE_DIR = Path(falls_risk.__file__).resolve().parent / "reporting" / "templates"
 PROBABILITY_BANDS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
-
-
-def small_count(n: int) -> str:
-    """Counts of 1-4 are shown as <5 so nobody can be singled out (the project's one rule)."""
-    return suppress_count(int(n))
 
 
 def _distribution(probability: pd.Series) -> list[dict[str, Any]]:
@@ -33,7 +26,7 @@ def _distribution(probability: pd.Series) -> list[dict[str, Any]]:
     return [
         {
             "band": f"{lo:.0%}–{hi:.0%}",
-            "count": small_count(c),
+            "count": suppress_count(c),
             "share": None if is_small(c) else float(c) / total,
         }
         for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
@@ -49,8 +42,10 @@ def summary_data(
     alerts: pd.DataFrame,
     changes: pd.DataFrame | None,
     risers: pd.DataFrame | None,
+    horizon_days: int,
 ) -> dict[str, Any]:
-    """Everything the summary shows, as counts and rates only."""
+    """Everything the summary shows, as counts and rates only; risks are within ``horizon_days``
+    (the label horizon the model was trained on)."""
     tiers = scores["tier"].astype("string")
     by_la = []
     if "local_authority" in scores.columns:
@@ -60,24 +55,25 @@ def summary_data(
             by_la.append(
                 {
                     "local_authority": "(unknown)" if pd.isna(la) else str(la),
-                    "eligible": small_count(len(frame)),
-                    "flagged": small_count(len(flagged)),
-                    "mean_risk_flagged": float(flagged["probability"].mean()) if len(flagged) >= 5 else None,
+                    "eligible": suppress_count(len(frame)),
+                    "flagged": suppress_count(len(flagged)),
+                    "mean_risk_flagged": float(flagged["probability"].mean()) if len(flagged) >= SMALL_COUNT_LIMIT else None,
                 }
             )
     flagged = scores[tiers == "high"]
     alert_counts = (
-        [{"alert": a, "count": small_count(c)} for a, c in alerts["alert"].value_counts().items()]
+        [{"alert": a, "count": suppress_count(c)} for a, c in alerts["alert"].value_counts().items()]
         if len(alerts)
         else []
     )
     return {
         "manifest": manifest,
+        "horizon": horizon_text(horizon_days),
         # The manifest keeps exact counts; the page shows them like every other count.
-        "row_counts": {stage: small_count(n) for stage, n in manifest.get("row_counts", {}).items()},
-        "eligible": small_count(len(scores)),
-        "tiers": [{"tier": t, "count": small_count(int((tiers == t).sum()))} for t in ("high", "moderate", "low")],
-        "flagged_mean_risk": float(flagged["probability"].mean()) if len(flagged) >= 5 else None,
+        "row_counts": {stage: suppress_count(n) for stage, n in manifest.get("row_counts", {}).items()},
+        "eligible": suppress_count(len(scores)),
+        "tiers": [{"tier": t, "count": suppress_count(int((tiers == t).sum()))} for t in ("high", "moderate", "low")],
+        "flagged_mean_risk": float(flagged["probability"].mean()) if len(flagged) >= SMALL_COUNT_LIMIT else None,
         "population_mean_risk": float(scores["probability"].mean()) if len(scores) else None,
         "expected_admissions": float(scores["probability"].sum()),
         "expected_admissions_flagged": float(flagged["probability"].sum()),
@@ -89,22 +85,13 @@ def summary_data(
         ],
         "warnings": warnings,
         "alerts": alert_counts,
-        "alerts_in_flagged": small_count(int((alerts["tier"] == "high").sum())) if len(alerts) else "0",
-        "entered": small_count(int((changes["change"] == "entered").sum())) if changes is not None else None,
-        "left": small_count(int((changes["change"] == "left").sum())) if changes is not None else None,
-        "risers": small_count(len(risers)) if risers is not None else None,
-        "median_rise_points": float(100 * np.median(risers["rise"])) if risers is not None and len(risers) >= 5 else None,
+        "alerts_in_flagged": suppress_count(int((alerts["tier"] == "high").sum())) if len(alerts) else "0",
+        "entered": suppress_count(int((changes["change"] == "entered").sum())) if changes is not None else None,
+        "left": suppress_count(int((changes["change"] == "left").sum())) if changes is not None else None,
+        "risers": suppress_count(len(risers)) if risers is not None else None,
+        "median_rise_points": float(100 * np.median(risers["rise"])) if risers is not None and len(risers) >= SMALL_COUNT_LIMIT else None,
     }
 
 
 def render_summary(data: dict[str, Any]) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pct"] = lambda v, digits=1: "–" if v is None else f"{100 * v:.{digits}f}%"
-    env.filters["num"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
-    return env.get_template(TEMPLATE).render(**data)
+    return templating.render(TEMPLATE, data)

@@ -15,6 +15,7 @@ from datetime import date
 
 import numpy as np
 
+from falls_risk.identity import check_digits
 from falls_risk.synth.geography import Geography
 from falls_risk.synth.reference import name_tables
 
@@ -25,10 +26,7 @@ AGE_BAND_WEIGHTS = np.array([215, 220, 200, 180, 185, 135, 90, 55, 22, 6, 1], dt
 
 def nhs_check_digit(base9: np.ndarray) -> np.ndarray:
     """Modulus-11 check digit of nine-digit integers; 10 means the base is unusable."""
-    digits = (base9[:, None] // 10 ** np.arange(8, -1, -1)) % 10
-    total = (digits * np.arange(10, 1, -1)).sum(axis=1)
-    check = 11 - total % 11
-    return np.where(check == 11, 0, check)
+    return check_digits((base9[:, None] // 10 ** np.arange(8, -1, -1)) % 10)
 
 
 def new_nhs_numbers(rng: np.random.Generator, n: int, exclude: np.ndarray | None = None) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""A synthetic feature table with the registry's columns, for tests and the scoring benchmark.
+"""A synthetic feature table with the registry's columns, for tests and the scoring and SHAP
+benchmarks (``bench/`` puts the repository root on ``sys.path`` to import it from here).
 
 Not used by the pipeline: it lets the scoring stage be tested and timed at 700,000 people
 without building a world of that size. Values follow each feature's kind (counts, binaries,

@@ -1,8 +1,12 @@
-"""Small-number suppression: the one helper every commissioner-facing number goes through.
+"""Small-number suppression: the one helper every published count and rate goes through.
 
 Counts of 1 to 4 are shown as ``<5`` (a disclosure-control rule: a small count in a small area
 can identify a person). Zero stays 0: nobody can be identified from an empty cell. Rates and
-metrics computed from a suppressed count are suppressed too (``metric_or_suppressed``).
+metrics computed from a suppressed count are suppressed too (``metric_or_suppressed``), and so
+is a share whose complement is 1-4 (``share_or_suppressed``: 97 of 100 gives the 3 away).
+
+It sits below every stage that publishes numbers (the linkage report, the model report, the
+scoring summary), so each of them uses the same rule.
 """
 
 from __future__ import annotations
@@ -47,3 +51,13 @@ def metric_or_suppressed(value: Any, *counts: Any, fmt: str = "{:.2f}") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NOT_SHOWN
     return fmt.format(value)
+
+
+def share_or_suppressed(part: Any, whole: Any) -> str:
+    """``part`` as a percentage of ``whole`` (``92.3%``); ``n/a (<5)`` when ``part`` or the rest
+    (``whole - part``) is 1-4, and ``-`` when ``whole`` is 0."""
+    if whole == 0:
+        return "-"
+    if is_small(part) or is_small(whole - part):
+        return f"n/a ({SUPPRESSED})"
+    return f"{100 * part / whole:.1f}%"

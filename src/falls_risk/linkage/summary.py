@@ -1,0 +1,74 @@
+"""The linkage stage's record: what a run did, kept as ``catalog.LINKAGE_SUMMARY``.
+
+``run_linkage`` builds it once, at the end of the run; the linkage report renders it and later
+stages read it back with :meth:`LinkageSummary.read`. It is frozen: nothing changes it after
+it is made (``dataclasses.replace`` makes an amended copy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from falls_risk.catalog import LINKAGE_SUMMARY, Base
+from falls_risk.errors import LinkageError
+
+
+@dataclass(frozen=True)
+class LinkageSummary:
+    """What a linkage run did."""
+
+    workspace: Path
+    model_path: Path
+    trained: bool
+    threshold: float
+    spine_people: int
+    stage2_identities: int
+    # Population rows left out of the spine: no valid NHS number (ingest flags them nhs_number_invalid).
+    spine_rows_without_nhs_number: int = 0
+    # Per source: rows, nhs_number, probabilistic, unlinked, unlinked_reasons, expected_* links.
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Estimated share of probabilistically linked records whose person is in the spine, by sources.
+    in_spine_estimates: dict[str, float] = field(default_factory=dict)
+    decisions_applied: int = 0
+    decisions_unmatched: int = 0
+    review_pairs: int = 0
+    seconds: float = 0.0
+    # Seconds per phase of the run.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["workspace"] = str(self.workspace)
+        out["model_path"] = str(self.model_path)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LinkageSummary:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}")
+        values = dict(data)
+        values["workspace"] = Path(values["workspace"])
+        values["model_path"] = Path(values["model_path"])
+        return cls(**values)
+
+    def link_rate(self, source: str) -> float:
+        counts = self.sources[source]
+        return (counts["nhs_number"] + counts["probabilistic"]) / counts["rows"] if counts["rows"] else 0.0
+
+    def write(self, base: Base) -> Path:
+        return LINKAGE_SUMMARY.save(base, self.to_dict())
+
+    @classmethod
+    def read(cls, base: Base) -> LinkageSummary:
+        data = LINKAGE_SUMMARY.load(base)
+        try:
+            return cls.from_dict(data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LinkageError(
+                f"{LINKAGE_SUMMARY.path(base)} is not a linkage summary this version can read ({exc}). "
+                "Re-run `falls-risk link`."
+            ) from exc
