@@ -31,6 +31,7 @@ from falls_risk.catalog import EVENTS, LINKED
 from falls_risk.config import horizon_text
 from falls_risk.contract import PERSON_SOURCES, SOURCES
 from falls_risk.errors import ConfigError, ModelError, WorkspaceError, parameter_error
+from falls_risk.features import wording
 from falls_risk.workspace import Workspace, sql_path
 
 AGE_BANDS = (65, 75, 85)
@@ -393,7 +394,7 @@ def labelled_importance(explanation: Any, max_features: int | None = None) -> pd
 
     table = explanation_summary(explanation, max_features=max_features)
     specs = explanation.specs
-    table["label"] = [specs[name].label if name in specs else name for name in table["feature"]]
+    table["label"] = [wording.label(specs[name]) if name in specs else name for name in table["feature"]]
     return table
 
 

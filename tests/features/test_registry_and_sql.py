@@ -18,7 +18,14 @@ from falls_risk.cli import main
 from falls_risk.config import FeatureConfig, PipelineConfig
 from falls_risk.contract import SOURCES
 from falls_risk.errors import FallsRiskError
-from falls_risk.features import FEATURES, REGISTRY_VERSION, feature_names, get_feature, parse_index_dates
+from falls_risk.features import (
+    FEATURES,
+    REGISTRY_VERSION,
+    feature_names,
+    get_feature,
+    parse_index_dates,
+    wording,
+)
 from falls_risk.features.compute import compute_features
 from falls_risk.features.dictionary import render
 from falls_risk.features.registry import AGENCIES, _registry_hash, validate_specs
@@ -88,9 +95,9 @@ def test_every_spec_reads_as_a_reason() -> None:
         assert spec.missing_means
         if spec.kind == "categorical":
             assert spec.categories
-    assert get_feature("ambulance_fall_not_conveyed_365d").window_text == "in the last 12 months"
-    assert get_feature("ed_attendances_730d").window_text == "in the last 2 years"
-    assert get_feature("home_care_active").window_text == "on the index date"
+    assert wording.window_text(get_feature("ambulance_fall_not_conveyed_365d")) == "in the last 12 months"
+    assert wording.window_text(get_feature("ed_attendances_730d")) == "in the last 2 years"
+    assert wording.window_text(get_feature("home_care_active")) == "on the index date"
     assert (
         "never" in get_feature("days_since_fall").missing_means
         or "no fall" in get_feature("days_since_fall").missing_means

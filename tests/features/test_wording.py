@@ -78,10 +78,10 @@ def test_time_since_an_event_reads_as_a_person_says_it(days, expected):
 
 
 def test_windows_read_in_words():
-    assert get_feature("ambulance_fall_not_conveyed_365d").label == (
+    assert wording.label(get_feature("ambulance_fall_not_conveyed_365d")) == (
         "ambulance calls for a fall where they were not taken to hospital (in the last 12 months)"
     )
-    assert get_feature("home_care_active").label == "receiving home care"
+    assert wording.label(get_feature("home_care_active")) == "receiving home care"
     assert wording.window_text(FeatureSpec("x", "x", "police", window_days=90)) == "in the last 90 days"
     assert wording.window_text(FeatureSpec("x", "x", "police", window_days=None)) == "ever"
 

@@ -13,6 +13,7 @@ from falls_risk import codelists
 from falls_risk.config import FeatureConfig, horizon_text
 from falls_risk.contract import OUTCOME_ICD10_PREFIXES, SOURCES
 from falls_risk.events import vocabulary
+from falls_risk.features import wording
 from falls_risk.features.registry import AGENCIES, FEATURES, REGISTRY_VERSION
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.workspace import write_text
@@ -93,7 +94,7 @@ def _event_codes() -> list[str]:
 def _window(spec: FeatureSpec) -> str:
     if spec.window_label is not None:
         return spec.window_label or "at the index date"
-    return spec.window_text
+    return wording.window_text(spec)
 
 
 def _kind(spec: FeatureSpec) -> str:

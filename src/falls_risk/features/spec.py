@@ -115,21 +115,6 @@ class FeatureSpec:
         """The categories as a reader sees them (``category_labels``, else the codes)."""
         return self.category_labels or self.categories
 
-    @property
-    def window_text(self) -> str:
-        """The window in words, e.g. "in the last 12 months", "ever", "on the index date"."""
-        from falls_risk.features import wording  # wording reads specs: imported here, not at the top
-
-        return wording.window_text(self)
-
-    @property
-    def label(self) -> str:
-        """The feature as a reader says it: its description and window, e.g. "ambulance calls for
-        a fall where they were not taken to hospital (in the last 12 months)"."""
-        from falls_risk.features import wording
-
-        return wording.label(self)
-
     def computation(self) -> dict[str, Any]:
         """The fields that decide the feature's values (``COMPUTATION_FIELDS``), by name."""
         return {name: getattr(self, name) for name in COMPUTATION_FIELDS}

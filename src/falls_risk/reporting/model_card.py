@@ -8,6 +8,7 @@ from typing import Any
 
 from falls_risk.config import FeatureConfig, horizon_text
 from falls_risk.disclosure import NOT_SHOWN, suppress_count
+from falls_risk.features import wording
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.modelling.record import PartCounts
 from falls_risk.reporting.capacity import headline_capacity
@@ -118,7 +119,7 @@ def model_card(
             "meaning of missing is in the data dictionary."
             + (
                 " Missing in the test period: " + ", ".join(
-                    f"{specs[k].label if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
+                    f"{wording.label(specs[k]) if k in specs else k} {v:.0%}" for k, v in list(missing_share.items())[:5]
                 ) + "."
                 if missing_share else " No predictor had missing values in the test period."
             )

@@ -20,6 +20,7 @@ import pandas as pd
 from falls_risk.config import FeatureConfig, horizon_text
 from falls_risk.disclosure import NOT_SHOWN, is_small, metric_or_suppressed, suppress_count
 from falls_risk.errors import ModelError
+from falls_risk.features import wording
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.reporting import plots
 from falls_risk.reporting.capacity import capacity_table, headline_capacity
@@ -39,7 +40,7 @@ _WINDOW_SHORT = {"ever": "ever", "in the last 12 months": "12 months"}
 def _short_label(spec: Any, limit: int = 46) -> str:
     """A figure label: the description cut to fit, but always with its window, so that the same
     measure over different windows stays distinguishable."""
-    window = spec.window_text
+    window = wording.window_text(spec)
     text = spec.description
     if len(text) > limit:
         text = text[: limit - 1].rstrip(" ,(") + "…"
@@ -261,7 +262,7 @@ def collect_summary(
     pick = np.sort(rng.choice(len(test), size=min(explain_rows, len(test)), replace=False))
     explanation = explain(model, _features_only(test.iloc[pick], names), specs=specs)
     imp = explanation_summary(explanation)
-    imp["label"] = [specs[n].label if n in specs else n for n in imp["feature"]]
+    imp["label"] = [wording.label(specs[n]) if n in specs else n for n in imp["feature"]]
     imp["short_label"] = [_short_label(specs[n]) if n in specs else n for n in imp["feature"]]
     short_labels = dict(zip(imp["feature"], imp["short_label"], strict=True))
     imp["colour"] = [plots.agency_colour(a) for a in imp["agency"]]
@@ -322,7 +323,7 @@ def collect_summary(
     dependence = [
         {
             "feature": f,
-            "label": specs[f].label if f in specs else f,
+            "label": wording.label(specs[f]) if f in specs else f,
             "uri": plots.to_data_uri(dependence_figure(explanation, f, label=short_labels.get(f))),
         }
         for f in top_features
