@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -29,6 +29,7 @@ from falls_risk.errors import WorkspaceError
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet, write_text
 
 Base = Workspace | str | os.PathLike[str]
+R = TypeVar("R")
 
 
 class Root(StrEnum):
@@ -119,6 +120,17 @@ class JsonArtefact(Artefact):
 
     def save(self, base: Base, data: Any, **parts: object) -> Path:
         return write_json(data, self.path(base, **parts))
+
+    def load_record(self, base: Base, parse: Callable[[Any], R], **parts: object) -> R:
+        """``parse(data)`` of the JSON, or an error that says to make it again with this version."""
+        data = self.load(base, **parts)
+        try:
+            return parse(data)
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise WorkspaceError(
+                f"{self.path(base, **parts)}: not a {self.key.replace('_', ' ')} this version of falls-risk can "
+                f"read ({str(exc).splitlines()[0]}). Re-run `falls-risk {self.command}` to write it again."
+            ) from None
 
 
 @dataclass(frozen=True)

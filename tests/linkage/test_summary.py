@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from falls_risk.errors import LinkageError, WorkspaceError
+from falls_risk.errors import WorkspaceError
 from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.workspace import Workspace
 
@@ -50,7 +50,7 @@ def test_a_missing_or_foreign_summary_says_what_to_run(tmp_path: Path) -> None:
         LinkageSummary.read(ws)
     (tmp_path / "linkage").mkdir()
     (tmp_path / "linkage" / "summary.json").write_text(json.dumps({"workspace": "x", "colour": "red"}))
-    with pytest.raises(LinkageError, match=r"unknown field\(s\) \['colour'\].*Re-run `falls-risk link"):
+    with pytest.raises(WorkspaceError, match=r"unknown field\(s\) \['colour'\].*Re-run `falls-risk link"):
         LinkageSummary.read(ws)
 
 

@@ -6,11 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
-
 from falls_risk.catalog import FEATURES_MANIFEST, Base
 from falls_risk.config import FeatureConfig
-from falls_risk.errors import WorkspaceError
 
 
 @dataclass(frozen=True)
@@ -78,11 +75,4 @@ class FeaturesManifest:
 
     @classmethod
     def read(cls, base: Base) -> FeaturesManifest:
-        data = FEATURES_MANIFEST.load(base)
-        try:
-            return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError, ValidationError) as exc:
-            raise WorkspaceError(
-                f"{FEATURES_MANIFEST.path(base)}: not a features manifest this version can read "
-                f"({str(exc).splitlines()[0]}). Re-run `falls-risk features`."
-            ) from None
+        return FEATURES_MANIFEST.load_record(base, cls.from_dict)

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from falls_risk.catalog import INGEST_SUMMARY, INGESTED, QUARANTINE, Base
-from falls_risk.errors import WorkspaceError
 
 
 @dataclass(frozen=True)
@@ -77,14 +76,7 @@ class IngestSummary:
 
     @classmethod
     def read(cls, base: Base) -> IngestSummary:
-        data = INGEST_SUMMARY.load(base)
-        try:
-            return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise WorkspaceError(
-                f"{INGEST_SUMMARY.path(base)}: not an ingest summary this version can read ({exc}). "
-                "Re-run `falls-risk ingest`."
-            ) from None
+        return INGEST_SUMMARY.load_record(base, cls.from_dict)
 
     def input_hashes(self) -> dict[str, str]:
         """sha256 of each source file read, by file name."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from falls_risk.catalog import LINKAGE_SUMMARY, Base
-from falls_risk.errors import LinkageError
 
 
 @dataclass(frozen=True)
@@ -64,11 +63,4 @@ class LinkageSummary:
 
     @classmethod
     def read(cls, base: Base) -> LinkageSummary:
-        data = LINKAGE_SUMMARY.load(base)
-        try:
-            return cls.from_dict(data)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LinkageError(
-                f"{LINKAGE_SUMMARY.path(base)} is not a linkage summary this version can read ({exc}). "
-                "Re-run `falls-risk link`."
-            ) from exc
+        return LINKAGE_SUMMARY.load_record(base, cls.from_dict)
