@@ -23,9 +23,10 @@ from falls_risk.modelling.registered import RegisteredModel, load_registered
 from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
 from falls_risk.scoring.drift import drift_table, drift_warnings
+from falls_risk.scoring.facts import PersonFacts, person_facts
 from falls_risk.scoring.manifest import AlertPeriod, ModelUsed, PreviousRunRef, RunManifest, StageTimer
 from falls_risk.scoring.month import MonthInputs, build_month
-from falls_risk.scoring.outputs import build_risk_list, identities, reidentify
+from falls_risk.scoring.outputs import build_risk_list, guidance_columns, identities, reidentify
 from falls_risk.scoring.previous import PreviousRun
 from falls_risk.scoring.request import DEFAULT_MODEL_URI, ScoringRequest
 from falls_risk.scoring.risers import explain_rises
@@ -36,10 +37,11 @@ from falls_risk.scoring.safety import (
     check_month_folder,
     check_output_dir,
 )
-from falls_risk.scoring.score import ScoredPopulation, explain_people, tier_population
+from falls_risk.scoring.score import ScoredPopulation, explain_people, people_to_explain, tier_population
 from falls_risk.scoring.since_last_run import SinceLastRun, find_since_last_run
 from falls_risk.scoring.tiers import HIGH, PER_LOCAL_AUTHORITY
 from falls_risk.scoring.work import working_folder
+from falls_risk.workspace import Workspace
 
 # The progress bar's steps.
 STEPS = ("Checks", "Loading model", "Ingest, linkage, events, features", "Scoring and explaining",
@@ -104,6 +106,16 @@ def _explain_news(
         return news, []
     risers, warnings = explain_rises(registered.model, news.risers, month.features, previous.features)
     return news.with_risers(risers), warnings
+
+
+def _facts(
+    month: MonthInputs, ws: Workspace, scores: pd.DataFrame, news: SinceLastRun, request: ScoringRequest
+) -> dict[str, PersonFacts]:
+    """The facts of everyone this run explains (and so names), from their own records."""
+    people = people_to_explain(scores, news.people_to_explain)
+    rows = month.features[month.features["person_key"].isin(people)]
+    return person_facts(rows, month.events_of(ws, people, request.as_of), as_of=request.as_of,
+                        min_match_probability=month.feature_config.min_match_probability)
 
 
 def _counts(month: MonthInputs, scored: ScoredPopulation, news: SinceLastRun, risk_list: pd.DataFrame) -> dict:
@@ -213,8 +225,10 @@ def run_scoring(
                     scores, previous, lambda since, until: month.events(ws, since, until), as_of=request.as_of,
                     min_match_probability=month.feature_config.min_match_probability, n_risers=request.n_risers,
                 )
+                facts = _facts(month, ws, scores, news, request)
                 scored = explain_people(registered.model, month.features, scores, request.policy,
-                                        news.people_to_explain, top_n=request.top_n)
+                                        news.people_to_explain, top_n=request.top_n,
+                                        min_points=request.min_reason_points, facts=facts, as_of=request.as_of)
                 drift, drift_notes = _drift(registered, month, scored.scores)
                 warnings += drift_notes
             done(4)
@@ -224,12 +238,16 @@ def run_scoring(
                 warnings += riser_notes
                 listed = build_risk_list(scored.scores, alerts=news.alerts, risers=news.risers,
                                          entrants=news.entrants, leavers=news.leavers,
-                                         by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY)
+                                         by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY,
+                                         previous_scores=None if previous is None else previous.scores,
+                                         facts=facts)
                 risk_list = reidentify(listed, identities(INGESTED.path(ws, source="population"), secret))
             done(5)
 
             counts = _counts(month, scored, news, risk_list)
-            outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=scored.explanations,
+            explanations = scored.explanations.assign(
+                **guidance_columns(scored.explanations["person_key"], facts)[["suggested_actions", "case_finding"]])
+            outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=explanations,
                                  features=month.features, news=news, drift=drift,
                                  horizon_days=month.feature_config.label_horizon_days)
             manifest = write_run_folder(
