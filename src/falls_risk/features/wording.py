@@ -209,8 +209,8 @@ def reasons_by_agency(groups: Mapping[str, list[str]]) -> str:
 # What "points" means wherever a reason's size is shown (the risk list's notes, the worklist
 # page, the docs); ``horizon`` is ``config.horizon_text`` of the model's label horizon.
 POINTS_DEFINITION = (
-    "A point is one percentage point of the predicted {horizon} risk of an emergency admission for "
-    "a fall: \"raises risk by 2.0 points\" means this fact takes the person's risk from, say, 8% "
+    "A point is one percentage point of the predicted risk of an emergency admission for a fall "
+    "within {horizon}: \"raises risk by 2.0 points\" means this fact takes the person's risk from, say, 8% "
     "to 10% (SHAP contributions on the probability scale; a person's points add up to their risk "
     "minus the average risk)."
 )
@@ -221,7 +221,7 @@ DEFICITS_DEFINITION = (
 )
 
 
-def points_definition(horizon: str = "12-month") -> str:
+def points_definition(horizon: str = "12 months") -> str:
     return POINTS_DEFINITION.format(horizon=horizon)
 
 
@@ -340,6 +340,42 @@ def already_known_to(facts: Any) -> str:
         n = _times(facts.reablement_12_months, "episode", "episodes")
         parts.append(f"reablement ({n} in the last 12 months)")
     return f"Social care: {', '.join(parts)}" if parts else ""
+
+
+RISK_LIST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("risk_percent", "the predicted risk of an emergency admission for a fall within {horizon}, in percent"),
+    ("listed_because", "flagged tier, new event, rising risk and/or left the flagged tier"),
+    ("reasons", ("the facts that raise this person's risk most, grouped by agency, each with its size in points "
+                "(only those of {min_points} points or more, at most five)")),
+    ("alerts", "events new since the last run (an ambulance call for a fall, a police welfare check, ...)"),
+    ("previous_risk_percent", "the risk at the previous run (empty when not scored then)"),
+    ("risk_change_points", "risk now minus risk at the previous run, in points (a number: sort on it)"),
+    ("risk_change", "the same change in words"),
+    ("why_risen", "for the biggest risers: what changed"),
+    ("case_finding", ("which NICE NG249 case-finding criteria the person meets (a previous injurious fall, several "
+                     "falls, frailty) and which these records cannot tell (gait or balance)")),
+    ("suggested_actions", "what the guidance then offers, each action with the fact that prompted it and its source"),
+    ("already_known_to", "services already in contact: an active home-care package, telecare, recent reablement"),
+)
+
+
+def risk_list_notes(*, horizon: str, min_points: float) -> str:
+    """The risk list's header notes (a text file beside the CSV)."""
+    lines = [
+        "Notes on the falls risk list (risk_list)",
+        "",
+        points_definition(horizon),
+        DEFICITS_DEFINITION,
+        "",
+        "Columns:",
+        *(f"- {name}: {text.format(horizon=horizon, min_points=f'{min_points:g}')}" for name, text in RISK_LIST_COLUMNS),
+        "",
+        ("NICE NG249 (April 2025) advises against using a falls risk prediction tool alone: the list is a prompt to "
+        "case-find, leading to a multifactorial falls risk assessment. The suggested actions come from the cited "
+        "mapping in falls_risk/guidance (actions and case-finding CSV files)."),
+        "The list names people: keep it within the team.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def without_definitions(text: str) -> str:

@@ -44,8 +44,13 @@ class Suggestion:
     source: str
     url: str
 
+    @property
+    def short_source(self) -> str:
+        """The source's name alone, e.g. "NICE NG249 (April 2025)", "STOPPFall"."""
+        return self.source.split(":")[0].split(",")[0]
+
     def text(self) -> str:
-        return f"{self.action} (because: {self.because}) [{self.source.split(':')[0].split(',')[0]}]"
+        return f"{self.action} (because: {self.because}) [{self.short_source}]"
 
 
 # A test on a person's facts: the fact (in words) that makes the row apply, or None.

@@ -16,7 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from falls_risk import worklist
 from falls_risk.catalog import INGESTED, RISK_LIST
+from falls_risk.config import horizon_text
+from falls_risk.features import wording
 from falls_risk.features.registry import REGISTRY_VERSION, feature_names
 from falls_risk.linkage.secret import load_secret
 from falls_risk.modelling.registered import RegisteredModel, load_registered
@@ -116,6 +119,21 @@ def _facts(
     rows = month.features[month.features["person_key"].isin(people)]
     return person_facts(rows, month.events_of(ws, people, request.as_of), as_of=request.as_of,
                         min_match_probability=month.feature_config.min_match_probability)
+
+
+def _worklists(
+    request: ScoringRequest, month_name: str, scored: ScoredPopulation, facts: dict[str, PersonFacts],
+    news: SinceLastRun, named: pd.DataFrame, horizon: str,
+) -> dict[str, str]:
+    """Each team's worklist page (``named``: the risk list with person_key and identities)."""
+    contacts = worklist.last_contacts(request.root)
+    cards = worklist.build_cards(
+        named, reason_items=scored.reason_items, waterfalls=scored.waterfall,
+        base_probability=scored.base_probability, facts=facts, alerts=news.alerts, as_of=request.as_of,
+        contacts=contacts,
+    )
+    return worklist.render_worklists(named, cards, month=month_name, as_of=request.as_of, horizon=horizon,
+                                     min_points=request.min_reason_points, ledger_available=contacts is not None)
 
 
 def _counts(month: MonthInputs, scored: ScoredPopulation, news: SinceLastRun, risk_list: pd.DataFrame) -> dict:
@@ -241,7 +259,10 @@ def run_scoring(
                                          by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY,
                                          previous_scores=None if previous is None else previous.scores,
                                          facts=facts)
-                risk_list = reidentify(listed, identities(INGESTED.path(ws, source="population"), secret))
+                people = identities(INGESTED.path(ws, source="population"), secret)
+                risk_list = reidentify(listed, people)
+                worklists = _worklists(request, month_name, scored, facts, news, listed.merge(people, on="person_key"),
+                                       horizon_text(month.feature_config.label_horizon_days))
             done(5)
 
             counts = _counts(month, scored, news, risk_list)
@@ -249,7 +270,11 @@ def run_scoring(
                 **guidance_columns(scored.explanations["person_key"], facts)[["suggested_actions", "case_finding"]])
             outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=explanations,
                                  features=month.features, news=news, drift=drift,
-                                 horizon_days=month.feature_config.label_horizon_days)
+                                 horizon_days=month.feature_config.label_horizon_days,
+                                 risk_list_notes=wording.risk_list_notes(
+                                     horizon=horizon_text(month.feature_config.label_horizon_days),
+                                     min_points=request.min_reason_points),
+                                 worklists=worklists)
             manifest = write_run_folder(
                 request.out, ws.root, outputs, timer,
                 _manifest(request, registered, month_name, month, news, previous, counts, drift, warnings),

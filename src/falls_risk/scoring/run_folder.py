@@ -6,7 +6,8 @@ risk list where the next run's ``clear_abandoned_work`` removes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -19,14 +20,17 @@ from falls_risk.catalog import (
     EXPLANATIONS,
     RISERS,
     RISK_LIST,
+    RISK_LIST_NOTES,
     RUN_FEATURES,
     RUN_SUMMARY,
     SCORES,
+    WORKLIST,
     write_private_csv,
 )
 from falls_risk.scoring.manifest import RunManifest, StageTimer, hash_files, output_hash
 from falls_risk.scoring.since_last_run import SinceLastRun
 from falls_risk.scoring.summary import render_summary, summary_data
+from falls_risk.worklist import page_name
 from falls_risk.workspace import atomic_path
 
 
@@ -42,6 +46,9 @@ class RunOutputs:
     drift: pd.DataFrame
     # The label horizon the model predicts over (what "risk" means on the summary page).
     horizon_days: int
+    # The risk list's header notes, and team (local authority) -> its worklist page.
+    risk_list_notes: str = ""
+    worklists: Mapping[str, str] = field(default_factory=dict)
 
 
 def write_run_folder(
@@ -54,6 +61,10 @@ def write_run_folder(
         with timer.stage("outputs"):
             staged.mkdir(mode=0o750)
             write_private_csv(outputs.risk_list, RISK_LIST.path(staged))
+            if outputs.risk_list_notes:
+                RISK_LIST_NOTES.save(staged, outputs.risk_list_notes)
+            for team, page in sorted(outputs.worklists.items()):
+                WORKLIST.save(staged, page, team=page_name(team))
             for artefact, frame in (
                 (SCORES, outputs.scores),
                 (EXPLANATIONS, outputs.explanations),
