@@ -274,7 +274,7 @@ def run_scoring(
                                  risk_list_notes=wording.risk_list_notes(
                                      horizon=horizon_text(month.feature_config.label_horizon_days),
                                      min_points=request.min_reason_points),
-                                 worklists=worklists)
+                                 worklists=worklists, drift_reference=registered.model.reference_ or None)
             manifest = write_run_folder(
                 request.out, ws.root, outputs, timer,
                 _manifest(request, registered, month_name, month, news, previous, counts, drift, warnings),

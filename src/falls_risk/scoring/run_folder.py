@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -49,6 +50,8 @@ class RunOutputs:
     # The risk list's header notes, and team (local authority) -> its worklist page.
     risk_list_notes: str = ""
     worklists: Mapping[str, str] = field(default_factory=dict)
+    # The model's drift reference (bins of each feature), for the summary's reference-vs-now charts.
+    drift_reference: Mapping[str, Any] | None = None
 
 
 def write_run_folder(
@@ -83,7 +86,8 @@ def write_run_folder(
         )
         summary = summary_data(manifest=manifest.to_dict(), scores=outputs.scores, drift=outputs.drift,
                                warnings=manifest.warnings, alerts=news.alerts, changes=news.changes,
-                               risers=news.risers, horizon_days=outputs.horizon_days)
+                               risers=news.risers, horizon_days=outputs.horizon_days,
+                               reference=outputs.drift_reference, features=outputs.features)
         RUN_SUMMARY.path(staged).write_text(render_summary(summary), encoding="utf-8")
         manifest.write_into(staged)
     return manifest
