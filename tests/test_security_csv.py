@@ -73,6 +73,7 @@ def test_risk_list_and_clerical_review_artefacts_are_written_neutralised(tmp_pat
     for artefact in (RISK_LIST, CLERICAL_REVIEW):
         path = artefact.save(tmp_path, frame)
         header, *rows = _cells(path)
+        assert header == ["forename", "surname"]
         assert rows == [["'=1+1", "'@A1"], ["Ann", "Smith"]], artefact.key
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
