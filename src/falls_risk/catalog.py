@@ -300,7 +300,7 @@ RUN_SUMMARY = TextArtefact(
     mentioned_by=("falls_risk.scoring.drift", "falls_risk.demo"),
 )
 RUN_MANIFEST = JsonArtefact(
-    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety",),
+    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety", "falls_risk.scoring.ledger"),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
 )
 
