@@ -109,3 +109,28 @@ def write_text(text: str, target: str | os.PathLike[str]) -> Path:
 
 def write_json(data: Any, target: str | os.PathLike[str]) -> Path:
     return write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", target)
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def private_temp_dir(root: str | os.PathLike[str], stage: str) -> Path:
+    """A fresh folder (mode 0700) inside ``root`` for one run of ``stage``'s temporary files
+    (DuckDB's spill files hold whatever the stage holds: NHS numbers, names). Never the system
+    temporary folder, which nothing sweeps; folders left by runs that died are removed here.
+    The caller removes its folder when done."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = f".{stage}-tmp-"
+    for stale in root.glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root))  # mkdtemp: mode 0700
