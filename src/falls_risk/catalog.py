@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from falls_risk.errors import WorkspaceError
+from falls_risk.spreadsheet import neutralise_frame
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet, write_text
 
 Base = Workspace | str | os.PathLike[str]
@@ -162,10 +163,12 @@ class FolderArtefact(Artefact):
 
 
 def write_private_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as CSV readable by the owner only (mode 0600 from creation)."""
+    """Write ``frame`` as CSV readable by the owner only (mode 0600 from creation), every text cell
+    a spreadsheet would run as a formula neutralised (:mod:`falls_risk.spreadsheet`)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False)
+        # CRLF rows (RFC 4180): a value holding a lone carriage return is then quoted, not split.
+        neutralise_frame(frame).to_csv(handle, index=False, lineterminator="\r\n")
     os.chmod(path, 0o600)
     return path
 
@@ -297,7 +300,7 @@ RUN_SUMMARY = TextArtefact(
     mentioned_by=("falls_risk.scoring.drift", "falls_risk.demo"),
 )
 RUN_MANIFEST = JsonArtefact(
-    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety",),
+    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety", "falls_risk.scoring.ledger"),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
 )
 

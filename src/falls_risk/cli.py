@@ -7,6 +7,7 @@ line shows the traceback instead. Bad usage exits 2.
 
 from __future__ import annotations
 
+import errno
 import sys
 from datetime import date
 from pathlib import Path
@@ -167,6 +168,24 @@ def score(
     print_result(run_scoring(request))
 
 
+ledger_app = typer.Typer(help="The scoring ledger of a runs folder.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    runs_dir: Annotated[Path, typer.Argument(help="The runs folder (the parent of each month's run folder).")],
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="The key file scoring used; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Check the ledger's keyed hash chain and every month folder against it (exit 1 at the first problem)."""
+    from falls_risk.scoring.ledger import verify_runs_dir
+
+    for line in verify_runs_dir(runs_dir, key_file):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 @app.command()
 def link(
     workspace: WorkspaceOpt,
@@ -322,6 +341,19 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         console.print("Interrupted; earlier outputs are intact.")
         return 130
+    except OSError as exc:
+        if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        console.print(f"[bold red]Error:[/] the disk is full{where}. Free some space (or point the output "
+                      "elsewhere) and run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
+    except MemoryError:
+        if debug:
+            raise
+        console.print("[bold red]Error:[/] out of memory. Close other programs or run on a machine with more "
+                      "memory, then run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
     return 0
 
 
