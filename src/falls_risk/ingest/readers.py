@@ -290,6 +290,7 @@ def _first_ragged_line(path: Path, encoding: str, delimiter: str) -> tuple[int, 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
+        refuse_duplicate_header(path, _clean_header(pq.read_schema(path).names))
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise ExtractError(f"{path}: cannot be read as Parquet ({exc}). Re-export the file.") from None
