@@ -66,7 +66,8 @@ def ingest(
     extract_dir: Annotated[Path, typer.Argument(help="Folder holding one file per source.")],
     workspace: WorkspaceOpt,
     mapping: Annotated[
-        Path | None, typer.Option(help="Mapping YAML: per-source renames, date formats, value maps.")
+        list[Path] | None,
+        typer.Option(help="Mapping YAML: per-source renames, date formats, value maps (may be given again)."),
     ] = None,
     extract_date: Annotated[
         str | None,
@@ -86,7 +87,7 @@ def ingest(
     from falls_risk.ingest import run_ingest
 
     run_ingest(
-        extract_dir, workspace, mapping=mapping, extract_date=_parse_date(extract_date, "--extract-date"),
+        extract_dir, workspace, mapping=mapping or None, extract_date=_parse_date(extract_date, "--extract-date"),
         config=load_pipeline_config(config).ingest, accept_quarantine=accept_quarantine,
     )
 

@@ -50,7 +50,7 @@ def _as_text(value: Any) -> str:
     # YAML reads 1 as an int and true as a bool; a mapping means the text as written.
     if isinstance(value, bool):
         return "true" if value else "false"
-    if value is None:
+    if value is None or value == "":
         raise ValueError("a value map entry cannot be empty")
     return str(value)
 
@@ -267,7 +267,8 @@ def load_mapping(path: str | Path | None) -> Mapping:
         return EMPTY_MAPPING
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # Every scalar as the text written: a code 01 stays "01" (YAML would read 1), Y stays "Y".
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.BaseLoader) or {}
     except FileNotFoundError:
         raise MappingError(f"{path}: mapping file not found. Check the path.") from None
     except UnicodeDecodeError:
@@ -284,3 +285,24 @@ def load_mapping(path: str | Path | None) -> Mapping:
         ) from None
     check_against_contract(mapping, str(path))
     return mapping
+
+
+def load_mappings(paths: str | Path | list[str | Path] | tuple[str | Path, ...] | None) -> Mapping:
+    """One mapping from several files (``--mapping pedw.yaml --mapping wast.yaml``): each file's
+    defaults apply to its own sources only, and no source may be mapped twice."""
+    if paths is None or isinstance(paths, str | Path):
+        return load_mapping(paths)
+    if len(paths) == 1:
+        return load_mapping(paths[0])
+    sources: dict[str, SourceMapping] = {}
+    origin: dict[str, str] = {}
+    for path in paths:
+        mapping = load_mapping(path)
+        for name in mapping.sources:
+            if name in sources:
+                raise MappingError(
+                    f"{path}: sources.{name} is also mapped in {origin[name]}. Map each source in one file."
+                )
+            sources[name] = mapping.for_source(name)
+            origin[name] = str(path)
+    return Mapping(description="; ".join(str(p) for p in paths), sources=sources)

@@ -388,7 +388,9 @@ def _read_excel(
     if mapping.sheet is not None:
         chosen = []
         for sheet in mapping.sheet:
-            name = names[sheet] if isinstance(sheet, int) and 0 <= sheet < len(names) else sheet
+            # A mapping's text "2" names sheet "2" if there is one, else the third sheet.
+            position = int(sheet) if str(sheet).isdigit() and str(sheet) not in sheets else None
+            name = names[position] if position is not None and position < len(names) else sheet
             if name not in sheets:
                 raise ExtractError(
                     f"{path}: Worksheet named {sheet!r} not found (the workbook has: {', '.join(map(repr, names))}). "

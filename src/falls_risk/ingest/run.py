@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ from falls_risk.config import IngestConfig
 from falls_risk.contract import FILE_SUFFIXES, SOURCES
 from falls_risk.errors import ExtractError, FallsRiskError, MappingError, format_examples
 from falls_risk.ingest import checks
-from falls_risk.ingest.mapping import Mapping, SourceMapping, load_mapping
+from falls_risk.ingest.mapping import Mapping, SourceMapping, load_mappings
 from falls_risk.ingest.readers import HeaderTest, ReadSource, SourceFile, locate, read_source, sha256
 from falls_risk.ingest.summary import IngestSummary, SourceSummary, print_summary
 from falls_risk.ingest.validate import NormalisedSource, ValidatedSource, normalise_source, validate_source
@@ -216,7 +217,7 @@ def run_ingest(
     extract_dir: str | os.PathLike[str],
     workspace: str | os.PathLike[str],
     *,
-    mapping: str | os.PathLike[str] | Mapping | None = None,
+    mapping: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | Mapping | None = None,
     extract_date: dt.date | None = None,
     config: IngestConfig | None = None,
     accept_quarantine: bool = False,
@@ -233,8 +234,13 @@ def run_ingest(
     extract_dir = Path(extract_dir)
     config = config or IngestConfig()
     ws = Workspace(workspace)
-    mapping_obj = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
-    mapping_label = None if mapping is None or isinstance(mapping, Mapping) else str(mapping)
+    mapping_obj = mapping if isinstance(mapping, Mapping) else load_mappings(mapping)
+    if mapping is None or isinstance(mapping, Mapping):
+        mapping_label = None
+    elif isinstance(mapping, str | os.PathLike):
+        mapping_label = str(mapping)
+    else:
+        mapping_label = ", ".join(str(m) for m in mapping)
     if not extract_dir.is_dir():
         raise ExtractError(f"{extract_dir}: extract folder not found. Check the path.")
     if extract_date is not None and extract_date > dt.date.today():
