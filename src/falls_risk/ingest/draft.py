@@ -43,7 +43,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "forename": ("first_name", "firstname", "given_name", "forenames", "patient_forename"),
     "surname": ("last_name", "lastname", "family_name", "patient_surname"),
     "date_of_birth": ("dob", "birth_date", "birthdate", "patient_dob", "date_birth"),
-    "sex": ("gender", "patient_sex", "sex_code", "gender_code"),
+    "sex": ("gender", "gndr", "sex_code", "gender_code", "person_stated_gender"),
     "postcode": ("post_code", "pcode", "patient_postcode", "postcode_of_usual_address"),
     "address_line": ("address", "address_1", "address1", "street", "address_line_1"),
     "lsoa_code": ("lsoa", "lsoa11", "lsoa_2011", "lsoa11cd", "lsoa_cd"),
@@ -55,7 +55,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "spell_id": ("spell_no", "spell_number", "prov_spell_num", "provider_spell_number"),
     "admission_date": ("admit_date", "adm_date", "admidate", "spell_start_date", "admit_dt"),
     "discharge_date": ("disch_date", "disdate", "dis_date", "spell_end_date", "disch_dt"),
-    "admission_method": ("admimeth", "adm_method", "admit_method", "admission_method_code", "adm_meth"),
+    "admission_method": ("admimeth", "adm_method", "admit_method", "admis_mthd", "adm_meth", "admission_mthd"),
     "diagnoses": ("diag", "diagnosis", "diag_codes", "icd10", "icd10_codes", "diag_4_concat"),
     "attendance_id": ("attendance_no", "attendance_number", "att_id", "ed_attendance_id", "attendance_identifier"),
     "arrival_time": ("arrival_datetime", "arrival_date_time", "arrival_dt", "arr_time"),
@@ -96,12 +96,18 @@ def snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.casefold()).strip("_")
 
 
+def _bare(key: str) -> str:
+    """Without the words exports add around a field name: ``patient_``, ``res_``, ``_cd``, ``_code``."""
+    key = re.sub(r"^(patient|pat|res|client|person)_", "", key)
+    return re.sub(r"_(cd|code|flag|value)$", "", key)
+
+
 def match_score(header: str, column: str) -> float:
     key = snake(header)
     names = (column, *SYNONYMS.get(column, ()))
-    if key in names:
+    if key in names or _bare(key) in names:
         return 1.0
-    return max(difflib.SequenceMatcher(None, key, n).ratio() for n in names)
+    return max(difflib.SequenceMatcher(None, k, n).ratio() for n in names for k in {key, _bare(key)})
 
 
 @dataclass
@@ -110,7 +116,7 @@ class SourceDraft:
     files: list[FileProfile]
     renames: dict[str, str] = field(default_factory=dict)  # export column -> contract column
     combine: dict[str, tuple[str, str]] = field(default_factory=dict)
-    date_formats: dict[str, str] = field(default_factory=dict)
+    date_formats: dict[str, list[str]] = field(default_factory=dict)
     value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     missing_required: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -175,7 +181,9 @@ def _value_map(kind: Kind, column: str, vocabulary: tuple[str, ...], values: lis
             # PEDW / HES admission method codes: 1x elective, 2x emergency, the rest other.
             target = {"1": "elective", "2": "emergency"}.get(code[0], "other")
         else:
-            close = difflib.get_close_matches(code, vocabulary, n=1, cutoff=0.75)
+            # "breathing_problems" -> breathing, "falls" -> fall: a contract word it starts with, else the nearest.
+            starts = sorted((v for v in vocabulary if code.startswith(v)), key=len, reverse=True)
+            close = starts or difflib.get_close_matches(code, vocabulary, n=1, cutoff=0.75)
             target = close[0] if close else TODO
         if target != code and not (kind is Kind.SEX and target == value):
             mapping[value] = target
@@ -187,7 +195,8 @@ def _draft_source(source: str, files: list[FileProfile]) -> SourceDraft:
     draft = SourceDraft(source, files)
     first = files[0]
     by_name = {c.name: c for c in first.columns}
-    draft.renames = {h: c for h, c in _assign(first.header, source).items() if h != c}
+    assigned_all = _assign(first.header, source)
+    draft.renames = {h: assigned_all[h] for h in first.header if h in assigned_all and assigned_all[h] != h}
     assigned = {**{c: c for c in first.header if c in contract.column_names}, **draft.renames}
     contract_to_header = {c: h for h, c in assigned.items()}
     # A datetime held as a date column and a time column.
@@ -205,7 +214,8 @@ def _draft_source(source: str, files: list[FileProfile]) -> SourceDraft:
                 draft.renames.pop(header, None)
                 contract_to_header.pop(col.name)
             draft.combine[col.name] = (dates[0].name, times[0].name)
-            draft.date_formats[col.name] = f"{_uk_first(dates[0].date_formats)} {times[0].time_formats[0]}"
+            date_format = dates[0].first_format("date")[0]
+            draft.date_formats[col.name] = [f"{date_format} {t}" for t in times[0].first_format("time")]
     for col in contract.columns:
         header = contract_to_header.get(col.name)
         if header is None:
@@ -214,11 +224,11 @@ def _draft_source(source: str, files: list[FileProfile]) -> SourceDraft:
             continue
         profile = by_name[header]
         if col.kind is Kind.DATE and profile.date_formats and ISO_DATE not in profile.date_formats:
-            draft.date_formats[col.name] = _uk_first(profile.date_formats)
+            draft.date_formats[col.name] = profile.first_format("date")
         elif col.kind is Kind.DATETIME and profile.datetime_formats and not set(ISO_DATETIMES) & set(
             profile.datetime_formats
         ):
-            draft.date_formats[col.name] = _uk_first(profile.datetime_formats)
+            draft.date_formats[col.name] = profile.first_format("datetime")
         if col.kind in (Kind.SEX, Kind.CODE, Kind.BOOL):
             vocabulary = col.vocabulary or (("true", "false") if col.kind is Kind.BOOL else ())
             seen = [c for f in files for c in f.columns if c.name == header]
@@ -231,15 +241,10 @@ def _draft_source(source: str, files: list[FileProfile]) -> SourceDraft:
                     draft.notes.append(f"{header}: values read from some of the files only; check the others")
             elif profile.distinct:
                 draft.notes.append(
-                    f"{header}: more than a few distinct values; map those that are not "
-                    f"{'/'.join(vocabulary)} under value_maps.{col.name}"
+                    f"{header}: its values are not shown (too many, or each seen once); map those that are "
+                    f"not {'/'.join(vocabulary)} under value_maps.{col.name}"
                 )
     return draft
-
-
-def _uk_first(formats: list[str]) -> str:
-    """Day first where a value reads both ways (01/02/2024): UK exports write day first."""
-    return formats[0]
 
 
 def _glob_for(files: list[FileProfile], all_names: list[str]) -> str | list[str]:
@@ -293,6 +298,14 @@ def render_yaml(draft: Draft, today: dt.date) -> str:
     all_names = [f.path.name for f in draft.profile.files]
     for source, sd in draft.sources.items():
         first = sd.files[0]
+        canonical = len(sd.files) == 1 and first.sheet is None and first.path.name.lower() in {
+            f"{source}.csv", f"{source}.parquet"
+        }
+        if canonical and first.delimiter in (None, ",") and first.encoding in (None, "utf-8", "utf-8-sig") and not (
+            sd.renames or sd.combine or sd.date_formats or sd.value_maps or sd.missing_required or sd.notes
+        ):
+            lines.append(f"  # {source}: {first.path.name} is read as the contract describes; nothing to map")
+            continue
         lines.append(f"  {source}:")
         file_value = _glob_for(sd.files, all_names)
         if isinstance(file_value, list):
@@ -314,8 +327,11 @@ def render_yaml(draft: Draft, today: dt.date) -> str:
             lines.append("    combine:")
             lines.extend(f"      {c}: [{q(d)}, {q(t)}]" for c, (d, t) in sd.combine.items())
         if sd.date_formats:
-            lines.append("    date_formats:")
-            lines.extend(f"      {c}: {q(f)}" for c, f in sd.date_formats.items())
+            lines.append("    date_formats:  # day first: UK exports write 01/02/2024 for 1 February")
+            lines.extend(
+                f"      {c}: {q(f[0]) if len(f) == 1 else '[' + ', '.join(q(x) for x in f) + ']'}"
+                for c, f in sd.date_formats.items()
+            )
         if sd.value_maps:
             lines.append("    value_maps:")
             for col, m in sd.value_maps.items():

@@ -55,11 +55,18 @@ class ColumnProfile:
     datetime_formats: list[str] = field(default_factory=list)
     time_formats: list[str] = field(default_factory=list)
     all_numeric: bool = False
+    covers: list[str] = field(default_factory=list)  # formats that read every value only together
 
     @property
     def formats_text(self) -> str:
         kinds = [("date", self.date_formats), ("datetime", self.datetime_formats), ("time", self.time_formats)]
         return "; ".join(f"{kind} {' or '.join(f)}" for kind, f in kinds if f)
+
+    def first_format(self, kind: str) -> list[str]:
+        """The formats to declare: the first of several that each read everything (day-first
+        before month-first), or every one of a set that reads the values together."""
+        formats = getattr(self, f"{kind}_formats")
+        return formats[:1] if formats and _reads_all(self, formats[0]) else list(formats)
 
 
 @dataclass
@@ -104,10 +111,23 @@ def detect_encoding(path: Path) -> str:
 
 
 def _formats_reading_all(values: pd.Series, candidates: tuple[str, ...]) -> list[str]:
-    return [
-        fmt for fmt in candidates
-        if pd.to_datetime(values, format=fmt, errors="coerce").notna().all()
-    ]
+    """The formats that each read every value; else the few that together do (``08:31:10`` and
+    ``23:59`` in one column), in the order to try them; else none."""
+    parsed = {fmt: pd.to_datetime(values, format=fmt, errors="coerce").notna() for fmt in candidates}
+    each = [fmt for fmt, ok in parsed.items() if ok.all()]
+    if each:
+        return each
+    cover: list[str] = []
+    read = pd.Series(False, index=values.index)
+    for fmt, ok in parsed.items():
+        if (ok & ~read).any() and len(cover) < 3:
+            cover.append(fmt)
+            read |= ok
+    return cover if read.all() else []
+
+
+def _reads_all(profile: ColumnProfile, fmt: str) -> bool:
+    return fmt not in profile.covers
 
 
 def looks_identifying(name: str) -> bool:
@@ -130,6 +150,10 @@ def profile_column(name: str, values: pd.Series) -> ColumnProfile:
         if not profile.time_formats:
             profile.date_formats = _formats_reading_all(probe, DATE_FORMATS)
             profile.datetime_formats = _formats_reading_all(probe, DATETIME_FORMATS)
+    for kind in ("date", "datetime", "time"):
+        formats = getattr(profile, f"{kind}_formats")
+        if len(formats) > 1 and not pd.to_datetime(probe, format=formats[0], errors="coerce").notna().all():
+            profile.covers.extend(formats)
     dated = profile.date_formats or profile.datetime_formats or profile.time_formats
     if (
         not dated
