@@ -28,38 +28,52 @@ EXAMPLE_ROWS = 5
 TOP_REASONS = 3
 
 
-def event_dates(normalised: dict[str, NormalisedSource]) -> pd.DataFrame:
-    """``source``, ``row_number``, ``day`` of every dated event of the extract."""
-    frames = []
-    for name, norm in normalised.items():
-        column = norm.source.event_date_column
-        if column is None or len(norm.frame) == 0:
+def _event_days(norm: NormalisedSource) -> np.ndarray | None:
+    column = norm.source.event_date_column
+    if column is None or len(norm.frame) == 0:
+        return None
+    return norm.frame[column].to_numpy(dtype="datetime64[s]").astype("datetime64[D]")
+
+
+def day_counts(normalised: dict[str, NormalisedSource]) -> pd.Series:
+    """How many events fall on each day, over every source (a few thousand days, whatever the rows)."""
+    counts: list[pd.Series] = []
+    for norm in normalised.values():
+        days = _event_days(norm)
+        if days is None:
             continue
-        days = norm.frame[column].to_numpy(dtype="datetime64[s]").astype("datetime64[D]")
-        present = ~np.isnat(days)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "source": name,
-                    "row_number": np.flatnonzero(present) + 1,
-                    "day": days[present],
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame({"source": [], "row_number": [], "day": []})
-    out = pd.concat(frames, ignore_index=True)
-    out["day"] = pd.to_datetime(out["day"]).dt.date
-    return out
+        days = days[~np.isnat(days)]
+        unique, n = np.unique(days, return_counts=True)
+        counts.append(pd.Series(n, index=unique))
+    if not counts:
+        return pd.Series([], dtype="int64")
+    return pd.concat(counts).groupby(level=0).sum().sort_index()
 
 
-def bulk_end(events: pd.DataFrame) -> dt.date | None:
+def bulk_end(counts: pd.Series) -> dt.date | None:
     """The date by which 99% of the extract's events happened (an actual event date); None
     for an extract too small to say."""
-    if len(events) < BULK_MIN_EVENTS:
+    total = int(counts.sum())
+    if total < BULK_MIN_EVENTS:
         return None
-    days = np.sort(pd.to_datetime(events["day"]).to_numpy(dtype="datetime64[D]"))
-    return pd.Timestamp(days[int(np.floor(BULK_QUANTILE * (len(days) - 1)))]).date()
+    k = int(np.floor(BULK_QUANTILE * (total - 1)))
+    position = int(np.searchsorted(counts.cumsum().to_numpy(), k, side="right"))
+    return pd.Timestamp(counts.index[position]).date()
+
+
+def rows_after(normalised: dict[str, NormalisedSource], day: dt.date) -> pd.DataFrame:
+    """``source``, ``row_number``, ``day`` of the events dated after ``day`` (few, when asked)."""
+    limit = np.datetime64(day, "D")
+    frames = []
+    for name, norm in normalised.items():
+        days = _event_days(norm)
+        if days is None:
+            continue
+        late = np.flatnonzero(~np.isnat(days) & (days > limit))
+        frames.append(pd.DataFrame({"source": name, "row_number": late + 1, "day": days[late]}))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"source": [], "row_number": [], "day": []})
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    return out
 
 
 def name_rows(rows: pd.DataFrame, reads: dict[str, ReadSource], files: dict[str, SourceFile]) -> str:

@@ -141,22 +141,22 @@ def _choose_extract_date(
                 "Pass the day the agencies took the extract."
             )
         return given, "given with --extract-date"
-    events = checks.event_dates(normalised)
-    if events.empty:
+    counts = checks.day_counts(normalised)
+    if counts.empty:
         raise ExtractError(
             "The extract has no valid event dates to take the extract date from. "
             "Pass --extract-date YYYY-MM-DD."
         )
-    latest = events["day"].max()
-    bulk = checks.bulk_end(events)
+    latest = pd.Timestamp(counts.index[-1]).date()
+    bulk = checks.bulk_end(counts)
     if latest > today:
-        late, why = events[events["day"] > today], f"after today ({today})"
+        late, why = checks.rows_after(normalised, today), f"after today ({today})"
     elif bulk is not None and (latest - bulk).days > config.max_days_past_bulk:
-        late = events[events["day"] > bulk + dt.timedelta(days=config.max_days_past_bulk)]
+        late = checks.rows_after(normalised, bulk + dt.timedelta(days=config.max_days_past_bulk))
         why = (f"more than {config.max_days_past_bulk} days after the bulk of the data "
                f"(99% of event dates are on or before {bulk})")
     else:
-        source = events.loc[events["day"].idxmax(), "source"]
+        source = checks.rows_after(normalised, latest - dt.timedelta(days=1))["source"].iloc[0]
         return latest, f"latest event date in the extract ({source}.{SOURCES[source].event_date_column})"
     named = checks.name_rows(late, reads, files)
     raise ExtractError(
