@@ -67,19 +67,43 @@ def ingest(
     extract_dir: Annotated[Path, typer.Argument(help="Folder holding one file per source.")],
     workspace: WorkspaceOpt,
     mapping: Annotated[
-        Path | None, typer.Option(help="Mapping YAML: per-source renames, date formats, value maps.")
+        list[Path] | None,
+        typer.Option(help="Mapping YAML: per-source renames, date formats, value maps (may be given again)."),
     ] = None,
     extract_date: Annotated[
         str | None,
         typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date in it."),
     ] = None,
+    config: ConfigOpt = None,
+    accept_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--accept-quarantine",
+            help="Go on although a source has more rows quarantined than allowed (recorded in the summary).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and normalise an extract into the workspace; quarantine bad rows with reasons."""
+    from falls_risk.config import load_pipeline_config
     from falls_risk.ingest import run_ingest
 
     run_ingest(
-        extract_dir, workspace, mapping=mapping, extract_date=_parse_date(extract_date, "--extract-date")
+        extract_dir, workspace, mapping=mapping or None, extract_date=_parse_date(extract_date, "--extract-date"),
+        config=load_pipeline_config(config).ingest, accept_quarantine=accept_quarantine,
     )
+
+
+@app.command()
+def inspect(
+    extract_dir: Annotated[Path, typer.Argument(help="An agency's extract folder, as it was sent.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write a draft mapping YAML here for a person to finish.")
+    ] = None,
+) -> None:
+    """Profile each file of an extract folder (encoding, delimiter, columns, values, date formats)."""
+    from falls_risk.ingest.inspect import inspect_extract
+
+    inspect_extract(extract_dir, out=out)
 
 
 @app.command()
