@@ -168,6 +168,10 @@ def score(
         bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
     config: ConfigOpt = None,
+    min_reason_points: Annotated[
+        float, typer.Option("--min-reason-points", min=0.0,
+                            help="Show only reasons moving risk by at least this many percentage points.")
+    ] = 0.5,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
@@ -188,6 +192,7 @@ def score(
         key_file=key_file,
         keep_work=keep_work,
         config=load_pipeline_config(config),
+        min_reason_points=min_reason_points,
     )
     print_result(run_scoring(request))
 
