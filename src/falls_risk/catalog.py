@@ -260,7 +260,7 @@ RISK_LIST = PrivateCsvArtefact(
     mentioned_by=("falls_risk.scoring.run", "falls_risk.demo"),
 )
 SCORES = ParquetArtefact(
-    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
+    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.actions.summary"),
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
@@ -299,6 +299,17 @@ RUN_SUMMARY = TextArtefact(
 RUN_MANIFEST = JsonArtefact(
     "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety",),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
+)
+
+# -- what teams did, and how the model does as outcomes mature -------------------------------------
+ACTIONS_LEDGER = TextArtefact(
+    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger",),
+    "actions import", "Append-only, hash-chained imports of what teams did (pseudonymised; no notes).",
+)
+ACTIONS_QUARANTINE = PrivateCsvArtefact(
+    "actions_quarantine", "actions_quarantine/{sequence}.csv", Root.RUNS, "falls_risk.actions.importer",
+    ("people (the team that fixes and re-sends the rows)",),
+    "actions import", "An actions import's rejected rows: raw values, row_number and reasons.", identifiable=True,
 )
 
 # -- the commissioners' report --------------------------------------------------------------------
@@ -341,6 +352,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     EVENTS, FEATURE_TABLE, FEATURE_PARTITION, FEATURES_MANIFEST,
     LEDGER, SCORING_WORK, RISK_LIST, SCORES, EXPLANATIONS, RUN_FEATURES, ALERTS, ALERT_EVENTS_SEEN, CHANGES,
     RISERS, DRIFT, RUN_SUMMARY, RUN_MANIFEST,
+    ACTIONS_LEDGER, ACTIONS_QUARANTINE,
     MODEL_REPORT, MODEL_REPORT_SUMMARY,
     TRUTH_RECORD_PERSON, TRUTH_PEOPLE, TRUTH_FALL_ADMISSIONS, TRUTH_MONTHLY_HAZARD,
 )

@@ -302,6 +302,35 @@ def report(
     )
 
 
+actions_app = typer.Typer(help="What teams did with the list: import actions files, summarise them.",
+                          no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+RunsOpt = Annotated[Path, typer.Option("--runs", help="The runs folder (every month's run and the ledger).")]
+
+
+@actions_app.command("import")
+def actions_import(
+    file: Annotated[Path, typer.Argument(help="Actions file (CSV, Parquet or Excel): nhs_number, action_date, action.")],
+    runs: RunsOpt,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Validate an actions file, quarantine bad rows with reasons, append the rest to the actions ledger."""
+    from falls_risk.actions import import_actions
+
+    for line in import_actions(file, runs, key_file=key_file).lines():
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@actions_app.command("summary")
+def actions_summary(runs: RunsOpt) -> None:
+    """Per month and team: people listed, with an action, acted on, and by which action (<5 for 1-4)."""
+    from falls_risk.actions.report import print_summary
+
+    print_summary(runs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
