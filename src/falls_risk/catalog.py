@@ -40,6 +40,7 @@ class Root(StrEnum):
     RUNS = "RUNS"  # the folder holding every monthly run (the ledger lives here)
     REPORT = "REPORT"  # the commissioners' report folder (falls-risk report --out)
     TRUTH = "TRUTH"  # a synthetic world's ground truth (falls-risk synth --out DIR: DIR/truth)
+    MONITOR = "MONITOR"  # the monitoring folder (falls-risk monitor --out)
 
 
 def _base_path(base: Base) -> Path:
@@ -193,7 +194,7 @@ INGEST_SUMMARY = JsonArtefact(
     mentioned_by=("falls_risk.ingest.run",),
 )
 LINKAGE_MODEL = JsonArtefact(
-    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month"),
+    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month", "falls_risk.monitor.outcomes"),
     "link", "The trained Splink model (settings with m and u), reused by later runs.",
     mentioned_by=("falls_risk.cli",),
 )
@@ -312,6 +313,15 @@ ACTIONS_QUARANTINE = PrivateCsvArtefact(
     "actions import", "An actions import's rejected rows: raw values, row_number and reasons.", identifiable=True,
 )
 
+MONITOR_JSON = JsonArtefact(
+    "monitor_json", "monitor.json", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, audit)", "tests"),
+    "monitor", "Every scored month against its outcomes: counts, AUROC, calibration, subgroups, by action.",
+)
+MONITOR_PAGE = TextArtefact(
+    "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
+    "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
+)
+
 # -- the commissioners' report --------------------------------------------------------------------
 MODEL_REPORT = TextArtefact(
     "model_report", "model_report.html", Root.REPORT, "falls_risk.reporting.report", ("commissioners",),
@@ -352,7 +362,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     EVENTS, FEATURE_TABLE, FEATURE_PARTITION, FEATURES_MANIFEST,
     LEDGER, SCORING_WORK, RISK_LIST, SCORES, EXPLANATIONS, RUN_FEATURES, ALERTS, ALERT_EVENTS_SEEN, CHANGES,
     RISERS, DRIFT, RUN_SUMMARY, RUN_MANIFEST,
-    ACTIONS_LEDGER, ACTIONS_QUARANTINE,
+    ACTIONS_LEDGER, ACTIONS_QUARANTINE, MONITOR_JSON, MONITOR_PAGE,
     MODEL_REPORT, MODEL_REPORT_SUMMARY,
     TRUTH_RECORD_PERSON, TRUTH_PEOPLE, TRUTH_FALL_ADMISSIONS, TRUTH_MONTHLY_HAZARD,
 )

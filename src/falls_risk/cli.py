@@ -331,6 +331,36 @@ def actions_summary(runs: RunsOpt) -> None:
     print_summary(runs)
 
 
+@app.command()
+def monitor(
+    extract: Annotated[Path, typer.Option("--extract", help="The latest agency extract (its outcomes are linked to every run).")],
+    runs: RunsOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder for monitor.html and monitor.json.")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI of the scored models.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the latest run's model.")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=20, help="Bootstrap resamples for the 95% intervals.")] = 200,
+    config: ConfigOpt = None,
+) -> None:
+    """How the model performs in use: every past run against the latest extract's outcomes."""
+    from falls_risk.config import load_pipeline_config
+    from falls_risk.monitor import MonitorRequest, print_result, run_monitor
+
+    print_result(run_monitor(MonitorRequest(
+        extract, runs, out, tracking_uri=tracking_uri, mapping=mapping,
+        extract_date=_parse_date(extract_date, "--extract-date"), key_file=key_file, linkage_model=linkage_model,
+        config=load_pipeline_config(config), n_bootstrap=bootstrap,
+    )))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
