@@ -316,10 +316,12 @@ ACTIONS_QUARANTINE = PrivateCsvArtefact(
 MONITOR_JSON = JsonArtefact(
     "monitor_json", "monitor.json", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, audit)", "tests"),
     "monitor", "Every scored month against its outcomes: counts, AUROC, calibration, subgroups, by action.",
+    mentioned_by=("falls_risk.cli",),
 )
 MONITOR_PAGE = TextArtefact(
     "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
     "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
+    mentioned_by=("falls_risk.cli",),
 )
 
 # -- the commissioners' report --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, REVIEW_DECISIONS
+from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, MONITOR_JSON, MONITOR_PAGE, REVIEW_DECISIONS
 from falls_risk.errors import FallsRiskError
 from falls_risk.progress import console
 
@@ -335,7 +335,7 @@ def actions_summary(runs: RunsOpt) -> None:
 def monitor(
     extract: Annotated[Path, typer.Option("--extract", help="The latest agency extract (its outcomes are linked to every run).")],
     runs: RunsOpt,
-    out: Annotated[Path, typer.Option("--out", help="Folder for monitor.html and monitor.json.")],
+    out: Annotated[Path, typer.Option("--out", help=f"Folder for {MONITOR_PAGE.file_name} and {MONITOR_JSON.file_name}.")],
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI of the scored models.")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
     extract_date: Annotated[
