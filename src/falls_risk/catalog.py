@@ -41,6 +41,7 @@ class Root(StrEnum):
     RUNS = "RUNS"  # the folder holding every monthly run (the ledger lives here)
     REPORT = "REPORT"  # the commissioners' report folder (falls-risk report --out)
     TRUTH = "TRUTH"  # a synthetic world's ground truth (falls-risk synth --out DIR: DIR/truth)
+    MONITOR = "MONITOR"  # the monitoring folder (falls-risk monitor --out)
 
 
 def _base_path(base: Base) -> Path:
@@ -213,7 +214,7 @@ INGEST_SUMMARY = JsonArtefact(
     mentioned_by=("falls_risk.ingest.run",),
 )
 LINKAGE_MODEL = JsonArtefact(
-    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month"),
+    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month", "falls_risk.monitor.outcomes"),
     "link", "The trained Splink model (settings with m and u), reused by later runs.",
     mentioned_by=("falls_risk.cli",),
 )
@@ -223,7 +224,7 @@ REVIEW_DECISIONS = PrivateCsvArtefact(
     mentioned_by=("falls_risk.cli",),
 )
 LINKAGE_SUMMARY = JsonArtefact(
-    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary", ("falls_risk.modelling.record",),
+    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary", ("falls_risk.linkage.pipeline", "falls_risk.modelling.record"),
     "link", "LinkageSummary: threshold, spine size, links per source and method, timings.",
 )
 LINKED = ParquetArtefact(
@@ -289,7 +290,7 @@ WORKLIST = PrivateTextArtefact(
     identifiable=True,
 )
 SCORES = ParquetArtefact(
-    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
+    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.actions.summary"),
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
@@ -328,6 +329,28 @@ RUN_SUMMARY = TextArtefact(
 RUN_MANIFEST = JsonArtefact(
     "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety", "falls_risk.scoring.ledger"),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
+)
+
+# -- what teams did, and how the model does as outcomes mature -------------------------------------
+ACTIONS_LEDGER = TextArtefact(
+    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger",),
+    "actions import", "Append-only, hash-chained imports of what teams did (pseudonymised; no notes).",
+)
+ACTIONS_QUARANTINE = PrivateCsvArtefact(
+    "actions_quarantine", "actions_quarantine/{sequence}.csv", Root.RUNS, "falls_risk.actions.importer",
+    ("people (the team that fixes and re-sends the rows)",),
+    "actions import", "An actions import's rejected rows: raw values, row_number and reasons.", identifiable=True,
+)
+
+MONITOR_JSON = JsonArtefact(
+    "monitor_json", "monitor.json", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, audit)", "tests"),
+    "monitor", "Every scored month against its outcomes: counts, AUROC, calibration, subgroups, by action.",
+    mentioned_by=("falls_risk.cli",),
+)
+MONITOR_PAGE = TextArtefact(
+    "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
+    "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
+    mentioned_by=("falls_risk.cli",),
 )
 
 # -- the commissioners' report --------------------------------------------------------------------
@@ -370,6 +393,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     EVENTS, FEATURE_TABLE, FEATURE_PARTITION, FEATURES_MANIFEST,
     LEDGER, SCORING_WORK, RISK_LIST, RISK_LIST_NOTES, WORKLIST, SCORES, EXPLANATIONS, RUN_FEATURES, ALERTS, ALERT_EVENTS_SEEN, CHANGES,
     RISERS, DRIFT, RUN_SUMMARY, RUN_MANIFEST,
+    ACTIONS_LEDGER, ACTIONS_QUARANTINE, MONITOR_JSON, MONITOR_PAGE,
     MODEL_REPORT, MODEL_REPORT_SUMMARY,
     TRUTH_RECORD_PERSON, TRUTH_PEOPLE, TRUTH_FALL_ADMISSIONS, TRUTH_MONTHLY_HAZARD,
 )

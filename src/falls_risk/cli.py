@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, REVIEW_DECISIONS
+from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, MONITOR_JSON, MONITOR_PAGE, REVIEW_DECISIONS
 from falls_risk.errors import FallsRiskError
 from falls_risk.progress import console
 
@@ -348,6 +348,65 @@ def report(
         model, workspace, out, tracking_uri=tracking_uri, people_per_month=people_per_month,
         explain_rows=explain_rows, ablation=ablation,
     )
+
+
+actions_app = typer.Typer(help="What teams did with the list: import actions files, summarise them.",
+                          no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+RunsOpt = Annotated[Path, typer.Option("--runs", help="The runs folder (every month's run and the ledger).")]
+
+
+@actions_app.command("import")
+def actions_import(
+    file: Annotated[Path, typer.Argument(help="Actions file (CSV, Parquet or Excel): nhs_number, action_date, action.")],
+    runs: RunsOpt,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Validate an actions file, quarantine bad rows with reasons, append the rest to the actions ledger."""
+    from falls_risk.actions import import_actions
+
+    for line in import_actions(file, runs, key_file=key_file).lines():
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@actions_app.command("summary")
+def actions_summary(runs: RunsOpt) -> None:
+    """Per month and team: people listed, with an action, acted on, and by which action (<5 for 1-4)."""
+    from falls_risk.actions.report import print_summary
+
+    print_summary(runs)
+
+
+@app.command()
+def monitor(
+    extract: Annotated[Path, typer.Option("--extract", help="The latest agency extract (its outcomes are linked to every run).")],
+    runs: RunsOpt,
+    out: Annotated[Path, typer.Option("--out", help=f"Folder for {MONITOR_PAGE.file_name} and {MONITOR_JSON.file_name}.")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI of the scored models.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the latest run's model.")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=20, help="Bootstrap resamples for the 95% intervals.")] = 200,
+    config: ConfigOpt = None,
+) -> None:
+    """How the model performs in use: every past run against the latest extract's outcomes."""
+    from falls_risk.config import load_pipeline_config
+    from falls_risk.monitor import MonitorRequest, print_result, run_monitor
+
+    print_result(run_monitor(MonitorRequest(
+        extract, runs, out, tracking_uri=tracking_uri, mapping=mapping,
+        extract_date=_parse_date(extract_date, "--extract-date"), key_file=key_file, linkage_model=linkage_model,
+        config=load_pipeline_config(config), n_bootstrap=bootstrap,
+    )))
 
 
 def main(argv: list[str] | None = None) -> int:
