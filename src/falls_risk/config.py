@@ -9,7 +9,7 @@ stage).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -86,9 +86,24 @@ class FeatureConfig(StrictModel):
         return value
 
 
+class SparkConfig(StrictModel):
+    """The Spark session for ``engine: spark`` (falls_risk.engines.session). Local mode by default;
+    on a cluster set ``master`` (or leave it to spark-submit / Databricks: ``master: null``)."""
+
+    master: str | None = "local[2]"
+    # Few shuffle partitions: the default 200 costs more in task overhead than it saves below 10^7 rows.
+    shuffle_partitions: int = Field(4, gt=0)
+    driver_memory: str = Field("2g", pattern=r"^\d+[mMgG]$")
+    # Anything else, passed as given (e.g. {"spark.executor.memory": "8g"}).
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class PipelineConfig(StrictModel):
     linkage: LinkageConfig = LinkageConfig()
     features: FeatureConfig = FeatureConfig()
+    # The engine that runs linkage, features and scoring; DuckDB on one machine, Spark on a cluster.
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkConfig = SparkConfig()
 
 
 def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:
