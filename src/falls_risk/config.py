@@ -9,11 +9,12 @@ stage).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from falls_risk.engines import Engine
 from falls_risk.errors import ConfigError
 
 
@@ -102,7 +103,7 @@ class PipelineConfig(StrictModel):
     linkage: LinkageConfig = LinkageConfig()
     features: FeatureConfig = FeatureConfig()
     # The engine that runs linkage, features and scoring; DuckDB on one machine, Spark on a cluster.
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    engine: Engine = "duckdb"
     spark: SparkConfig = SparkConfig()
 
 

@@ -68,6 +68,7 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
     if not java_available():
         raise EngineError(JAVA_HINT)
     try:
+        from pyspark.errors import PySparkException
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is a dependency
         raise EngineError("PySpark is not installed: run `make setup`.") from None
@@ -76,7 +77,7 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
-    except Exception as exc:  # the JVM failed to start: its message is the useful part
+    except (PySparkException, OSError) as exc:  # the JVM failed to start: its message says why
         raise EngineError(f"Spark could not start ({exc}). {JAVA_HINT}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
