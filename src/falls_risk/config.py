@@ -126,8 +126,15 @@ def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:
         raise ConfigError(f"{path}: {problems}. Fix these keys and re-run.") from None
 
 
-def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
-    return PipelineConfig() if path is None else load_yaml_model(path, PipelineConfig)
+def load_pipeline_config(path: str | Path | None, engine: str | None = None) -> PipelineConfig:
+    """The pipeline config from ``path`` (defaults otherwise); ``engine`` (``--engine``) overrides its engine."""
+    config = PipelineConfig() if path is None else load_yaml_model(path, PipelineConfig)
+    if engine is None:
+        return config
+    try:
+        return PipelineConfig.model_validate(config.model_dump() | {"engine": engine})
+    except ValidationError:
+        raise ConfigError(f"--engine {engine!r}: expected duckdb or spark.") from None
 
 
 # --- Experiments (modelling stage: `falls-risk train experiments/X.yaml`) --------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from typing import TYPE_CHECKING
 
 from falls_risk.config import SparkConfig
@@ -54,6 +55,8 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     if config.master and config.master.startswith("local"):
         settings |= {
             "spark.master": config.master,
+            # mapInPandas workers run this interpreter (falls_risk and LightGBM importable).
+            "spark.pyspark.python": sys.executable,
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
         }

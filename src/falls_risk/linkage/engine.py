@@ -1,8 +1,9 @@
 """The one class that runs the Splink model built in :mod:`falls_risk.linkage.model`.
 
-``SplinkModel`` registers the prepared records and spine on a DuckDB connection, trains (u by
-random sampling, m by expectation maximisation) or loads a saved model, predicts candidate pairs,
-and hands out the parameter tables and charts for the report.
+``SplinkModel`` registers the prepared records and spine on a DuckDB connection (or, given a
+Spark session, on Spark through Splink's ``SparkAPI``: the same settings, comparisons and saved
+model), trains (u by random sampling, m by expectation maximisation) or loads a saved model,
+predicts candidate pairs, and hands out the parameter tables and charts for the report.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -22,6 +23,9 @@ from splink import DuckDBAPI, Linker
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import model as model_spec
 from falls_risk.workspace import write_text
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 RECORDS_TABLE = "link_records"
 SPINE_TABLE = "link_spine"
@@ -80,9 +84,12 @@ class SplinkModel:
         records: pd.DataFrame,
         spine: pd.DataFrame,
         settings: Any,
+        *,
+        spark: SparkSession | None = None,
     ) -> None:
         logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
-        self._db = DuckDBAPI(connection=con)
+        self._spark = spark
+        self._db = DuckDBAPI(connection=con) if spark is None else _spark_api(spark)
         self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
         self._spine = self._db.register(comparison_arrow(spine), dataset_display_name=SPINE_TABLE)
         self.linker = Linker([self._records, self._spine], settings, log_level=None)
@@ -113,9 +120,7 @@ class SplinkModel:
     def predict(self, floor: float) -> pd.DataFrame:
         """Candidate pairs with probability >= ``floor``: record_uid, spine_uid, match_probability."""
         predictions = self.linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-        table = predictions.physical_name
-        rows = self._db.duckdb_con.sql(
-            f"""
+        query = f"""
             SELECT
                 CASE WHEN source_dataset_l = '{RECORDS_TABLE}' THEN unique_id_l ELSE unique_id_r END
                     AS record_uid,
@@ -123,9 +128,12 @@ class SplinkModel:
                     AS spine_uid,
                 match_probability,
                 match_weight
-            FROM {table}
+            FROM {predictions.physical_name}
             """
-        ).df()
+        if self._spark is None:
+            rows = self._db.duckdb_con.sql(query).df()
+        else:
+            rows = self._spark.sql(query).toArrow().to_pandas()
         predictions.drop_table_from_database_and_remove_from_cache()
         return rows
 
@@ -142,6 +150,14 @@ class SplinkModel:
             "match_weights": charts.match_weights_chart().chart_dict,
             "m_u_parameters": charts.m_u_parameters_chart().chart_dict,
         }
+
+
+def _spark_api(spark: SparkSession) -> Any:
+    """Splink's SparkAPI on ``spark``; intermediate tables persisted (cached) rather than written
+    to a checkpoint folder, which a local session does not have."""
+    from splink import SparkAPI
+
+    return SparkAPI(spark_session=spark, break_lineage_method="persist")
 
 
 def load_saved_settings(path: Path) -> dict[str, Any]:

@@ -8,8 +8,9 @@ reasons in plain language. ``score_people`` does both for a library user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,15 +68,22 @@ def _check_features(model: FallsRiskModel, features: pd.DataFrame) -> None:
 
 
 def tier_population(
-    model: FallsRiskModel, features: pd.DataFrame, policy: TierPolicy, *, groups: pd.Series | None = None
+    model: FallsRiskModel,
+    features: pd.DataFrame,
+    policy: TierPolicy,
+    *,
+    groups: pd.Series | None = None,
+    predict: Callable[[FallsRiskModel, pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Calibrated probability, rank and tier for every row of ``features`` (one per person).
 
     ``groups`` (aligned with ``features``) gives each person's local authority when tiers are per
-    local authority.
+    local authority. ``predict`` computes the probabilities elsewhere (on Spark:
+    ``scoring.on_spark.predict_on_spark``); by default the model predicts here.
     """
     _check_features(model, features)
-    probability = np.asarray(model.predict_proba(features), dtype=float).reshape(-1)
+    raw = model.predict_proba(features) if predict is None else predict(model, features)
+    probability = np.asarray(raw, dtype=float).reshape(-1)
     if len(probability) != len(features) or not np.isfinite(probability).all():
         raise ScoringError("The model returned missing or non-finite probabilities; check the model and features.")
     scores = pd.DataFrame({"person_key": features["person_key"].to_numpy(), "probability": probability})
@@ -92,14 +100,16 @@ def explain_people(
     people: Iterable[str] = (),
     *,
     top_n: int = 3,
+    backend: Any = "auto",
 ) -> ScoredPopulation:
     """Explain the flagged tier and ``people`` (e.g. those with alerts): their full SHAP vectors and
     reasons; the rest are scored but not explained, because exact Tree SHAP costs far more than a
-    prediction."""
+    prediction. ``backend``: the contributions backend (``falls_risk.explain``; on Spark
+    ``scoring.on_spark.SparkContributions``)."""
     wanted = set(scores.loc[scores["tier"] == HIGH, "person_key"]) | (set(people) & set(scores["person_key"]))
     chosen = features[features["person_key"].isin(wanted)]
     frame = chosen.set_index("person_key")
-    explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n)
+    explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n, backend=backend)
     reasons = explanation.reasons_text(top_n)
     # The explanation recomputes the probability; it must be the one we tiered on.
     check = scores.set_index("person_key").loc[explanation.probability.index, "probability"]
