@@ -18,3 +18,7 @@ def spark():
     from falls_risk.engines.session import spark_session
 
     return spark_session()
+
+
+# The scoring parity test scores with the scoring tests' small LightGBM model.
+from tests.scoring.conftest import registry_specs, synthetic_model  # noqa: F401
