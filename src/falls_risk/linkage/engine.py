@@ -90,6 +90,8 @@ class SplinkModel:
         logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
         self._spark = spark
         self._db = DuckDBAPI(connection=con) if spark is None else _spark_api(spark)
+        if isinstance(settings, dict):
+            settings = settings_for_dialect(settings, "duckdb" if spark is None else "spark")
         self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
         self._spine = self._db.register(comparison_arrow(spine), dataset_display_name=SPINE_TABLE)
         self.linker = Linker([self._records, self._spine], settings, log_level=None)
@@ -158,6 +160,35 @@ def _spark_api(spark: SparkSession) -> Any:
     from splink import SparkAPI
 
     return SparkAPI(spark_session=spark, break_lineage_method="persist")
+
+
+def settings_for_dialect(saved: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A saved model's trained parameters on comparisons rendered for ``dialect`` by Splink.
+
+    A saved model's SQL is in the dialect it was trained on, and Splink runs it unchanged on
+    another backend; SQLGlot's transpilation of it is wrong (``list_intersect`` stays DuckDB's,
+    ``jaro_winkler`` becomes a function Spark lacks). So the comparisons are rebuilt from this
+    code for ``dialect`` and every level takes its m, u and term-frequency settings from the saved
+    model, level by level, checked by label: the same model on either engine.
+    """
+    if saved.get("sql_dialect", dialect) == dialect:
+        return saved
+    fresh = model_spec.build_settings(float(saved["probability_two_random_records_match"])).create_settings_dict(
+        dialect
+    )
+    for built, trained in zip(fresh["comparisons"], saved["comparisons"], strict=True):
+        levels = [(lv.get("label_for_charts"), tr.get("label_for_charts"))
+                  for lv, tr in zip(built["comparison_levels"], trained["comparison_levels"], strict=False)]
+        if len(built["comparison_levels"]) != len(trained["comparison_levels"]) or any(a != b for a, b in levels):
+            raise LinkageError(
+                f"The saved Splink model's comparison {trained.get('output_column_name')!r} has levels "
+                f"{[b for _, b in levels]}, but this version of falls-risk builds {[a for a, _ in levels]}. "
+                "Run `falls-risk link --retrain` to train a model that fits."
+            )
+        for level, trained_level in zip(built["comparison_levels"], trained["comparison_levels"], strict=True):
+            level.update({k: v for k, v in trained_level.items() if k != "sql_condition"})
+    kept = {k: v for k, v in saved.items() if k not in ("comparisons", "blocking_rules_to_generate_predictions")}
+    return fresh | kept | {"sql_dialect": dialect}
 
 
 def load_saved_settings(path: Path) -> dict[str, Any]:
