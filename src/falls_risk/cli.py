@@ -35,6 +35,10 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="Pipeline config YAML (linkage, features); defaults apply otherwise."),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Query engine: duckdb (one machine) or spark; default: the config's (duckdb)."),
+]
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -117,13 +121,15 @@ def features(
         ),
     ],
     config: ConfigOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Build the event table and point-in-time features + labels for each index date."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.features import build_features, parse_index_dates
 
     dates = parse_index_dates(index_dates)
-    build_features(workspace, dates, config=load_pipeline_config(config).features)
+    pipeline = load_pipeline_config(config, engine)
+    build_features(workspace, dates, config=pipeline.features, engine=pipeline.engine, spark_config=pipeline.spark)
 
 
 @app.command("data-dictionary")
@@ -172,6 +178,7 @@ def score(
         float, typer.Option("--min-reason-points", min=0.0,
                             help="Show only reasons moving risk by at least this many percentage points.")
     ] = 0.5,
+    engine: EngineOpt = None,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
@@ -191,7 +198,7 @@ def score(
         linkage_model=linkage_model,
         key_file=key_file,
         keep_work=keep_work,
-        config=load_pipeline_config(config),
+        config=load_pipeline_config(config, engine),
         min_reason_points=min_reason_points,
     )
     print_result(run_scoring(request))
@@ -240,15 +247,19 @@ def link(
             help=f"Clerical-review decisions CSV; default WS/{REVIEW_DECISIONS.template} if present.",
         ),
     ] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Link every record to one person of the population spine (NHS number, then Splink) and pseudonymise."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.linkage import load_secret, run_linkage
 
     secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
+    pipeline = load_pipeline_config(config, engine)
     run_linkage(
         workspace,
-        config=load_pipeline_config(config).linkage,
+        config=pipeline.linkage,
+        engine=pipeline.engine,
+        spark_config=pipeline.spark,
         secret=secret,
         retrain=retrain,
         model_path=model,

@@ -21,8 +21,10 @@ from falls_risk.catalog import (
     POPULATION,
     REVIEW_DECISIONS,
 )
-from falls_risk.config import LinkageConfig
+from falls_risk.config import LinkageConfig, SparkConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
+from falls_risk.engines import Engine
+from falls_risk.engines.session import spark_session
 from falls_risk.errors import LinkageError, WorkspaceError
 from falls_risk.identity import key_fingerprint, keyed_hash
 from falls_risk.linkage import assign, prepare, review
@@ -83,6 +85,8 @@ def run_linkage(
     model_path: Path | None = None,
     decisions_path: Path | None = None,
     progress: bool = True,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> LinkageSummary:
     """Link every record of every person source to one person of the spine, or leave it unlinked.
 
@@ -156,7 +160,9 @@ def run_linkage(
             )
             splink_model = None
             if len(identities):
-                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings)
+                # Splink (training, prediction) on the engine asked for; the rest runs on DuckDB.
+                spark = spark_session(spark_config) if engine == "spark" else None
+                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings, spark=spark)
                 if trained:
                     if len(identities) < 50:
                         raise LinkageError(
