@@ -97,11 +97,23 @@ class SplinkModel:
         self.trained = False
 
     def train(self, *, max_pairs: int, seed: int) -> SplinkModel:
-        """u from random record-spine pairs; m from EM over each training blocking rule."""
-        training = self.linker.training
-        training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        for rule in model_spec.training_blocking_rules():
-            training.estimate_parameters_using_expectation_maximisation(rule)
+        """u from random record-spine pairs; m from EM over each training blocking rule.
+
+        Every random step is seeded, and training runs on one DuckDB thread: DuckDB's seeded
+        sample (``REPEATABLE``) repeats only single-threaded, and EM's sums over many threads add
+        up in varying order. So the same extract gives the same model, and the same links.
+        EM starts from the comparisons' fixed default m values.
+        """
+        con = self._db.duckdb_con
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        con.execute("SET threads = 1")
+        try:
+            training = self.linker.training
+            training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+            for rule in model_spec.training_blocking_rules():
+                training.estimate_parameters_using_expectation_maximisation(rule)
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
         floored = model_spec.floor_m_probabilities(self.settings_dict())
         self.linker = Linker([self._records, self._spine], floored, log_level=None)
         self.trained = True
