@@ -91,7 +91,7 @@ class NotifyResult:
             f"({a.merged_after_sending:,} into ones already sent), {a.repeated:,} already notified."),
             f"Outbox: {len(self.written)} file(s) written; waiting for the daily cap: "
             + (", ".join(f"{t} {n:,}" for t, n in sorted(self.waiting.items())) or "none") + ".",
-            "Channels: " + (", ".join(f"{ch} {n:,} sent" for ch, n in sorted(self.sent.items())) or "none configured")
+            "Channels: " + (", ".join(f"{ch} {n:,} sent" for ch, n in sorted(self.sent.items())) or "nothing to send")
             + ("; failed (retried later): " + ", ".join(f"{ch} {n:,}" for ch, n in sorted(self.failed.items()))
                if self.failed else "") + f"; {self.pending:,} waiting for a retry.",
         ]
