@@ -420,6 +420,69 @@ def monitor(
     )))
 
 
+# --- falls-risk notify (the notification service; docs/notify.md) ---------------------------------
+notify_app = typer.Typer(help="Tell the right team within a day when someone at risk has an event.",
+                         no_args_is_help=False)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.callback(invoke_without_command=True)
+def notify(
+    ctx: typer.Context,
+    extract: Annotated[
+        Path | None, typer.Option("--extract", help="The delivery: the spine plus the new records of any sources.")
+    ] = None,
+    runs: Annotated[Path | None, typer.Option("--runs", help="The runs folder (monthly runs and the ledger).")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the delivery (as for ingest).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Notify config YAML: tiers, events, caps, teams' channels.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the latest run's model.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or ./mlflow.db.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Notify the teams of one delivery: link it, find who is at risk, write the outbox, send."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if extract is None or runs is None:
+        raise typer.BadParameter("give --extract DELIVERY_DIR and --runs RUNS_DIR", param_hint="--extract/--runs")
+    from falls_risk.notify import NotifyRequest, load_notify_config, run_notify
+
+    run_notify(NotifyRequest(extract, runs, config=load_notify_config(config), mapping=mapping,
+                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file),
+               progress=True)
+
+
+@notify_app.command("ack")
+def notify_ack(
+    notification_id: Annotated[str, typer.Argument(help="The notification_id, as in the outbox CSV.")],
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges it.")],
+    runs: RunsOpt = Path("runs"),
+    note: Annotated[str | None, typer.Option("--note", help="What was done or decided.")] = None,
+) -> None:
+    """Record that a team has seen and acted on a notification (it closes; a new event opens another)."""
+    from falls_risk.notify.status import acknowledge
+
+    acknowledge(runs, notification_id, by, note)
+
+
+@notify_app.command("status")
+def notify_status(
+    runs: RunsOpt = Path("runs"),
+    team: Annotated[str | None, typer.Option("--team", help="One local authority's team only.")] = None,
+) -> None:
+    """Notifications by team and status, the latest ones, and deliveries waiting for a retry."""
+    from falls_risk.notify.status import print_status
+
+    print_status(runs, team)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
