@@ -6,7 +6,7 @@ risk list where the next run's ``clear_abandoned_work`` removes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -55,10 +55,13 @@ class RunOutputs:
 
 
 def write_run_folder(
-    out: Path, staging_dir: Path, outputs: RunOutputs, timer: StageTimer, manifest: RunManifest
+    out: Path, staging_dir: Path, outputs: RunOutputs, timer: StageTimer, manifest: RunManifest,
+    before_commit: Callable[[RunManifest], None] | None = None,
 ) -> RunManifest:
     """Write ``outputs`` and ``manifest`` (completed with the result files' hashes and the run's
-    timings) to ``out`` atomically. Returns the manifest written."""
+    timings) to ``out`` atomically. Returns the manifest written. ``before_commit(manifest)`` runs
+    once everything is staged, just before the folder is put in place (the ledger's write-ahead
+    entry); if it raises, nothing is put in place."""
     news = outputs.news
     with atomic_path(out, staging_dir=staging_dir) as staged:
         with timer.stage("outputs"):
@@ -90,4 +93,6 @@ def write_run_folder(
                                reference=outputs.drift_reference, features=outputs.features)
         RUN_SUMMARY.path(staged).write_text(render_summary(summary), encoding="utf-8")
         manifest.write_into(staged)
+        if before_commit is not None:
+            before_commit(manifest)
     return manifest
