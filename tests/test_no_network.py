@@ -22,6 +22,30 @@ from tests.audit_child import offending
 from tests.identifiers import scan
 
 REPO = Path(__file__).resolve().parents[1]
+# What MLflow takes as "telemetry off" besides its own variable (CI, pytest): a child run without
+# them shows what the package itself does, not what this test setup does.
+NOT_INHERITED = {"MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "MLFLOW_TRACKING_URI", "PYTEST_CURRENT_TEST", "CI",
+                 "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILDKITE", "TF_BUILD", "CIRCLECI", "TRAVIS"}
+
+
+def _plain_env(**extra: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED} | extra
+
+
+def _telemetry(code: str) -> str:
+    probe = ("from mlflow.telemetry.utils import is_telemetry_disabled\n"
+             "from mlflow.telemetry.client import get_telemetry_client\n"
+             "print(is_telemetry_disabled(), get_telemetry_client() is None)")
+    out = subprocess.run([sys.executable, "-c", code + "\n" + probe], env=_plain_env(), capture_output=True,
+                         text=True, check=True, timeout=300, cwd=REPO)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_the_package_turns_mlflow_telemetry_off_itself():
+    """Without the test setup's variable: MLflow alone would send telemetry; importing falls-risk
+    (here through the CLI) turns it off before MLflow starts a client."""
+    assert _telemetry("import mlflow") == "False False"  # the control: on by default
+    assert _telemetry("import falls_risk.cli, mlflow") == "True True"
 
 
 def test_the_judge_flags_remote_connections_and_lookups():
@@ -80,8 +104,7 @@ def test_the_cli_chain_makes_no_network_call_and_writes_no_identifier_outside_th
     ]
     (tmp_path / "commands.json").write_text(json.dumps(commands))
     report = tmp_path / "report.json"
-    env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_DISABLE_TELEMETRY", "MLFLOW_TRACKING_URI"}}
-    env |= {"HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path), "NO_COLOR": "1"}
+    env = _plain_env(HOME=str(tmp_path / "home"), TMPDIR=str(tmp_path), NO_COLOR="1")
     child = subprocess.run(
         [sys.executable, str(REPO / "tests" / "audit_child.py"), str(report), str(tmp_path / "commands.json")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800, check=False,
