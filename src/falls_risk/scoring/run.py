@@ -18,17 +18,21 @@ from typing import Any
 
 import pandas as pd
 
+from falls_risk import worklist
 from falls_risk.catalog import INGESTED, RISK_LIST
+from falls_risk.config import horizon_text
+from falls_risk.features import wording
 from falls_risk.features.registry import REGISTRY_VERSION, feature_names
 from falls_risk.linkage.secret import load_secret
 from falls_risk.modelling.registered import RegisteredModel, load_registered
 from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
 from falls_risk.scoring.drift import drift_table, drift_warnings
+from falls_risk.scoring.facts import PersonFacts, person_facts
 from falls_risk.scoring.ledger import LedgerEntry
 from falls_risk.scoring.manifest import AlertPeriod, ModelUsed, PreviousRunRef, RunManifest, StageTimer
 from falls_risk.scoring.month import MonthInputs, build_month
-from falls_risk.scoring.outputs import build_risk_list, identities, reidentify
+from falls_risk.scoring.outputs import build_risk_list, guidance_columns, identities, reidentify
 from falls_risk.scoring.previous import PreviousRun
 from falls_risk.scoring.request import DEFAULT_MODEL_URI, ScoringRequest
 from falls_risk.scoring.risers import explain_rises
@@ -40,10 +44,11 @@ from falls_risk.scoring.safety import (
     check_month_folder,
     check_output_dir,
 )
-from falls_risk.scoring.score import ScoredPopulation, explain_people, tier_population
+from falls_risk.scoring.score import ScoredPopulation, explain_people, people_to_explain, tier_population
 from falls_risk.scoring.since_last_run import SinceLastRun, find_since_last_run
 from falls_risk.scoring.tiers import HIGH, PER_LOCAL_AUTHORITY
 from falls_risk.scoring.work import run_lock, working_folder
+from falls_risk.workspace import Workspace
 
 # The progress bar's steps.
 STEPS = ("Checks", "Loading model", "Ingest, linkage, events, features", "Scoring and explaining",
@@ -108,6 +113,31 @@ def _explain_news(
         return news, []
     risers, warnings = explain_rises(registered.model, news.risers, month.features, previous.features)
     return news.with_risers(risers), warnings
+
+
+def _facts(
+    month: MonthInputs, ws: Workspace, scores: pd.DataFrame, news: SinceLastRun, request: ScoringRequest
+) -> dict[str, PersonFacts]:
+    """The facts of everyone this run explains (and so names), from their own records."""
+    people = people_to_explain(scores, news.people_to_explain)
+    rows = month.features[month.features["person_key"].isin(people)]
+    return person_facts(rows, month.events_of(ws, people, request.as_of), as_of=request.as_of,
+                        min_match_probability=month.feature_config.min_match_probability)
+
+
+def _worklists(
+    request: ScoringRequest, month_name: str, scored: ScoredPopulation, facts: dict[str, PersonFacts],
+    news: SinceLastRun, named: pd.DataFrame, horizon: str,
+) -> dict[str, str]:
+    """Each team's worklist page (``named``: the risk list with person_key and identities)."""
+    contacts = worklist.last_contacts(request.root)
+    cards = worklist.build_cards(
+        named, reason_items=scored.reason_items, waterfalls=scored.waterfall,
+        base_probability=scored.base_probability, facts=facts, alerts=news.alerts, as_of=request.as_of,
+        contacts=contacts,
+    )
+    return worklist.render_worklists(named, cards, month=month_name, as_of=request.as_of, horizon=horizon,
+                                     min_points=request.min_reason_points, ledger_available=contacts is not None)
 
 
 def _counts(month: MonthInputs, scored: ScoredPopulation, news: SinceLastRun, risk_list: pd.DataFrame) -> dict:
@@ -178,6 +208,18 @@ def _ledger_entry(request: ScoringRequest, manifest: RunManifest) -> LedgerEntry
     )
 
 
+def _engine_scoring(request: ScoringRequest) -> tuple[Any, Any]:
+    """How to predict and explain on the request's engine: here (DuckDB runs), or per partition
+    on Spark (``scoring.on_spark``)."""
+    if request.config.engine != "spark":
+        return None, "auto"
+    from falls_risk.engines.session import spark_session
+    from falls_risk.scoring.on_spark import SparkContributions, predict_on_spark
+
+    spark = spark_session(request.config.spark)
+    return (lambda model, features: predict_on_spark(spark, model, features)), SparkContributions(spark)
+
+
 def run_scoring(
     request: ScoringRequest, *, model: RegisteredModel | None = None, progress: bool = True
 ) -> ScoringResult:
@@ -216,14 +258,18 @@ def run_scoring(
             warnings = list(month.warnings) + (list(previous.warnings) if previous else [])
 
             with timer.stage("scoring"):
+                predict, backend = _engine_scoring(request)
                 scores = tier_population(registered.model, month.features, request.policy,
-                                         groups=month.local_authority)
+                                         groups=month.local_authority, predict=predict)
                 news = find_since_last_run(
                     scores, previous, lambda since, until: month.events(ws, since, until), as_of=request.as_of,
                     min_match_probability=month.feature_config.min_match_probability, n_risers=request.n_risers,
                 )
+                facts = _facts(month, ws, scores, news, request)
                 scored = explain_people(registered.model, month.features, scores, request.policy,
-                                        news.people_to_explain, top_n=request.top_n)
+                                        news.people_to_explain, top_n=request.top_n,
+                                        min_points=request.min_reason_points, facts=facts, as_of=request.as_of,
+                                        backend=backend)
                 drift, drift_notes = _drift(registered, month, scored.scores)
                 warnings += drift_notes
             done(4)
@@ -233,14 +279,25 @@ def run_scoring(
                 warnings += riser_notes
                 listed = build_risk_list(scored.scores, alerts=news.alerts, risers=news.risers,
                                          entrants=news.entrants, leavers=news.leavers,
-                                         by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY)
-                risk_list = reidentify(listed, identities(INGESTED.path(ws, source="population"), secret))
+                                         by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY,
+                                         previous_scores=None if previous is None else previous.scores,
+                                         facts=facts)
+                people = identities(INGESTED.path(ws, source="population"), secret)
+                risk_list = reidentify(listed, people)
+                worklists = _worklists(request, month_name, scored, facts, news, listed.merge(people, on="person_key"),
+                                       horizon_text(month.feature_config.label_horizon_days))
             done(5)
 
             counts = _counts(month, scored, news, risk_list)
-            outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=scored.explanations,
+            explanations = scored.explanations.assign(
+                **guidance_columns(scored.explanations["person_key"], facts)[["suggested_actions", "case_finding"]])
+            outputs = RunOutputs(risk_list=risk_list, scores=scored.scores, explanations=explanations,
                                  features=month.features, news=news, drift=drift,
-                                 horizon_days=month.feature_config.label_horizon_days)
+                                 horizon_days=month.feature_config.label_horizon_days,
+                                 risk_list_notes=wording.risk_list_notes(
+                                     horizon=horizon_text(month.feature_config.label_horizon_days),
+                                     min_points=request.min_reason_points),
+                                 worklists=worklists, drift_reference=registered.model.reference_ or None)
             current = [e for e in ledger_mod.completed(entries) if e.get("month") == month_name]
             pending: dict[str, Any] = {}
 
