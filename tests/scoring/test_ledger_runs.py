@@ -146,6 +146,7 @@ def test_a_second_run_at_once_is_refused_while_the_first_holds_the_lock(runs, lo
     with run_lock(runs["root"], "2025-12"), pytest.raises(ScoringError, match="Another `falls-risk score` is running"):
         _december(runs, loaded)
     assert not (runs["root"] / "2025-12").exists()
+    assert list((runs["root"] / ".work").iterdir()) == []  # the lock file goes with the lock
 
 
 @pytest.mark.slow
@@ -171,6 +172,7 @@ def test_a_second_run_at_once_is_refused(runs, loaded):
     assert not (root / "2025-12").exists()
     _december(runs, loaded)  # the kernel released the dead holder's lock
     assert (root / "2025-12").is_dir()
+    assert list((root / ".work").iterdir()) == []  # neither a working folder nor the lock file is left
 
 
 def test_scoring_with_another_key_is_refused_with_the_fingerprint(runs, loaded, tmp_path):
