@@ -228,3 +228,12 @@ def test_a_real_kill_of_a_new_months_run_leaves_earlier_months_ledger_and_work_i
     assert not work.exists()
     assert [r["status"] for r in verify_runs(root)] == [COMPLETED, ABANDONED, COMPLETED]
     assert _snapshot(root / "2025-11") == november
+
+
+def test_score_refuses_a_ledger_that_does_not_verify(runs, loaded):
+    """A deleted ledger beside November's folder: December would re-fire every alert and lose
+    November's tier, so the run is refused before any work, naming the month."""
+    ledger_path(runs["root"]).unlink()
+    with pytest.raises(ScoringError, match="Month 2025-11 is missing from the ledger"):
+        _december(runs, loaded)
+    assert not (runs["root"] / "2025-12").exists()
