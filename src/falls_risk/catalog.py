@@ -267,7 +267,7 @@ FEATURES_MANIFEST = JsonArtefact(
 # -- monthly scoring ------------------------------------------------------------------------------
 LEDGER = TextArtefact(
     "ledger", "ledger.jsonl", Root.RUNS, "falls_risk.scoring.ledger", ("falls_risk.scoring.ledger",),
-    "score", "Append-only, hash-chained record of every scoring run.",
+    "score", "Append-only record of every scoring run: keyed (HMAC) hash chain, write-ahead pending and completed lines.",
     mentioned_by=("falls_risk.demo",),
 )
 SCORING_WORK = FolderArtefact(

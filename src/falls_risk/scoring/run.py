@@ -239,9 +239,9 @@ def run_scoring(
             check_key_file(request.key_file, root)
             secret = load_secret(request.key_file)
             stack.enter_context(run_lock(root, month_name))
-            entries = ledger_mod.verify_ledger(root, secret)
+            entries = ledger_mod.verify_runs(root, secret)
             if ledger_mod.resolve_pending(root, secret):
-                entries = ledger_mod.verify_ledger(root, secret)
+                entries = ledger_mod.verify_runs(root, secret)
             check_month_folder(entries, month_name, request.out)
             previous_entry = ledger_mod.previous_run(entries, month_name)
         done(1)
