@@ -158,16 +158,10 @@ def refuse_duplicate_header(label: object, names: Sequence[str]) -> None:
         )
 
 
-def read_source(file: SourceFile, mapping: SourceMapping, header_test: HeaderTest | None = None) -> pd.DataFrame:
-    """All columns as trimmed text; blank (or a mapping's null spelling) -> missing."""
-    return read_source_parts(file, mapping, header_test).frame
-
-
-def read_source_parts(
-    file: SourceFile, mapping: SourceMapping, header_test: HeaderTest | None = None
-) -> ReadSource:
-    """:func:`read_source`, and which rows came from which file or sheet. Several files (or
-    sheets) are stacked in order; they must have the same columns."""
+def read_source(file: SourceFile, mapping: SourceMapping, header_test: HeaderTest | None = None) -> ReadSource:
+    """All columns as trimmed text (``.frame``); blank (or a mapping's null spelling) -> missing.
+    Several files (or sheets) are stacked in order; they must have the same columns, and
+    ``.parts`` says which rows came from which."""
     frames: list[pd.DataFrame] = []
     result = ReadSource(frame=pd.DataFrame())
     for path in file.paths:

@@ -26,7 +26,7 @@ from falls_risk.contract import FILE_SUFFIXES, SOURCES
 from falls_risk.errors import ExtractError, FallsRiskError, MappingError, format_examples
 from falls_risk.ingest import checks
 from falls_risk.ingest.mapping import Mapping, SourceMapping, load_mappings
-from falls_risk.ingest.readers import HeaderTest, ReadSource, SourceFile, locate, read_source_parts, sha256
+from falls_risk.ingest.readers import HeaderTest, ReadSource, SourceFile, locate, read_source, sha256
 from falls_risk.ingest.summary import IngestSummary, SourceSummary, print_summary
 from falls_risk.ingest.validate import NormalisedSource, ValidatedSource, normalise_source, validate_source
 from falls_risk.progress import console, progress_bar
@@ -286,7 +286,7 @@ def run_ingest(
             try:
                 for path in file.paths:
                     hashes[path.name] = sha256(path)  # of the bytes read, recorded for provenance
-                read = read_source_parts(file, sm, has_source_header(name, sm))
+                read = read_source(file, sm, has_source_header(name, sm))
             except ExtractError as exc:
                 problems.append((ExtractError, str(exc).rstrip(".")))
                 bar.advance(task)
