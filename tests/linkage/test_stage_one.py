@@ -75,6 +75,12 @@ def test_a_number_whose_name_and_date_of_birth_disagree_goes_to_stage_two(tmp_pa
     assert out["demographics_disagree"].tolist() == [True, False]
 
 
+def test_a_spouses_number_with_sex_and_name_disagreeing_goes_to_stage_two(tmp_path: Path) -> None:
+    # William Davies's number on a record of a woman called Ann Jones, birth date missing.
+    out = run_stage_one(tmp_path, [record("4010232137", None, "F", forename="ann")])
+    assert out.loc[0, "stage1_status"] == "stage2"
+
+
 def test_a_placeholder_number_never_links_on_the_number(tmp_path: Path) -> None:
     # 0000000000 passes modulus 11; ingest's one rule refuses it, so stage 1 never sees it.
     out = run_stage_one(tmp_path, [record("0000000000", date(1940, 3, 7), "F")])

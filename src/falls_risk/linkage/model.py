@@ -7,6 +7,15 @@ now, Spark later). The one dialect-specific piece is therefore Splink's, not our
 
 Postcode and address are one comparison ("location"): older records carry the address a person
 had before moving, so "postcode and address both differ" is one piece of evidence, not two.
+
+Relatives share a household's surname and address, sometimes its forename: name and address
+alone must not outweigh a date of birth that disagrees by decades. So the date of birth is
+graded by how far apart it is, each level with its own floor on m (see
+:data:`M_FLOORS`), and a date 20 or more years apart is a prohibitive level (m fixed at
+:data:`IMPOSSIBLE_M`): no record whose stated age makes it impossible for the spine person
+ever links. A record carrying a valid NHS number that belongs to nobody in the spine is
+strong evidence against every spine candidate (level with m fixed at :data:`NHS_ELSEWHERE_M`).
+See docs/linkage.md for the reasoning and the figures.
 """
 
 from __future__ import annotations
@@ -40,9 +49,20 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "postcode_district",
     "previous_postcode",
     "address_key",
+    "nhs_elsewhere",
 )
 
-COMPARISON_NAMES: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "location")
+COMPARISON_NAMES: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "location", "nhs_number")
+
+# Years apart from which a date of birth cannot be the same person's (a son, a grandchild).
+IMPOSSIBLE_YEARS = 20
+# m of that level: no typing slip moves a birth year by decades in our data; 1e-15 is a
+# Bayes factor of about 2^-49, more than any agreement of name, sex and address can outweigh.
+IMPOSSIBLE_M = 1e-15
+# m of "the record's valid NHS number belongs to nobody in the spine": a true match carries a
+# valid number that is not its own only when a mis-keyed number passes the check by chance
+# (about 1 in 11 mis-keyings, which are under 1% of records).
+NHS_ELSEWHERE_M = 1e-3
 
 
 def forename_comparison() -> CustomComparison:
@@ -96,10 +116,18 @@ def surname_comparison() -> CustomComparison:
 def date_of_birth_comparison() -> CustomComparison:
     return CustomComparison(
         output_column_name="date_of_birth",
-        comparison_description="Date of birth: exact, day/month swapped, year off by one, partial",
+        comparison_description=(
+            "Date of birth: exact, day/month swapped, year off by one, partial, a 1 January placeholder, "
+            f"then by years apart ({IMPOSSIBLE_YEARS}+ years apart never links)"
+        ),
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob"),
+            # Before the partial levels: the same day and month 27 years apart is a son, not a slip.
+            cll.CustomLevel(
+                f"abs(dob_year_l - dob_year_r) >= {IMPOSSIBLE_YEARS}",
+                label_for_charts=f"{IMPOSSIBLE_YEARS} or more years apart (never the same person)",
+            ).configure(m_probability=IMPOSSIBLE_M, fix_m_probability=True),
             cll.CustomLevel(
                 "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
                 label_for_charts="Day and month swapped",
@@ -114,7 +142,12 @@ def date_of_birth_comparison() -> CustomComparison:
                 " OR (dob_month_l = dob_month_r AND dob_day_l = dob_day_r)",
                 label_for_charts="Two of day, month, year agree",
             ),
-            cll.ElseLevel(),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND ((dob_month_l = 1 AND dob_day_l = 1) OR (dob_month_r = 1 AND dob_day_r = 1))",
+                label_for_charts="Same year, 1 January on one side (only the year known)",
+            ),
+            cll.CustomLevel("abs(dob_year_l - dob_year_r) <= 5", label_for_charts="Within 5 years"),
+            cll.ElseLevel().configure(label_for_charts=f"6 to {IMPOSSIBLE_YEARS - 1} years apart"),
         ],
     )
 
@@ -159,6 +192,28 @@ def location_comparison() -> CustomComparison:
     )
 
 
+def nhs_number_comparison() -> CustomComparison:
+    """A record's valid NHS number that is nobody's in the spine: the record is most likely of
+    someone outside it (a relative, a visitor). Both m are fixed (EM sees too few such pairs
+    among matches to estimate them); u comes from random sampling like every other level."""
+    return CustomComparison(
+        output_column_name="nhs_number",
+        comparison_description="The record's valid NHS number belongs to nobody in the spine",
+        comparison_levels=[
+            cll.CustomLevel("nhs_elsewhere_l IS NOT NULL OR nhs_elsewhere_r IS NOT NULL").configure(
+                m_probability=NHS_ELSEWHERE_M,
+                fix_m_probability=True,
+                label_for_charts="Valid NHS number of someone outside the spine",
+            ),
+            cll.ElseLevel().configure(
+                m_probability=1 - NHS_ELSEWHERE_M,
+                fix_m_probability=True,
+                label_for_charts="No valid NHS number outside the spine",
+            ),
+        ],
+    )
+
+
 def comparisons() -> list[CustomComparison]:
     return [
         forename_comparison(),
@@ -166,6 +221,7 @@ def comparisons() -> list[CustomComparison]:
         date_of_birth_comparison(),
         sex_comparison(),
         location_comparison(),
+        nhs_number_comparison(),
     ]
 
 
@@ -209,18 +265,30 @@ def training_blocking_rules() -> list[Any]:
 
 
 # EM sets m to ~0 for a disagreement level it never saw among matches (e.g. sex recorded wrongly);
-# that would make one clerical slip an absolute veto, so m is floored here.
+# that would make one clerical slip an absolute veto, so m is floored. The floor is the evidence
+# a level can carry at most, so it is graded: a birth date years away is far rarer among true
+# matches than a wrong sex, and a floor as high as the others' would make it cheap (a relative
+# sharing name and address would then pass). Levels whose m is fixed keep it.
 MIN_M_PROBABILITY = 1e-3
+M_FLOORS: dict[tuple[str, str], float] = {
+    ("date_of_birth", "Within 5 years"): 1e-4,
+    ("date_of_birth", f"6 to {IMPOSSIBLE_YEARS - 1} years apart"): 1e-8,
+}
 
 
 def floor_m_probabilities(settings: dict[str, Any], floor: float = MIN_M_PROBABILITY) -> dict[str, Any]:
-    """A copy of a trained settings dict with every non-null level's m at least ``floor``."""
+    """A copy of a trained settings dict with every non-null, not fixed level's m at least its
+    floor (:data:`M_FLOORS`, else ``floor``)."""
     out = json.loads(json.dumps(settings))
     for comparison in out["comparisons"]:
+        name = comparison.get("output_column_name", "")
         for level in comparison["comparison_levels"]:
             m = level.get("m_probability")
-            if not level.get("is_null_level") and m is not None and m < floor:
-                level["m_probability"] = floor
+            if level.get("is_null_level") or level.get("fix_m_probability") or m is None:
+                continue
+            level_floor = M_FLOORS.get((name, level.get("label_for_charts", "")), floor)
+            if m < level_floor:
+                level["m_probability"] = level_floor
     return out
 
 
