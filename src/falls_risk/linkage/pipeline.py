@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,14 +16,17 @@ from falls_risk.catalog import (
     INGESTED,
     LINKAGE_MODEL,
     LINKAGE_REPORT,
+    LINKAGE_SUMMARY,
     LINKED,
     POPULATION,
     REVIEW_DECISIONS,
 )
-from falls_risk.config import LinkageConfig
+from falls_risk.config import LinkageConfig, SparkConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
-from falls_risk.errors import LinkageError
-from falls_risk.identity import keyed_hash
+from falls_risk.engines import Engine
+from falls_risk.engines.session import spark_session
+from falls_risk.errors import LinkageError, WorkspaceError
+from falls_risk.identity import key_fingerprint, keyed_hash
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
@@ -33,7 +35,7 @@ from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import load_secret
 from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, sql_path
+from falls_risk.workspace import Workspace, atomic_path, private_temp_dir, sql_path
 
 # Candidate pairs below this pairwise probability are dropped: their odds barely move the
 # record-level posterior (see assign.py).
@@ -85,6 +87,8 @@ def run_linkage(
     model_path: Path | None = None,
     decisions_path: Path | None = None,
     progress: bool = True,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> LinkageSummary:
     """Link every record of every person source to one person of the spine, or leave it unlinked.
 
@@ -98,6 +102,7 @@ def run_linkage(
     population = INGESTED.require(ws, source="population")
     if secret is None:
         secret = load_secret(workspace=ws.root)
+    check_same_key(ws, secret)
     saved_model = Path(model_path) if model_path is not None else LINKAGE_MODEL.path(ws)
     if model_path is not None and not saved_model.exists():
         raise LinkageError(
@@ -115,7 +120,9 @@ def run_linkage(
             "linkage config."
         )
 
-    temp_dir = Path(tempfile.mkdtemp(prefix="falls-risk-linkage-"))
+    # DuckDB spills the spine (NHS numbers, names) here: inside the workspace, mode 0700, never the
+    # system temporary folder; a killed run's folder is swept by the next.
+    temp_dir = private_temp_dir(ws.root, "link")
     con = connect(threads=config.threads, memory_limit=config.memory_limit, temp_directory=temp_dir)
     try:
         with progress_bar(disable=not progress) as bar:
@@ -156,7 +163,9 @@ def run_linkage(
             )
             splink_model = None
             if len(identities):
-                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings)
+                # Splink (training, prediction) on the engine asked for; the rest runs on DuckDB.
+                spark = spark_session(spark_config) if engine == "spark" else None
+                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings, spark=spark)
                 if trained:
                     if len(identities) < 50:
                         raise LinkageError(
@@ -260,6 +269,7 @@ def run_linkage(
                 review_pairs=int((review_table["decision"] == "").sum()),
                 seconds=round(time.perf_counter() - started, 1),
                 timings=dict(clock.laps),
+                key_fingerprint=key_fingerprint(secret),
             )
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
@@ -367,6 +377,23 @@ def _write_linked(
         # sex or name: not linked on the number, sent to the probabilistic stage instead.
         "nhs_number_contradicted": int(stats["nhs_number_contradicted"]),
     }
+
+
+def check_same_key(ws: Workspace, secret: bytes) -> None:
+    """Refuse to re-link a workspace with a secret other than the one its person keys were made with."""
+    if not LINKAGE_SUMMARY.exists(ws):
+        return
+    try:
+        recorded = LinkageSummary.read(ws).key_fingerprint
+    except WorkspaceError:
+        return  # an unreadable old record: linking writes it afresh
+    if recorded is not None and recorded != key_fingerprint(secret):
+        raise LinkageError(
+            f"{ws.root} was linked with the key whose fingerprint is {recorded[:12]}, but this key's is "
+            f"{key_fingerprint(secret)[:12]}. Use the key file (or FALLS_RISK_SECRET) it was linked with: person "
+            "keys, household keys and review decisions are tied to the key. To start over with a new key, use a "
+            "new workspace."
+        )
 
 
 def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population: Path, secret: bytes) -> None:
