@@ -10,8 +10,8 @@ had before moving, so "postcode and address both differ" is one piece of evidenc
 
 Relatives share a household's surname and address, sometimes its forename: name and address
 alone must not outweigh a date of birth that disagrees by decades. So the date of birth is
-graded by how far apart it is, each level with its own floor on m (see
-:data:`M_FLOORS`), and a date 20 or more years apart is a prohibitive level (m fixed at
+graded by how far apart it is, the levels years apart with m fixed (not learnt: EM mistakes
+relatives for matches), and a date 20 or more years apart is a prohibitive level (m fixed at
 :data:`IMPOSSIBLE_M`): no record whose stated age makes it impossible for the spine person
 ever links. A record carrying a valid NHS number that belongs to nobody in the spine is
 strong evidence against every spine candidate (level with m fixed at :data:`NHS_ELSEWHERE_M`).
@@ -59,6 +59,13 @@ IMPOSSIBLE_YEARS = 20
 # m of that level: no typing slip moves a birth year by decades in our data; 1e-15 is a
 # Bayes factor of about 2^-49, more than any agreement of name, sex and address can outweigh.
 IMPOSSIBLE_M = 1e-15
+# m of a birth date some years away, fixed rather than learnt: EM cannot tell a data-entry slip
+# from a relative (the pairs that train the birth date share forename, surname and postcode, and
+# so include fathers and sons), and learnt m ~ 0.001-0.003 for both levels on the harder world,
+# which let a son 18 years younger pass on name and address. No slip in the data we know moves a
+# year by 2-5 (m 1e-4) or by 6-19 years (m 1e-8) as often as that.
+WITHIN_FIVE_YEARS_M = 1e-4
+YEARS_APART_M = 1e-8
 # m of "the record's valid NHS number belongs to nobody in the spine": a true match carries a
 # valid number that is not its own only when a mis-keyed number passes the check by chance
 # (about 1 in 11 mis-keyings, which are under 1% of records).
@@ -146,8 +153,14 @@ def date_of_birth_comparison() -> CustomComparison:
                 "dob_year_l = dob_year_r AND ((dob_month_l = 1 AND dob_day_l = 1) OR (dob_month_r = 1 AND dob_day_r = 1))",
                 label_for_charts="Same year, 1 January on one side (only the year known)",
             ),
-            cll.CustomLevel("abs(dob_year_l - dob_year_r) <= 5", label_for_charts="Within 5 years"),
-            cll.ElseLevel().configure(label_for_charts=f"6 to {IMPOSSIBLE_YEARS - 1} years apart"),
+            cll.CustomLevel("abs(dob_year_l - dob_year_r) <= 5", label_for_charts="Within 5 years").configure(
+                m_probability=WITHIN_FIVE_YEARS_M, fix_m_probability=True
+            ),
+            cll.ElseLevel().configure(
+                label_for_charts=f"6 to {IMPOSSIBLE_YEARS - 1} years apart",
+                m_probability=YEARS_APART_M,
+                fix_m_probability=True,
+            ),
         ],
     )
 
@@ -270,10 +283,9 @@ def training_blocking_rules() -> list[Any]:
 # matches than a wrong sex, and a floor as high as the others' would make it cheap (a relative
 # sharing name and address would then pass). Levels whose m is fixed keep it.
 MIN_M_PROBABILITY = 1e-3
-M_FLOORS: dict[tuple[str, str], float] = {
-    ("date_of_birth", "Within 5 years"): 1e-4,
-    ("date_of_birth", f"6 to {IMPOSSIBLE_YEARS - 1} years apart"): 1e-8,
-}
+# Levels with their own floor (none now: the birth-date levels that need more than the common
+# floor have m fixed, see WITHIN_FIVE_YEARS_M and YEARS_APART_M).
+M_FLOORS: dict[tuple[str, str], float] = {}
 
 
 def floor_m_probabilities(settings: dict[str, Any], floor: float = MIN_M_PROBABILITY) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Inputs of linkage, read from the workspace into DuckDB: the spine, stage 1, the stage-2 records.
 
 Stage 1 (deterministic) is one SQL query per source: a valid NHS number present in the spine
-links, unless two of date of birth, sex and name disagree with the spine (a likely mis-keyed
-number, or a spouse's number: "William Williams, M" on Ann Williams's number): such a record
-goes to stage 2, where the whole identity decides. Placeholder numbers (``0000000000``...) never get
+links, unless two of date of birth, sex, forename initial and surname disagree with the spine (a
+likely mis-keyed number, or a spouse's: "William Williams, M" on Ann Williams's number; "Gladys
+Brown" on Christine Edwards's): such a record goes to stage 2, where the whole identity decides. Placeholder numbers (``0000000000``...) never get
 here: the one NHS-number rule (:mod:`falls_risk.identity`) refuses them at ingest.
 Rows not linked there that carry enough identifiers go to stage 2; they are collapsed to their
 distinct identities (the same name, birth date, sex and address written the same way), so each
@@ -138,16 +138,15 @@ def _dob_disagrees(columns: list[str]) -> str:
                AND NOT (year({r}) = year({s}) AND month({r}) = day({s}) AND day({r}) = month({s})))"""
 
 
-def _name_disagrees(columns: list[str]) -> str:
+def _name_disagreements(columns: list[str]) -> str:
+    """0, 1 or 2: another forename initial, another surname (letters only)."""
     if "forename" not in columns or "surname" not in columns:
-        return "FALSE"
-    # Another initial or another surname: not the person the number belongs to, or a name
-    # change that stage 2 can still recognise (it knows previous surnames and nicknames).
-    return """(r.forename IS NOT NULL AND r.surname IS NOT NULL AND s.forename IS NOT NULL
-               AND s.surname IS NOT NULL
-               AND (substr(lower(trim(r.forename)), 1, 1) <> substr(lower(trim(s.forename)), 1, 1)
-                    OR regexp_replace(lower(r.surname), '[^a-z]', '', 'g')
-                       <> regexp_replace(lower(s.surname), '[^a-z]', '', 'g')))"""
+        return "0"
+    forename = """(r.forename IS NOT NULL AND s.forename IS NOT NULL
+        AND substr(lower(trim(r.forename)), 1, 1) <> substr(lower(trim(s.forename)), 1, 1))"""
+    surname = """(r.surname IS NOT NULL AND s.surname IS NOT NULL
+        AND regexp_replace(lower(r.surname), '[^a-z]', '', 'g') <> regexp_replace(lower(s.surname), '[^a-z]', '', 'g'))"""
+    return f"(coalesce(({forename})::INT, 0) + coalesce(({surname})::INT, 0))"
 
 
 def _sex_disagrees(columns: list[str]) -> str:
@@ -176,7 +175,7 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                 {nhs} AS nhs,
                 s.person_key AS spine_person_key,
                 coalesce(({_dob_disagrees(columns)})::INT, 0) + coalesce(({_sex_disagrees(columns)})::INT, 0)
-                    + coalesce(({_name_disagrees(columns)})::INT, 0) >= 2 AS demographics_disagree,
+                    + {_name_disagreements(columns)} >= 2 AS demographics_disagree,
                 {"r.nhs_number_invalid" if "nhs_number_invalid" in columns else "FALSE"} AS nhs_number_refused,
                 ({" + ".join(present)}) >= 2 AND {key_present} AS has_identifiers,
                 {_col(columns, "forename", "VARCHAR")} AS forename,
