@@ -124,12 +124,17 @@ def date_of_birth_comparison() -> CustomComparison:
     return CustomComparison(
         output_column_name="date_of_birth",
         comparison_description=(
-            "Date of birth: exact, day/month swapped, year off by one, partial, a 1 January placeholder, "
+            "Date of birth: exact, one digit mistyped, day/month swapped, year off by one, partial, "
+            "a 1 January placeholder, "
             f"then by years apart ({IMPOSSIBLE_YEARS}+ years apart never links)"
         ),
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob"),
+            # One mistyped or transposed digit (1915-11-11 as 1925-11-11): a keying slip, even
+            # when it moves the year by decades. A son shares day, month and all but one digit of
+            # his father's year about once in several thousand families.
+            cll.DamerauLevenshteinLevel("dob", 1).configure(label_for_charts="One digit mistyped or transposed"),
             # Before the partial levels: the same day and month 27 years apart is a son, not a slip.
             cll.CustomLevel(
                 f"abs(dob_year_l - dob_year_r) >= {IMPOSSIBLE_YEARS}",
