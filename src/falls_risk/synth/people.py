@@ -236,8 +236,8 @@ def build_people(
         relative_of=np.full(n, -1, dtype=np.int64),
         twin=np.full(n, -1, dtype=np.int64),
     )
-    # Drawn after everything above, so the spine and its simulation keep their draws.
-    _make_twins(rng, people, start)
+    # Drawn after everything above, so the spine and its simulation keep their draws. Twins are
+    # made after the simulation (world.py calls make_twins), for the same reason.
     _append(people, _relatives(rng, geo, people, heads, start))
     _append(people, _visitors(rng, geo, n_spine, start))
     return people
@@ -343,21 +343,41 @@ def _visitors(rng: np.random.Generator, geo: Geography, n_spine: int, start: dat
     }
 
 
-def _make_twins(rng: np.random.Generator, people: People, start: date) -> None:
+def make_twins(rng: np.random.Generator, people: People) -> None:
     """Twin brothers: same birth date and surname, another forename. Some pairs are both in the
-    spine; in others one twin lives outside the region (an older outsider)."""
+    spine; in others one twin lives outside the region (an older outsider).
+
+    Called after the simulation, on men already born within a year of each other, so that the
+    simulated lives (and every random draw of the simulation) stay as they were: only the
+    recorded birth date moves, by under a year.
+    """
     n_spine, n_older = people.n_spine, people.n_older
+    age = people.age0
+
+    def close_pairs(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k == 0 or len(a) == 0 or len(b) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        b_sorted = b[np.argsort(age[b], kind="stable")]
+        first = rng.permutation(a)
+        pos = np.clip(np.searchsorted(age[b_sorted], age[first]), 0, len(b_sorted) - 1)
+        second = b_sorted[pos]
+        ok = (np.abs(age[second] - age[first]) < 1) & (second != first)
+        first, second = first[ok], second[ok]
+        _, keep = np.unique(second, return_index=True)  # one twin each
+        keep = np.sort(keep)
+        first, second = first[keep], second[keep]
+        clash = np.isin(first, second)
+        return first[~clash][:k], second[~clash][:k]
+
     single_men = np.flatnonzero((people.sex[:n_spine] == 0) & (people.spouse[:n_spine] < 0))
-    k_in = min(len(single_men) // 2, round(n_spine * TWINS_IN_SPINE))
-    picked = rng.choice(single_men, 2 * k_in, replace=False) if k_in else np.zeros(0, dtype=np.int64)
-    pairs = [picked[:k_in], picked[k_in:]]
+    half = len(single_men) // 2
+    shuffled = rng.permutation(single_men)
+    in_first, in_second = close_pairs(shuffled[:half], shuffled[half:], round(n_spine * TWINS_IN_SPINE))
     outside_men = np.flatnonzero(people.sex[n_spine:n_older] == 0) + n_spine
-    k_out = min(len(outside_men), round(n_spine * TWINS_ACROSS))
-    if k_out:
-        men = np.flatnonzero(people.sex[:n_spine] == 0)
-        spine_side = rng.choice(np.setdiff1d(men, picked), k_out, replace=False)
-        pairs = [np.concatenate([pairs[0], spine_side]), np.concatenate([pairs[1], rng.choice(outside_men, k_out, replace=False)])]
-    first, second = pairs
+    men = np.setdiff1d(np.flatnonzero(people.sex[:n_spine] == 0), np.concatenate([in_first, in_second]))
+    out_first, out_second = close_pairs(men, outside_men, round(n_spine * TWINS_ACROSS))
+    first = np.concatenate([in_first, out_first])
+    second = np.concatenate([in_second, out_second])
     people.birth_date[second] = people.birth_date[first]
     people.age0[second] = people.age0[first]
     people.surname[second] = people.surname[first]

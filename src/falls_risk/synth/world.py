@@ -24,7 +24,7 @@ from falls_risk.errors import FallsRiskError, parameter_error
 from falls_risk.progress import console, progress_bar
 from falls_risk.synth import dirt, records
 from falls_risk.synth.geography import build_geography
-from falls_risk.synth.people import PERSON_KINDS, People, build_people
+from falls_risk.synth.people import PERSON_KINDS, People, build_people, make_twins
 from falls_risk.synth.reference import CONDITIONS, LOCAL_AUTHORITIES
 from falls_risk.synth.simulate import NEVER, World, simulate
 from falls_risk.workspace import atomic_path
@@ -252,7 +252,8 @@ def generate_world(
     out = Path(out)
     _check_arguments(out, people, start, end)
     n_months = _months_between(start, end)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
+    # The 13th stream (twins) came later: the first twelve children of the seed are unchanged.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(13)]
 
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("Building the region", total=2)
@@ -262,6 +263,7 @@ def generate_world(
         bar.advance(task)
         sim_task = bar.add_task("Simulating months", total=n_months)
         world = simulate(streams[2], folk, geo, n_months, on_month=lambda: bar.advance(sim_task))
+        make_twins(streams[12], folk)
 
         rec_task = bar.add_task("Drawing agency records", total=8)
         cal = records.Calendar(world, streams[3], start, end)
