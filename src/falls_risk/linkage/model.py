@@ -83,9 +83,11 @@ def forename_comparison() -> CustomComparison:
                 label_for_charts="Same nickname/alias group"
             ),
             cll.JaroWinklerLevel("forename", 0.92),
-            cll.DamerauLevenshteinLevel("forename", 1).configure(
-                label_for_charts="One typo (Damerau-Levenshtein <= 1)"
-            ),
+            # One letter in a short name makes another name (Dan / Ian, Tom / Tim), not a typo.
+            cll.And(
+                cll.DamerauLevenshteinLevel("forename", 1),
+                cll.CustomLevel("length(forename_l) >= 5 AND length(forename_r) >= 5"),
+            ).configure(label_for_charts="One typo (Damerau-Levenshtein <= 1, five letters or more)"),
             cll.CustomLevel(
                 "substr(forename_l, 1, 1) = substr(forename_r, 1, 1)", label_for_charts="Same initial"
             ),
