@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 from typer._click.exceptions import ClickException
 
 from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, REVIEW_DECISIONS
@@ -34,6 +35,11 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="Pipeline config YAML (linkage, features); defaults apply otherwise."),
 ]
+
+
+def _flag(name: str, help: str) -> typer.models.OptionInfo:
+    """An on-off option: ``--x`` / ``--no-x``, shown without a value hint (``--x true`` is not a thing)."""
+    return typer.Option(f"{name}/--no-{name.removeprefix('--')}", help=help, metavar="")
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -124,7 +130,7 @@ def score(
         float | None, typer.Option("--top-percent", help="Flag this percentage of the eligible instead.")
     ] = None,
     per_local_authority: Annotated[
-        bool, typer.Option("--per-local-authority", help="Apply the capacity in each local authority.")
+        bool, _flag("--per-local-authority", "Apply the capacity in each local authority.")
     ] = False,
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
     extract_date: Annotated[
@@ -140,7 +146,7 @@ def score(
         Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
     ] = None,
     keep_work: Annotated[
-        bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
+        bool, _flag("--keep-work", "Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -180,7 +186,7 @@ def link(
         ),
     ] = None,
     retrain: Annotated[
-        bool, typer.Option("--retrain", help=f"Train a new Splink model even if WS/{LINKAGE_MODEL.template} exists.")
+        bool, _flag("--retrain", f"Train a new Splink model even if WS/{LINKAGE_MODEL.template} exists.")
     ] = False,
     model: Annotated[
         Path | None, typer.Option("--model", help="Use this trained Splink model JSON instead of the workspace's.")
@@ -290,7 +296,7 @@ def report(
         int, typer.Option(min=100, help="Test-period person-months explained for the SHAP figures.")
     ] = 3000,
     ablation: Annotated[
-        bool, typer.Option("--ablation/--no-ablation", help="Retrain without each agency's features.")
+        bool, _flag("--ablation", "Retrain without each agency's features.")
     ] = True,
 ) -> None:
     """Commissioners' report: what drives risk, what each agency adds, performance, model card."""
@@ -312,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     except FallsRiskError as exc:
         if debug:
             raise
-        console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        # A Text, not markup: a message is printed as written (no ":end:" emoji, no "[...]" styles).
+        console.print(Text.assemble(("Error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
         return 1
     except typer.Exit as exc:
         return exc.exit_code
