@@ -6,6 +6,7 @@ model come from the model's training record (an explicit ``--linkage-model`` ove
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,16 @@ class MonthInputs:
         return EVENTS.load(
             ws, columns=EVENT_COLUMNS,
             filters=[("event_time", ">=", pd.Timestamp(since)), ("event_time", "<", pd.Timestamp(until))],
+        )
+
+    def events_of(self, ws: Workspace, people: Iterable[str], until: date) -> pd.DataFrame:
+        """Every linked event of ``people`` before ``until`` (their facts and contacts timeline)."""
+        keys = sorted(set(people))
+        if not keys or not EVENTS.exists(ws):
+            return pd.DataFrame(columns=EVENT_COLUMNS)
+        return EVENTS.load(
+            ws, columns=EVENT_COLUMNS,
+            filters=[("person_key", "in", keys), ("event_time", "<", pd.Timestamp(until))],
         )
 
 
@@ -101,12 +112,14 @@ def build_month(
                 "--linkage-model to reuse the one used in training."
             )
         linkage = run_linkage(ws.root, config=request.config.linkage, secret=secret, model_path=model_path,
-                              retrain=model_path is None, progress=False)
+                              retrain=model_path is None, progress=False, engine=request.config.engine,
+                              spark_config=request.config.spark)
         input_hashes["linkage_model.json"] = sha256_file(linkage.model_path)
     with timer.stage("events"):
         build_events(ws.root, feature_config)
     with timer.stage("features"):
-        features = compute_features(ws.root, [request.as_of], config=feature_config)
+        features = compute_features(ws.root, [request.as_of], config=feature_config,
+                                    engine=request.config.engine, spark_config=request.config.spark)
         registry = set(feature_names())
         features = features[["person_key", *[c for c in features.columns if c in registry]]].reset_index(drop=True)
         if features.empty:
