@@ -24,7 +24,7 @@ def test_the_pipeline_commands_are_all_there():
 
 @pytest.mark.parametrize("command", _commands())
 def test_every_command_has_readable_help(command, capsys):
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     out = capsys.readouterr().out
     assert "Usage" in out
     # Rich turns ":name:" into emoji; help text must show the syntax the user types.
@@ -70,24 +70,26 @@ def _bool_options():
 
     from falls_risk.cli import app
 
-    group = typer.main.get_command(app)
-    return [
-        (name, param)
-        for name, command in group.commands.items()
-        for param in command.params
-        if getattr(param, "is_flag", False) and param.name != "help"
-    ]
+    def walk(command, path):
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+        for param in command.params:
+            if getattr(param, "is_flag", False) and param.name != "help":
+                yield " ".join(path), param
+
+    return list(walk(typer.main.get_command(app), []))
 
 
 def test_there_are_on_off_options_to_check():
-    assert {p.opts[0] for _, p in _bool_options()} >= {"--per-local-authority", "--keep-work", "--retrain", "--ablation"}
+    assert {p.opts[0] for _, p in _bool_options()} >= {
+        "--per-local-authority", "--keep-work", "--retrain", "--ablation", "--accept-quarantine"}
 
 
 @pytest.mark.parametrize(("command", "param"), _bool_options(), ids=lambda x: getattr(x, "name", x))
 def test_every_on_off_option_is_a_flag_pair_without_a_value_hint(command, param, capsys):
     flag = param.opts[0]
     assert param.secondary_opts == [f"--no-{flag.removeprefix('--')}"]
-    assert main([command, "--help"]) == 0
+    assert main([*command.split(), "--help"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if flag[:12] in line]
     assert lines and not any("<bool>" in line for line in lines), lines
 

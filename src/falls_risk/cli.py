@@ -87,9 +87,9 @@ def ingest(
     config: ConfigOpt = None,
     accept_quarantine: Annotated[
         bool,
-        typer.Option(
+        _flag(
             "--accept-quarantine",
-            help="Go on although a source has more rows quarantined than allowed (recorded in the summary).",
+            "Go on although a source has more rows quarantined than allowed (recorded in the summary).",
         ),
     ] = False,
 ) -> None:
@@ -489,6 +489,11 @@ def notify_status(
     print_status(runs, team)
 
 
+def _print_error(message: str) -> None:
+    # A Text, not markup: a message is printed as written (no ":end:" emoji, no "[...]" styles).
+    console.print(Text.assemble(("Error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -499,8 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     except FallsRiskError as exc:
         if debug:
             raise
-        # A Text, not markup: a message is printed as written (no ":end:" emoji, no "[...]" styles).
-        console.print(Text.assemble(("Error: ", "bold red"), str(exc)), highlight=False, soft_wrap=True)
+        _print_error(str(exc))
         return 1
     except typer.Exit as exc:
         return exc.exit_code
@@ -514,14 +518,14 @@ def main(argv: list[str] | None = None) -> int:
         if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         where = f" writing {exc.filename}" if exc.filename else ""
-        console.print(f"[bold red]Error:[/] the disk is full{where}. Free some space (or point the output "
-                      "elsewhere) and run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        _print_error(f"the disk is full{where}. Free some space (or point the output elsewhere) and run the "
+                     "command again; earlier outputs are intact.")
         return 1
     except MemoryError:
         if debug:
             raise
-        console.print("[bold red]Error:[/] out of memory. Close other programs or run on a machine with more "
-                      "memory, then run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        _print_error("out of memory. Close other programs or run on a machine with more memory, then run the "
+                     "command again; earlier outputs are intact.")
         return 1
     return 0
 
