@@ -248,7 +248,7 @@ CLERICAL_REVIEW = PrivateCsvArtefact(
 )
 EVENTS = ParquetArtefact(
     "events", "events/events.parquet", Root.WORKSPACE, _EVENTS, ("falls_risk.features.compute", "falls_risk.scoring.month", "falls_risk.exploration"),
-    "features", "One long event table (MEDS-like): person_key, event_time, source, code, value, end_time.",
+    "features", "One long event table (MEDS-like): person_key, event_time, source, code, value, end_time, known_time.",
 )
 FEATURE_TABLE = FolderArtefact(
     "feature_table", "features", Root.WORKSPACE, _FEATURES, ("falls_risk.reporting.report",),

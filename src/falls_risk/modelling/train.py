@@ -324,5 +324,5 @@ def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
 
 
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     return tracking.set_alias(version, alias, reason)

@@ -77,7 +77,7 @@ def linkage_model_into(ws: Workspace, run: LatestRun, given: Path | None, tracki
     from falls_risk import tracking
     from falls_risk.modelling.registered import load_registered
 
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     registered = load_registered(run.model_uri)
     training = registered.training
     if training is None or training.data.linkage_model is None:

@@ -93,7 +93,7 @@ class ScoringResult:
 def _load_model(request: ScoringRequest) -> RegisteredModel:
     from falls_risk import tracking
 
-    tracking.configure(request.tracking_uri)
+    tracking.configure(request.tracking_uri, existing=True)
     return load_registered(request.model_uri)
 
 
