@@ -55,8 +55,6 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     if config.master and config.master.startswith("local"):
         settings |= {
             "spark.master": config.master,
-            # mapInPandas workers run this interpreter (falls_risk and LightGBM importable).
-            "spark.pyspark.python": sys.executable,
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
         }
@@ -75,6 +73,9 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is a dependency
         raise EngineError("PySpark is not installed: run `make setup`.") from None
+    # Python workers (mapInPandas) run this interpreter, where falls_risk and LightGBM import;
+    # PySpark reads the variable, not a setting, when the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_settings(config).items():
         builder = builder.config(key, value)
