@@ -56,3 +56,7 @@ def format_examples(items: Sequence[object], limit: int = 5) -> str:
 def parameter_error(name: str, allowed: object, given: object) -> FallsRiskError:
     """An error naming the parameter, what was allowed, and what was given (sklearn style)."""
     return FallsRiskError(f"Invalid value for {name!r}: expected {allowed}, got {given!r}.")
+
+
+class NotifyError(FallsRiskError):
+    """The notification service cannot run as asked (no monthly run, a bad state file, ...)."""

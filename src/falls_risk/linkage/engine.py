@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from splink import DuckDBAPI, Linker
 
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import model as model_spec
-from falls_risk.workspace import write_text
+from falls_risk.workspace import sql_path, write_text
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -98,11 +97,23 @@ class SplinkModel:
         self.trained = False
 
     def train(self, *, max_pairs: int, seed: int) -> SplinkModel:
-        """u from random record-spine pairs; m from EM over each training blocking rule."""
-        training = self.linker.training
-        training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        for rule in model_spec.training_blocking_rules():
-            training.estimate_parameters_using_expectation_maximisation(rule)
+        """u from random record-spine pairs; m from EM over each training blocking rule.
+
+        Every random step is seeded, and training runs on one DuckDB thread: DuckDB's seeded
+        sample (``REPEATABLE``) repeats only single-threaded, and EM's sums over many threads add
+        up in varying order. So the same extract gives the same model, and the same links.
+        EM starts from the comparisons' fixed default m values.
+        """
+        con = self._db.duckdb_con
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        con.execute("SET threads = 1")
+        try:
+            training = self.linker.training
+            training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+            for rule in model_spec.training_blocking_rules():
+                training.estimate_parameters_using_expectation_maximisation(rule)
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
         floored = model_spec.floor_m_probabilities(self.settings_dict())
         self.linker = Linker([self._records, self._spine], floored, log_level=None)
         self.trained = True
@@ -218,7 +229,7 @@ def connect(*, threads: int, memory_limit: str, temp_directory: Path) -> duckdb.
     con = duckdb.connect(database=":memory:")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{os.fspath(temp_directory)}'")
+    con.execute(f"SET temp_directory = {sql_path(temp_directory)}")  # the workspace may be o'brien/
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # our own Rich bar reports progress
     return con

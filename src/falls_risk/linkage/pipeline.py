@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from falls_risk.catalog import (
     INGESTED,
     LINKAGE_MODEL,
     LINKAGE_REPORT,
+    LINKAGE_SUMMARY,
     LINKED,
     POPULATION,
     REVIEW_DECISIONS,
@@ -25,8 +25,8 @@ from falls_risk.config import LinkageConfig, SparkConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
 from falls_risk.engines import Engine
 from falls_risk.engines.session import spark_session
-from falls_risk.errors import LinkageError
-from falls_risk.identity import keyed_hash
+from falls_risk.errors import LinkageError, WorkspaceError
+from falls_risk.identity import key_fingerprint, keyed_hash
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
@@ -35,7 +35,7 @@ from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import load_secret
 from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, sql_path
+from falls_risk.workspace import Workspace, atomic_path, private_temp_dir, sql_path
 
 # Candidate pairs below this pairwise probability are dropped: their odds barely move the
 # record-level posterior (see assign.py).
@@ -52,6 +52,8 @@ POPULATION_COLUMNS = (
     "deregistration_date",
     "date_of_death",
     "household_key",
+    # False for a person kept on a demographic key (no valid NHS number in the population file).
+    "nhs_number_valid",
 )
 
 
@@ -100,6 +102,7 @@ def run_linkage(
     population = INGESTED.require(ws, source="population")
     if secret is None:
         secret = load_secret(workspace=ws.root)
+    check_same_key(ws, secret)
     saved_model = Path(model_path) if model_path is not None else LINKAGE_MODEL.path(ws)
     if model_path is not None and not saved_model.exists():
         raise LinkageError(
@@ -117,7 +120,9 @@ def run_linkage(
             "linkage config."
         )
 
-    temp_dir = Path(tempfile.mkdtemp(prefix="falls-risk-linkage-"))
+    # DuckDB spills the spine (NHS numbers, names) here: inside the workspace, mode 0700, never the
+    # system temporary folder; a killed run's folder is swept by the next.
+    temp_dir = private_temp_dir(ws.root, "link")
     con = connect(threads=config.threads, memory_limit=config.memory_limit, temp_directory=temp_dir)
     try:
         with progress_bar(disable=not progress) as bar:
@@ -126,6 +131,7 @@ def run_linkage(
             clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
             without_nhs = prepare.spine_rows_without_nhs(con)
+            left_out = prepare.spine_rows_left_out(con)
             stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
             clock.lap("stage 1 (NHS number)")
             bar.advance(task)
@@ -182,6 +188,11 @@ def run_linkage(
                         - splink_model.log2_prior_odds(),
                         "splink_probability": predicted["match_probability"].astype(float),
                     }
+                )
+                # DuckDB returns pairs in no fixed order; sums over a record's candidates must add
+                # up in one order so that a re-run gives the same probabilities, bit for bit.
+                candidates = candidates.sort_values(["record_uid", "person_key"], kind="stable").reset_index(
+                    drop=True
                 )
             else:
                 trained = False  # nothing to score: no model needed
@@ -250,6 +261,7 @@ def run_linkage(
                 spine_people=spine_size,
                 stage2_identities=len(identities),
                 spine_rows_without_nhs_number=without_nhs,
+                spine_rows_left_out=left_out,
                 sources=counts,
                 decisions_applied=len(known),
                 decisions_unmatched=len(decisions) - len(known),
@@ -257,6 +269,7 @@ def run_linkage(
                 review_pairs=int((review_table["decision"] == "").sum()),
                 seconds=round(time.perf_counter() - started, 1),
                 timings=dict(clock.laps),
+                key_fingerprint=key_fingerprint(secret),
             )
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
@@ -332,7 +345,10 @@ def _write_linked(
             coalesce(sum(1 - a.match_probability) FILTER (WHERE t.stage1_status = 'stage2'
                 AND a.person_key IS NOT NULL), 0) AS expected_false_links,
             coalesce(sum(a.best_probability) FILTER (WHERE t.stage1_status = 'stage2'
-                AND a.person_key IS NULL), 0) AS expected_missed_links
+                AND a.person_key IS NULL), 0) AS expected_missed_links,
+            count(*) FILTER (WHERE t.nhs_number_refused) AS nhs_number_refused,
+            count(*) FILTER (WHERE t.spine_person_key IS NOT NULL AND t.demographics_disagree)
+                AS nhs_number_contradicted
         FROM {stage1_table} t
         LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
         """
@@ -355,14 +371,37 @@ def _write_linked(
         },
         "expected_false_links": round(float(stats["expected_false_links"]), 2),
         "expected_missed_links": round(float(stats["expected_missed_links"]), 2),
+        # Rows whose NHS number ingest refused (invalid check digit or a placeholder) ...
+        "nhs_number_refused": int(stats["nhs_number_refused"]),
+        # ... and rows whose valid, spine-known number contradicts the record's date of birth and
+        # sex or name: not linked on the number, sent to the probabilistic stage instead.
+        "nhs_number_contradicted": int(stats["nhs_number_contradicted"]),
     }
+
+
+def check_same_key(ws: Workspace, secret: bytes) -> None:
+    """Refuse to re-link a workspace with a secret other than the one its person keys were made with."""
+    if not LINKAGE_SUMMARY.exists(ws):
+        return
+    try:
+        recorded = LinkageSummary.read(ws).key_fingerprint
+    except WorkspaceError:
+        return  # an unreadable old record: linking writes it afresh
+    if recorded is not None and recorded != key_fingerprint(secret):
+        raise LinkageError(
+            f"{ws.root} was linked with the key whose fingerprint is {recorded[:12]}, but this key's is "
+            f"{key_fingerprint(secret)[:12]}. Use the key file (or FALLS_RISK_SECRET) it was linked with: person "
+            "keys, household keys and review decisions are tied to the key. To start over with a new key, use a "
+            "new workspace."
+        )
 
 
 def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population: Path, secret: bytes) -> None:
     deprivation = INGESTED.path(ws, source="deprivation")
     spine = con.sql(
         """SELECT person_key, sex, strftime(date_of_birth, '%Y-%m') AS birth_month, lsoa_code, local_authority,
-                  registration_date, deregistration_date, date_of_death, postcode, address_line
+                  registration_date, deregistration_date, date_of_death, postcode, address_line,
+                  nhs_number_valid
            FROM spine ORDER BY row_number"""
     ).df()
     if deprivation.exists():
@@ -414,10 +453,15 @@ def _print_summary(summary: LinkageSummary) -> None:
     if summary.spine_rows_without_nhs_number:
         console.print(
             f"[yellow]Warning:[/] {summary.spine_rows_without_nhs_number:,} population row(s) have no valid NHS "
-            "number, so they are not in the spine: those people are not scored and no record links to them. "
-            f"Correct their numbers in the population extract ({INGESTED.path(summary.workspace, source='population')} "
-            "flags them in "
-            "nhs_number_invalid)."
+            "number: they stay in the spine on a demographic key (name, date of birth, sex) and are scored, but "
+            "records reach them only by probabilistic linkage"
+            + (
+                f", and {summary.spine_rows_left_out:,} without a name or date of birth are left out"
+                if summary.spine_rows_left_out
+                else ""
+            )
+            + f". Correct their numbers in the population extract ({INGESTED.path(summary.workspace, source='population')} "
+            f"flags them in nhs_number_invalid; {POPULATION.path(summary.workspace)} in nhs_number_valid)."
         )
     console.print(
         f"Report: {LINKAGE_REPORT.path(summary.workspace)}; {summary.review_pairs} pairs to review in "

@@ -24,9 +24,12 @@ class LinkageSummary:
     threshold: float
     spine_people: int
     stage2_identities: int
-    # Population rows left out of the spine: no valid NHS number (ingest flags them nhs_number_invalid).
+    # Population rows without a valid NHS number (ingest flags them nhs_number_invalid): kept in the
+    # spine on a demographic key, except those also lacking a name or date of birth (left out).
     spine_rows_without_nhs_number: int = 0
-    # Per source: rows, nhs_number, probabilistic, unlinked, unlinked_reasons, expected_* links.
+    spine_rows_left_out: int = 0
+    # Per source: rows, nhs_number, probabilistic, unlinked, unlinked_reasons, expected_* links,
+    # nhs_number_refused (invalid or placeholder), nhs_number_contradicted (sent to stage 2).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Estimated share of probabilistically linked records whose person is in the spine, by sources.
     in_spine_estimates: dict[str, float] = field(default_factory=dict)
@@ -36,6 +39,9 @@ class LinkageSummary:
     seconds: float = 0.0
     # Seconds per phase of the run.
     timings: dict[str, float] = field(default_factory=dict)
+    # Which secret made the person keys (identity.key_fingerprint: a keyed hash of a constant, never
+    # the key); re-linking the workspace with another secret is refused.
+    key_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
