@@ -124,7 +124,8 @@ def _run_batches(
 def _spark_feature_batches(
     ws: Workspace, dates: list[date], config: FeatureConfig, progress: bool, spark_config: SparkConfig | None
 ) -> Iterator[pa.Table]:
-    """The same query on Spark (``features.on_spark``): events built as on DuckDB, then read by Spark."""
+    """The same query on Spark (``features.on_spark``). Spark reads the events table, so one that
+    is missing or stale is built first (on DuckDB, and written, as ``falls-risk features`` does)."""
     from falls_risk.engines.session import spark_session
     from falls_risk.features import on_spark
 
