@@ -66,8 +66,12 @@ print(0)
 
 def measure(argv: list[str]) -> dict:
     """Wall seconds, CPU seconds and peak RSS (GB) of a child process and all its descendants."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        return _measure(argv, log)
+
+
+def _measure(argv: list[str], log) -> dict:
     started = time.perf_counter()
-    log = tempfile.TemporaryFile(mode="w+")
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
     root = psutil.Process(child.pid)
     cpu: dict[int, float] = {}
