@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from falls_risk.config import SparkConfig
@@ -85,3 +87,24 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         raise EngineError(f"Spark could not start ({exc}). {JAVA_HINT}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def spark_errors(doing: str) -> Iterator[None]:
+    """Turn a failure inside Spark into one EngineError that says what to do (the JVM's stack
+    trace is useless to an analyst; ``--debug`` still shows it through ``__cause__``)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (Py4JError, PySparkException) as exc:
+        text = str(exc)
+        if "OutOfMemoryError" in text:
+            raise EngineError(
+                f"Spark ran out of memory while {doing}. Give it more: `spark: {{driver_memory: 8g}}` in "
+                "the pipeline config (local mode), or executor memory via `spark: {conf: "
+                "{spark.executor.memory: 8g}}` on a cluster."
+            ) from exc
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise EngineError(f"Spark failed while {doing}: {first[:300]}. Re-run with --debug for the trace.") from exc
