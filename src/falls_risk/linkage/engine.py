@@ -91,6 +91,9 @@ class SplinkModel:
         logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
         self._spark = spark
         self._db = DuckDBAPI(connection=con) if spark is None else _spark_api(spark)
+        if spark is not None:  # a session outlives a run: the last run's input views go first
+            for name in (RECORDS_TABLE, SPINE_TABLE):
+                spark.catalog.dropTempView(name)
         if isinstance(settings, dict):
             settings = settings_for_dialect(settings, "duckdb" if spark is None else "spark")
         self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
