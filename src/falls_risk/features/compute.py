@@ -128,8 +128,9 @@ def _run_batches(
 def _spark_feature_batches(
     ws: Workspace, dates: list[date], config: FeatureConfig, progress: bool, spark_config: SparkConfig | None
 ) -> Iterator[pa.Table]:
-    """The same query on Spark (``features.on_spark``): events built as on DuckDB, then read by Spark."""
-    from falls_risk.engines.session import spark_session
+    """The same query on Spark (``features.on_spark``). Spark reads the events table, so one that
+    is missing or stale is built first (on DuckDB, and written, as ``falls-risk features`` does)."""
+    from falls_risk.engines.session import spark_errors, spark_session
     from falls_risk.features import on_spark
 
     if not _events_fresh(ws):
@@ -137,7 +138,7 @@ def _spark_feature_batches(
     spark = spark_session(spark_config)
     on_spark.register_files(spark, EVENTS.path(ws), POPULATION.require(ws))
     batches = _batches(dates, on_spark.population_size(spark), config)
-    with progress_bar(disable=not progress) as bar:
+    with spark_errors(f"computing features for {ws.root}"), progress_bar(disable=not progress) as bar:
         task = bar.add_task("Computing features (Spark)", total=len(dates))
         for batch, table in zip(batches, on_spark.spark_feature_batches(spark, batches, config,
                                                                          label_known_until(ws, config))):
