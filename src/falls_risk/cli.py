@@ -7,6 +7,7 @@ line shows the traceback instead. Bad usage exits 2.
 
 from __future__ import annotations
 
+import errno
 import sys
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import ClickException
 
-from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, REVIEW_DECISIONS
+from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, MONITOR_JSON, MONITOR_PAGE, REVIEW_DECISIONS
 from falls_risk.errors import FallsRiskError
 from falls_risk.progress import console
 
@@ -33,6 +34,10 @@ WorkspaceOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="Pipeline config YAML (linkage, features); defaults apply otherwise."),
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Query engine: duckdb (one machine) or spark; default: the config's (duckdb)."),
 ]
 
 
@@ -66,19 +71,43 @@ def ingest(
     extract_dir: Annotated[Path, typer.Argument(help="Folder holding one file per source.")],
     workspace: WorkspaceOpt,
     mapping: Annotated[
-        Path | None, typer.Option(help="Mapping YAML: per-source renames, date formats, value maps.")
+        list[Path] | None,
+        typer.Option(help="Mapping YAML: per-source renames, date formats, value maps (may be given again)."),
     ] = None,
     extract_date: Annotated[
         str | None,
         typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date in it."),
     ] = None,
+    config: ConfigOpt = None,
+    accept_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--accept-quarantine",
+            help="Go on although a source has more rows quarantined than allowed (recorded in the summary).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and normalise an extract into the workspace; quarantine bad rows with reasons."""
+    from falls_risk.config import load_pipeline_config
     from falls_risk.ingest import run_ingest
 
     run_ingest(
-        extract_dir, workspace, mapping=mapping, extract_date=_parse_date(extract_date, "--extract-date")
+        extract_dir, workspace, mapping=mapping or None, extract_date=_parse_date(extract_date, "--extract-date"),
+        config=load_pipeline_config(config).ingest, accept_quarantine=accept_quarantine,
     )
+
+
+@app.command()
+def inspect(
+    extract_dir: Annotated[Path, typer.Argument(help="An agency's extract folder, as it was sent.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write a draft mapping YAML here for a person to finish.")
+    ] = None,
+) -> None:
+    """Profile each file of an extract folder (encoding, delimiter, columns, values, date formats)."""
+    from falls_risk.ingest.inspect import inspect_extract
+
+    inspect_extract(extract_dir, out=out)
 
 
 @app.command()
@@ -92,13 +121,15 @@ def features(
         ),
     ],
     config: ConfigOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Build the event table and point-in-time features + labels for each index date."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.features import build_features, parse_index_dates
 
     dates = parse_index_dates(index_dates)
-    build_features(workspace, dates, config=load_pipeline_config(config).features)
+    pipeline = load_pipeline_config(config, engine)
+    build_features(workspace, dates, config=pipeline.features, engine=pipeline.engine, spark_config=pipeline.spark)
 
 
 @app.command("data-dictionary")
@@ -143,6 +174,11 @@ def score(
         bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
     config: ConfigOpt = None,
+    min_reason_points: Annotated[
+        float, typer.Option("--min-reason-points", min=0.0,
+                            help="Show only reasons moving risk by at least this many percentage points.")
+    ] = 0.5,
+    engine: EngineOpt = None,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
@@ -162,9 +198,28 @@ def score(
         linkage_model=linkage_model,
         key_file=key_file,
         keep_work=keep_work,
-        config=load_pipeline_config(config),
+        config=load_pipeline_config(config, engine),
+        min_reason_points=min_reason_points,
     )
     print_result(run_scoring(request))
+
+
+ledger_app = typer.Typer(help="The scoring ledger of a runs folder.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    runs_dir: Annotated[Path, typer.Argument(help="The runs folder (the parent of each month's run folder).")],
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="The key file scoring used; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Check the ledger's keyed hash chain and every month folder against it (exit 1 at the first problem)."""
+    from falls_risk.scoring.ledger import verify_runs_dir
+
+    for line in verify_runs_dir(runs_dir, key_file):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -192,15 +247,19 @@ def link(
             help=f"Clerical-review decisions CSV; default WS/{REVIEW_DECISIONS.template} if present.",
         ),
     ] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Link every record to one person of the population spine (NHS number, then Splink) and pseudonymise."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.linkage import load_secret, run_linkage
 
     secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
+    pipeline = load_pipeline_config(config, engine)
     run_linkage(
         workspace,
-        config=load_pipeline_config(config).linkage,
+        config=pipeline.linkage,
+        engine=pipeline.engine,
+        spark_config=pipeline.spark,
         secret=secret,
         retrain=retrain,
         model_path=model,
@@ -302,11 +361,69 @@ def report(
     )
 
 
+actions_app = typer.Typer(help="What teams did with the list: import actions files, summarise them.",
+                          no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+RunsOpt = Annotated[Path, typer.Option("--runs", help="The runs folder (every month's run and the ledger).")]
+
+
+@actions_app.command("import")
+def actions_import(
+    file: Annotated[Path, typer.Argument(help="Actions file (CSV, Parquet or Excel): nhs_number, action_date, action.")],
+    runs: RunsOpt,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Validate an actions file, quarantine bad rows with reasons, append the rest to the actions ledger."""
+    from falls_risk.actions import import_actions
+
+    for line in import_actions(file, runs, key_file=key_file).lines():
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+@actions_app.command("summary")
+def actions_summary(runs: RunsOpt) -> None:
+    """Per month and team: people listed, with an action, acted on, and by which action (<5 for 1-4)."""
+    from falls_risk.actions.report import print_summary
+
+    print_summary(runs)
+
+
+@app.command()
+def monitor(
+    extract: Annotated[Path, typer.Option("--extract", help="The latest agency extract (its outcomes are linked to every run).")],
+    runs: RunsOpt,
+    out: Annotated[Path, typer.Option("--out", help=f"Folder for {MONITOR_PAGE.file_name} and {MONITOR_JSON.file_name}.")],
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI of the scored models.")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the latest run's model.")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=20, help="Bootstrap resamples for the 95% intervals.")] = 200,
+    config: ConfigOpt = None,
+) -> None:
+    """How the model performs in use: every past run against the latest extract's outcomes."""
+    from falls_risk.config import load_pipeline_config
+    from falls_risk.monitor import MonitorRequest, print_result, run_monitor
+
+    print_result(run_monitor(MonitorRequest(
+        extract, runs, out, tracking_uri=tracking_uri, mapping=mapping,
+        extract_date=_parse_date(extract_date, "--extract-date"), key_file=key_file, linkage_model=linkage_model,
+        config=load_pipeline_config(config), n_bootstrap=bootstrap,
+    )))
+
+
 # --- falls-risk notify (the notification service; docs/notify.md) ---------------------------------
 notify_app = typer.Typer(help="Tell the right team within a day when someone at risk has an event.",
                          no_args_is_help=False)
 app.add_typer(notify_app, name="notify")
-RunsOpt = Annotated[Path, typer.Option("--runs", help="The runs folder (the monthly runs and the ledger).")]
 
 
 @notify_app.callback(invoke_without_command=True)
@@ -386,6 +503,19 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         console.print("Interrupted; earlier outputs are intact.")
         return 130
+    except OSError as exc:
+        if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        console.print(f"[bold red]Error:[/] the disk is full{where}. Free some space (or point the output "
+                      "elsewhere) and run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
+    except MemoryError:
+        if debug:
+            raise
+        console.print("[bold red]Error:[/] out of memory. Close other programs or run on a machine with more "
+                      "memory, then run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
     return 0
 
 

@@ -396,3 +396,41 @@ def run_data(run_id: str) -> dict[str, Any]:
         "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
         "start_time": started,
     }
+
+
+# -- realised performance (falls-risk monitor) -----------------------------------------------------
+REALISED_PREFIX = "realised_"
+
+
+def load_run_json(run_id: str, artifact_file: str) -> Any:
+    """A JSON artifact of a run (e.g. the training record), as plain data."""
+    _ensure_configured()
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+    except (MlflowException, OSError) as exc:
+        raise ModelError(
+            f"Run {run_id} in {mlflow.get_tracking_uri()} has no {artifact_file} ({exc.__class__.__name__}). Monitor "
+            "with the tracking store the scored model was registered in (--tracking-uri)."
+        ) from None
+
+
+def log_realised(run_id: str, version: str | None, month: str, metrics: dict[str, float | None],
+                 name: str = REGISTERED_MODEL_NAME) -> None:
+    """Log one scored month's realised metrics to the model's training run (``realised_<metric>``,
+    step = YYYYMM, so the latest month is the run's current value and the history is the metric's)
+    and, when the version is known, as a tag ``realised.<month>`` on the model version."""
+    _ensure_configured()
+    client = MlflowClient()
+    step = int(month.replace("-", ""))
+    clean = {k: float(v) for k, v in metrics.items() if v is not None and pd.notna(v)}
+    for key, value in clean.items():
+        client.log_metric(run_id, f"{REALISED_PREFIX}{key}", value, step=step)
+    if version is not None:
+        client.set_model_version_tag(name, str(version), f"realised.{month}", json.dumps(clean, sort_keys=True))
+
+
+def realised_history(run_id: str, metric: str) -> list[tuple[int, float]]:
+    """(step, value) of every month logged for ``realised_<metric>``, oldest first."""
+    _ensure_configured()
+    history = MlflowClient().get_metric_history(run_id, f"{REALISED_PREFIX}{metric}")
+    return sorted((m.step, m.value) for m in history)

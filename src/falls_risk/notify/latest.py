@@ -2,8 +2,8 @@
 
 The run is found through the ledger (the latest as-of date; of its month, the last recorded run),
 and read through the catalog: ``scores`` (everyone eligible: person_key, probability, tier,
-reasons for the people explained). A ``suggested_actions`` column, where a run has one, is
-carried through; otherwise the field stays empty (nothing is derived here).
+reasons for the people explained) and ``explanations`` (``suggested_actions``, where the run has
+that column, for the people explained; otherwise the field stays empty: nothing is derived here).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from falls_risk.catalog import LINKAGE_MODEL, SCORES
+from falls_risk.catalog import EXPLANATIONS, LINKAGE_MODEL, SCORES
 from falls_risk.errors import NotifyError
 from falls_risk.scoring import ledger
 from falls_risk.workspace import Workspace
@@ -56,6 +56,10 @@ def latest_run(root: Path) -> LatestRun:
         )
     present = set(SCORES.columns(folder))
     scores = SCORES.load(folder, columns=[c for c in SCORE_COLUMNS if c in present])
+    if "suggested_actions" not in scores.columns and EXPLANATIONS.exists(folder) and \
+            "suggested_actions" in EXPLANATIONS.columns(folder):
+        actions = EXPLANATIONS.load(folder, columns=["person_key", "suggested_actions"]).drop_duplicates("person_key")
+        scores = scores.merge(actions, on="person_key", how="left")
     for column in ("reasons", "suggested_actions"):
         if column not in scores.columns:
             scores[column] = ""
