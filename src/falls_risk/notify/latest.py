@@ -1,6 +1,7 @@
 """The latest monthly run, as notifications see it: each person's risk, tier and reasons.
 
-The run is found through the ledger (the latest as-of date; of its month, the last recorded run),
+The run is found through the ledger, verified (the latest as-of date among completed runs; of
+its month, the last),
 and read through the catalog: ``scores`` (everyone eligible: person_key, probability, tier,
 reasons for the people explained) and ``explanations`` (``suggested_actions``, where the run has
 that column, for the people explained; otherwise the field stays empty: nothing is derived here).
@@ -40,7 +41,7 @@ class LatestRun:
 
 def latest_run(root: Path) -> LatestRun:
     """The run notifications take risk from; an error naming what to do when there is none."""
-    entries = ledger.verify_ledger(root)
+    entries = ledger.completed(ledger.verify_ledger(root))
     if not entries:
         raise NotifyError(
             f"{root} holds no recorded monthly run (no ledger entries): notifications need each person's "

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +77,7 @@ class NotifyResult:
     failed: dict[str, int]
     pending: int
     warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for bench/bench_notify.py
 
     def lines(self) -> list[str]:
         c, a = self.counts, self.absorbed
@@ -148,6 +151,19 @@ def send_due(state: State, request: NotifyRequest, now: datetime) -> tuple[dict[
     return sent, failed
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
 def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResult:
     """Notify the teams of one delivery's events (see the module docstring)."""
     now = request.now or datetime.now(UTC).replace(tzinfo=None)
@@ -155,30 +171,36 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
     run = latest_run(request.runs)
     secret = load_secret(request.key_file)
     warnings: list[str] = []
+    clock = _Clock()
     with open_state(request.runs) as state, working_folder(request.runs, WORK_NAME) as ws:
-        extract = ingest_delivery(request.extract_dir, ws, request.mapping)
-        model_path = linkage_model_into(ws, run, request.linkage_model, request.tracking_uri)
-        linkage = link_delivery(ws, model_path, config.linkage, secret)
-        events = delivery_events(ws, rules_of(config.events))
-        found = candidates(events, run.scores, person_teams(ws), tiers=config.tiers, min_age=config.min_age,
-                           min_match_probability=config.min_match_probability)
+        with clock.stage("ingest"):
+            extract = ingest_delivery(request.extract_dir, ws, request.mapping)
+        with clock.stage("linkage"):
+            model_path = linkage_model_into(ws, run, request.linkage_model, request.tracking_uri)
+            linkage = link_delivery(ws, model_path, config.linkage, secret)
+        with clock.stage("candidates"):
+            events = delivery_events(ws, rules_of(config.events))
+            found = candidates(events, run.scores, person_teams(ws), tiers=config.tiers, min_age=config.min_age,
+                               min_match_probability=config.min_match_probability)
         counts = dict(found.counts)
         counts["records"] = sum(v["accepted"] for k, v in extract.counts().items() if k != "population")
         counts["quarantined"] = sum(v["quarantined"] for v in extract.counts().values())
         counts["unlinked"] = sum(s.get("unlinked", 0) for s in linkage.sources.values())
         delivery_id = _delivery_id(extract.input_hashes())
         stamp = now.strftime("%Y%m%dT%H%M%S")
-        with state.transaction():
+        with clock.stage("state"), state.transaction():
             times = state.record_delivery(delivery_id, extract.extract_date, counts, now)
             absorbed = state.absorb(found.notify, delivery_id, quiet_days=config.quiet_period_days, now=now)
             caps = {team: config.cap(team) for team in config.teams}
             waiting = state.batch_today(caps, config.daily_cap, now, stamp)
-        people = identities(INGESTED.path(ws, source="population"), secret)
-        written = write_batches(state, request, people, now, warnings)
-        sent, failed = send_due(state, request, now)
+        with clock.stage("outbox"):
+            people = identities(INGESTED.path(ws, source="population"), secret)
+            written = write_batches(state, request, people, now, warnings)
+        with clock.stage("channels"):
+            sent, failed = send_due(state, request, now)
         pending = int(state.scalar("SELECT count(*) FROM channel_deliveries WHERE delivered_at IS NULL"))
     result = NotifyResult(run.month, delivery_id, times, counts, absorbed, waiting, written, sent, failed, pending,
-                          warnings)
+                          warnings, clock.seconds)
     if progress:
         for line in result.lines():
             console.print(line, highlight=False, soft_wrap=True)
