@@ -362,6 +362,7 @@ NOTIFY_STATE = Artefact(
 NOTIFY_OUTBOX_DIR = FolderArtefact(
     "notify_outbox_dir", "notifications/outbox", Root.RUNS, "falls_risk.notify.run", ("falls_risk.notify.run",),
     "notify", "The default outbox folder: one folder per local-authority team.", identifiable=True,
+    mentioned_by=("falls_risk.demo",),
 )
 NOTIFY_OUTBOX = PrivateCsvArtefact(
     "notify_outbox", "{local_authority}/{batch}.csv", Root.OUTBOX, "falls_risk.notify.channels",

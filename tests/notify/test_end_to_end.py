@@ -20,9 +20,13 @@ from falls_risk.notify.state import open_state
 NOTIFIED_TIERS = ("high", "moderate")
 
 
-def _outbox(request: NotifyRequest) -> pd.DataFrame:
-    files = sorted(request.outbox.rglob("*.csv"))
+def _outbox_files(outbox) -> pd.DataFrame:
+    files = sorted(outbox.rglob("*.csv"))
     return pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+
+
+def _outbox(request: NotifyRequest) -> pd.DataFrame:
+    return _outbox_files(request.outbox)
 
 
 def _pairs(outbox: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -54,6 +54,8 @@ class NotifyRequest:
     tracking_uri: str | None = None
     key_file: Path | None = None
     now: datetime | None = None  # the clock (tests move it on to pass a back-off)
+    # The day the delivery was taken (default: today): records dated after it are quarantined.
+    extract_date: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extract_dir", Path(self.extract_dir))
@@ -174,7 +176,8 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
     clock = _Clock()
     with open_state(request.runs) as state, working_folder(request.runs, WORK_NAME) as ws:
         with clock.stage("ingest"):
-            extract = ingest_delivery(request.extract_dir, ws, request.mapping)
+            extract = ingest_delivery(request.extract_dir, ws, request.mapping,
+                                      request.extract_date or min(now.date(), date.today()))
         with clock.stage("linkage"):
             model_path = linkage_model_into(ws, run, request.linkage_model, request.tracking_uri)
             linkage = link_delivery(ws, model_path, config.linkage, secret)
