@@ -299,7 +299,7 @@ EXPLANATIONS = ParquetArtefact(
     "score", "Everyone explained: SHAP contributions per feature, raw margin, reasons (pseudonymised).",
 )
 RUN_FEATURES = ParquetArtefact(
-    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
+    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.notify.latest"),
     "score", "The features scored this month (the next run explains risers from them).",
 )
 ALERTS = ParquetArtefact(

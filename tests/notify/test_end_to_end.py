@@ -82,6 +82,9 @@ def test_a_delivery_is_notified_to_each_team_named_with_risk_tier_and_reasons(no
     assert (outbox["nhs_number"].str.len() == 10).all() and (outbox["surname"] != "").all()
     high = outbox[outbox["tier"] == "high"]
     assert len(high) and (high["reasons"].str.contains("raises risk")).all()
+    # The run explained its flagged tier only; notify explains the moderate tier it notifies.
+    moderate = outbox[outbox["tier"] == "moderate"]
+    assert len(moderate) and (moderate["reasons"].str.contains("risk by")).all()
     assert {p.parent.name for p in result.written} == set(outbox["local_authority"])
     for path in result.written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700

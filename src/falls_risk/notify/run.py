@@ -34,7 +34,7 @@ from falls_risk.notify import channels
 from falls_risk.notify.candidates import candidates, delivery_events, person_teams, rules_of
 from falls_risk.notify.config import NotifyConfig
 from falls_risk.notify.delivery import ingest_delivery
-from falls_risk.notify.latest import latest_run, linkage_model_into
+from falls_risk.notify.latest import explain_missing, latest_run, linkage_model_into, load_run_model
 from falls_risk.notify.link_new import link_delivery
 from falls_risk.notify.state import Absorbed, State, open_state
 from falls_risk.progress import console
@@ -153,6 +153,14 @@ def send_due(state: State, request: NotifyRequest, now: datetime) -> tuple[dict[
     return sent, failed
 
 
+def _registered(run, request: NotifyRequest):
+    """The model the latest run used, from MLflow. With --linkage-model and no --tracking-uri, MLflow is
+    not asked (None): notify links and notifies, and unexplained people's reasons stay empty."""
+    if request.linkage_model is not None and request.tracking_uri is None:
+        return None
+    return load_run_model(run, request.tracking_uri)
+
+
 class _Clock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -179,12 +187,19 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
             extract = ingest_delivery(request.extract_dir, ws, request.mapping,
                                       request.extract_date or min(now.date(), date.today()))
         with clock.stage("linkage"):
-            model_path = linkage_model_into(ws, run, request.linkage_model, request.tracking_uri)
+            registered = _registered(run, request)
+            model_path = linkage_model_into(ws, run, request.linkage_model, registered)
             linkage = link_delivery(ws, model_path, config.linkage, secret)
         with clock.stage("candidates"):
             events = delivery_events(ws, rules_of(config.events))
             found = candidates(events, run.scores, person_teams(ws), tiers=config.tiers, min_age=config.min_age,
                                min_match_probability=config.min_match_probability)
+            # The run explains its flagged tier only: explain the other notified people here.
+            unexplained = found.notify.loc[found.notify["scored"] & (found.notify["reasons"] == ""), "person_key"]
+            if len(unexplained):
+                reasons = explain_missing(run, unexplained, registered)
+                found.notify["reasons"] = [reasons.get(k, r) if r == "" else r for k, r in
+                                           zip(found.notify["person_key"], found.notify["reasons"], strict=True)]
         counts = dict(found.counts)
         counts["records"] = sum(v["accepted"] for k, v in extract.counts().items() if k != "population")
         counts["quarantined"] = sum(v["quarantined"] for v in extract.counts().values())
