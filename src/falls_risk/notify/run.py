@@ -205,7 +205,7 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
         counts["quarantined"] = sum(v["quarantined"] for v in extract.counts().values())
         counts["unlinked"] = sum(s.get("unlinked", 0) for s in linkage.sources.values())
         delivery_id = _delivery_id(extract.input_hashes())
-        stamp = now.strftime("%Y%m%dT%H%M%S")
+        stamp = f"{now:%Y%m%dT%H%M%S}-{delivery_id[:6]}"  # one batch name per run and delivery
         with clock.stage("state"), state.transaction():
             times = state.record_delivery(delivery_id, extract.extract_date, counts, now)
             absorbed = state.absorb(found.notify, delivery_id, quiet_days=config.quiet_period_days, now=now)
