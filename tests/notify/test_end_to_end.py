@@ -12,13 +12,15 @@ import pytest
 from falls_risk.catalog import NOTIFY_STATE, TRUTH_RECORD_PERSON
 from falls_risk.identity import person_keys
 from falls_risk.linkage.secret import load_secret
-from falls_risk.notify import NotifyRequest, run_notify
+from falls_risk.notify import NotifyConfig, NotifyRequest, run_notify
 from falls_risk.notify import channels as channels_mod
 from falls_risk.notify.channels import OUTBOX_COLUMNS
 from falls_risk.notify.state import open_state
 from falls_risk.scoring.work import RUN_LOCK
 
 NOTIFIED_TIERS = ("high", "moderate")
+# Three months' events in one delivery: the cap (tested in test_state) is lifted so all go out.
+UNCAPPED = NotifyConfig(daily_cap=10_000)
 
 
 def _outbox_files(outbox) -> pd.DataFrame:
@@ -69,7 +71,8 @@ def _alertable(extract) -> pd.DataFrame:
 def notified(scored_runs, december_delivery, trained_model, tmp_path_factory):
     runs = tmp_path_factory.mktemp("notify_e2e") / "runs"
     shutil.copytree(scored_runs, runs)
-    request = NotifyRequest(december_delivery / "extract", runs, tracking_uri=trained_model.tracking_uri)
+    request = NotifyRequest(december_delivery / "extract", runs, config=UNCAPPED,
+                            tracking_uri=trained_model.tracking_uri)
     first = run_notify(request)
     return {"request": request, "first": first, "outbox": _outbox(request)}
 
@@ -144,7 +147,8 @@ def test_a_run_killed_after_its_batches_were_chosen_writes_the_same_batch_on_the
         scored_runs, december_delivery, trained_model, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     shutil.copytree(scored_runs, runs)
-    request = NotifyRequest(december_delivery / "extract", runs, tracking_uri=trained_model.tracking_uri)
+    request = NotifyRequest(december_delivery / "extract", runs, config=UNCAPPED,
+                            tracking_uri=trained_model.tracking_uri)
     real = channels_mod.write_outbox
 
     def killed(*args, **kwargs):
