@@ -295,11 +295,11 @@ SCORES = ParquetArtefact(
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
-    "explanations", "explanations.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
+    "explanations", "explanations.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)", "falls_risk.notify.latest"),
     "score", "Everyone explained: SHAP contributions per feature, raw margin, reasons (pseudonymised).",
 )
 RUN_FEATURES = ParquetArtefact(
-    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
+    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.notify.latest"),
     "score", "The features scored this month (the next run explains risers from them).",
 )
 ALERTS = ParquetArtefact(
@@ -362,6 +362,7 @@ NOTIFY_STATE = Artefact(
 NOTIFY_OUTBOX_DIR = FolderArtefact(
     "notify_outbox_dir", "notifications/outbox", Root.RUNS, "falls_risk.notify.run", ("falls_risk.notify.run",),
     "notify", "The default outbox folder: one folder per local-authority team.", identifiable=True,
+    mentioned_by=("falls_risk.demo",),
 )
 NOTIFY_OUTBOX = PrivateCsvArtefact(
     "notify_outbox", "{local_authority}/{batch}.csv", Root.OUTBOX, "falls_risk.notify.channels",

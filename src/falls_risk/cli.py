@@ -440,6 +440,9 @@ def notify(
     ] = None,
     runs: Annotated[Path | None, typer.Option("--runs", help="The runs folder (monthly runs and the ledger).")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the delivery (as for ingest).")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the delivery was taken (YYYY-MM-DD); default today.")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Notify config YAML: tiers, events, caps, teams' channels.")
     ] = None,
@@ -461,7 +464,8 @@ def notify(
     from falls_risk.notify import NotifyRequest, load_notify_config, run_notify
 
     run_notify(NotifyRequest(extract, runs, config=load_notify_config(config), mapping=mapping,
-                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file),
+                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file,
+                             extract_date=_parse_date(extract_date, "--extract-date")),
                progress=True)
 
 
