@@ -10,7 +10,7 @@ run in the ledger.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from falls_risk.modelling.registered import RegisteredModel, load_registered
 from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
 from falls_risk.scoring.drift import drift_table, drift_warnings
+from falls_risk.scoring.holdout import assign_holdout, check_same_percent, shown
 from falls_risk.scoring.manifest import AlertPeriod, ModelUsed, PreviousRunRef, RunManifest, StageTimer
 from falls_risk.scoring.month import MonthInputs, build_month
 from falls_risk.scoring.outputs import build_risk_list, identities, reidentify
@@ -115,6 +116,7 @@ def _counts(month: MonthInputs, scored: ScoredPopulation, news: SinceLastRun, ri
         "explained": int(scores["explained"].sum()),
         "risk_list": len(risk_list),
         "alerts": len(news.alerts),
+        "held_out": int(scores["holdout"].sum()) if "holdout" in scores.columns else 0,
     }
     if news.changes is not None and news.risers is not None:
         counts |= {"entered": len(news.entrants), "left": len(news.leavers), "risers": len(news.risers)}
@@ -170,6 +172,7 @@ def _ledger_entry(request: ScoringRequest, manifest: RunManifest) -> dict[str, A
         "counts": {k: v for k, v in manifest.row_counts.items() if not k.startswith("ingested.")},
         "recorded_at": manifest.created_at,
         "code_commit": manifest.code_version.get("commit"),
+        "holdout_percent": request.holdout_percent,
     }
 
 
@@ -191,6 +194,8 @@ def run_scoring(
             month_name = check_output_dir(request.out, request.as_of)
             entries = ledger_mod.verify_ledger(root)
             check_month_folder(entries, month_name, request.out)
+            check_same_percent([e for e in entries if e.get("month") == month_name], request.holdout_percent,
+                               month_name)
             previous_entry = ledger_mod.previous_run(entries, month_name)
             secret = load_secret(request.key_file)
         done(1)
@@ -215,6 +220,8 @@ def run_scoring(
                 )
                 scored = explain_people(registered.model, month.features, scores, request.policy,
                                         news.people_to_explain, top_n=request.top_n)
+                scored = replace(scored, scores=assign_holdout(scored.scores, secret, month_name,
+                                                               request.holdout_percent))
                 drift, drift_notes = _drift(registered, month, scored.scores)
                 warnings += drift_notes
             done(4)
@@ -222,7 +229,7 @@ def run_scoring(
             with timer.stage("changes"):
                 news, riser_notes = _explain_news(registered, month, news, previous)
                 warnings += riser_notes
-                listed = build_risk_list(scored.scores, alerts=news.alerts, risers=news.risers,
+                listed = build_risk_list(shown(scored.scores), alerts=news.alerts, risers=news.risers,
                                          entrants=news.entrants, leavers=news.leavers,
                                          by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY)
                 risk_list = reidentify(listed, identities(INGESTED.path(ws, source="population"), secret))
