@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from falls_risk.errors import WorkspaceError
+from falls_risk.spreadsheet import neutralise_frame
 from falls_risk.workspace import Workspace, atomic_path, write_json, write_parquet, write_text
 
 Base = Workspace | str | os.PathLike[str]
@@ -158,15 +159,34 @@ class PrivateCsvArtefact(Artefact):
 
 
 @dataclass(frozen=True)
+class PrivateTextArtefact(Artefact):
+    """A page that names people: written readable by its owner only (0600), its folder 0700."""
+
+    def load(self, base: Base, **parts: object) -> str:
+        return self.require(base, **parts).read_text(encoding="utf-8")
+
+    def save(self, base: Base, text: str, **parts: object) -> Path:
+        target = self.path(base, **parts)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(target, 0o600)
+        return target
+
+
+@dataclass(frozen=True)
 class FolderArtefact(Artefact):
     """A folder written as one unit (staged, then renamed into place)."""
 
 
 def write_private_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as CSV readable by the owner only (mode 0600 from creation)."""
+    """Write ``frame`` as CSV readable by the owner only (mode 0600 from creation), every text cell
+    a spreadsheet would run as a formula neutralised (:mod:`falls_risk.spreadsheet`)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        frame.to_csv(handle, index=False)
+        # CRLF rows (RFC 4180): a value holding a lone carriage return is then quoted, not split.
+        neutralise_frame(frame).to_csv(handle, index=False, lineterminator="\r\n")
     os.chmod(path, 0o600)
     return path
 
@@ -260,6 +280,15 @@ RISK_LIST = PrivateCsvArtefact(
     identifiable=True,
     mentioned_by=("falls_risk.scoring.run", "falls_risk.demo"),
 )
+RISK_LIST_NOTES = TextArtefact(
+    "risk_list_notes", "risk_list_notes.txt", Root.RUN, "falls_risk.scoring.run_folder", ("practitioners",),
+    "score", "The risk list's header notes: what each column means, what a point is, where the guidance comes from.",
+)
+WORKLIST = PrivateTextArtefact(
+    "worklist", "worklist/{team}.html", Root.RUN, "falls_risk.scoring.run_folder", ("practitioners",),
+    "score", "One offline page per team (local authority): a card per listed person with charts, reasons, actions.",
+    identifiable=True,
+)
 SCORES = ParquetArtefact(
     "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.actions.summary"),
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
@@ -298,7 +327,7 @@ RUN_SUMMARY = TextArtefact(
     mentioned_by=("falls_risk.scoring.drift", "falls_risk.demo"),
 )
 RUN_MANIFEST = JsonArtefact(
-    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety",),
+    "run_manifest", "manifest.json", Root.RUN, "falls_risk.scoring.manifest", ("falls_risk.scoring.safety", "falls_risk.scoring.ledger"),
     "score", "RunManifest: inputs and their hashes, model, policy, counts, timings, versions, output hash.",
 )
 
@@ -362,7 +391,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     INGESTED, QUARANTINE, INGEST_SUMMARY,
     LINKAGE_MODEL, REVIEW_DECISIONS, LINKAGE_SUMMARY, LINKED, POPULATION, LINKAGE_REPORT, CLERICAL_REVIEW,
     EVENTS, FEATURE_TABLE, FEATURE_PARTITION, FEATURES_MANIFEST,
-    LEDGER, SCORING_WORK, RISK_LIST, SCORES, EXPLANATIONS, RUN_FEATURES, ALERTS, ALERT_EVENTS_SEEN, CHANGES,
+    LEDGER, SCORING_WORK, RISK_LIST, RISK_LIST_NOTES, WORKLIST, SCORES, EXPLANATIONS, RUN_FEATURES, ALERTS, ALERT_EVENTS_SEEN, CHANGES,
     RISERS, DRIFT, RUN_SUMMARY, RUN_MANIFEST,
     ACTIONS_LEDGER, ACTIONS_QUARANTINE, MONITOR_JSON, MONITOR_PAGE,
     MODEL_REPORT, MODEL_REPORT_SUMMARY,

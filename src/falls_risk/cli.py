@@ -7,6 +7,7 @@ line shows the traceback instead. Bad usage exits 2.
 
 from __future__ import annotations
 
+import errno
 import sys
 from datetime import date
 from pathlib import Path
@@ -66,19 +67,43 @@ def ingest(
     extract_dir: Annotated[Path, typer.Argument(help="Folder holding one file per source.")],
     workspace: WorkspaceOpt,
     mapping: Annotated[
-        Path | None, typer.Option(help="Mapping YAML: per-source renames, date formats, value maps.")
+        list[Path] | None,
+        typer.Option(help="Mapping YAML: per-source renames, date formats, value maps (may be given again)."),
     ] = None,
     extract_date: Annotated[
         str | None,
         typer.Option(help="Date the extract was taken (YYYY-MM-DD); default: latest event date in it."),
     ] = None,
+    config: ConfigOpt = None,
+    accept_quarantine: Annotated[
+        bool,
+        typer.Option(
+            "--accept-quarantine",
+            help="Go on although a source has more rows quarantined than allowed (recorded in the summary).",
+        ),
+    ] = False,
 ) -> None:
     """Validate and normalise an extract into the workspace; quarantine bad rows with reasons."""
+    from falls_risk.config import load_pipeline_config
     from falls_risk.ingest import run_ingest
 
     run_ingest(
-        extract_dir, workspace, mapping=mapping, extract_date=_parse_date(extract_date, "--extract-date")
+        extract_dir, workspace, mapping=mapping or None, extract_date=_parse_date(extract_date, "--extract-date"),
+        config=load_pipeline_config(config).ingest, accept_quarantine=accept_quarantine,
     )
+
+
+@app.command()
+def inspect(
+    extract_dir: Annotated[Path, typer.Argument(help="An agency's extract folder, as it was sent.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write a draft mapping YAML here for a person to finish.")
+    ] = None,
+) -> None:
+    """Profile each file of an extract folder (encoding, delimiter, columns, values, date formats)."""
+    from falls_risk.ingest.inspect import inspect_extract
+
+    inspect_extract(extract_dir, out=out)
 
 
 @app.command()
@@ -146,6 +171,10 @@ def score(
         float, typer.Option("--holdout-percent", min=0, max=50, help="Withhold this share of the flagged tier at random (reproducibly) from the practitioners, so `monitor` can estimate the effect of being listed. Off (0) by default: an ethics and information-governance decision (docs/monitoring.md).")
     ] = 0.0,
     config: ConfigOpt = None,
+    min_reason_points: Annotated[
+        float, typer.Option("--min-reason-points", min=0.0,
+                            help="Show only reasons moving risk by at least this many percentage points.")
+    ] = 0.5,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
@@ -166,9 +195,28 @@ def score(
         key_file=key_file,
         keep_work=keep_work,
         config=load_pipeline_config(config),
+        min_reason_points=min_reason_points,
         holdout_percent=holdout_percent,
     )
     print_result(run_scoring(request))
+
+
+ledger_app = typer.Typer(help="The scoring ledger of a runs folder.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    runs_dir: Annotated[Path, typer.Argument(help="The runs folder (the parent of each month's run folder).")],
+    key_file: Annotated[
+        Path | None, typer.Option("--key-file", help="The key file scoring used; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Check the ledger's keyed hash chain and every month folder against it (exit 1 at the first problem)."""
+    from falls_risk.scoring.ledger import verify_runs_dir
+
+    for line in verify_runs_dir(runs_dir, key_file):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -385,6 +433,19 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         console.print("Interrupted; earlier outputs are intact.")
         return 130
+    except OSError as exc:
+        if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" writing {exc.filename}" if exc.filename else ""
+        console.print(f"[bold red]Error:[/] the disk is full{where}. Free some space (or point the output "
+                      "elsewhere) and run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
+    except MemoryError:
+        if debug:
+            raise
+        console.print("[bold red]Error:[/] out of memory. Close other programs or run on a machine with more "
+                      "memory, then run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        return 1
     return 0
 
 

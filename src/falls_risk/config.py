@@ -86,9 +86,21 @@ class FeatureConfig(StrictModel):
         return value
 
 
+class IngestConfig(StrictModel):
+    """How much quarantine stops an ingest, and how far an inferred extract date may run past the data."""
+
+    # Above this share of a source's rows quarantined, ingest exits 1 (a mapping may set its own
+    # per source); --accept-quarantine goes on knowingly.
+    max_quarantine_share: float = Field(0.05, ge=0.0, le=1.0)
+    # An inferred extract date more than this many days after the bulk (99th percentile) of the
+    # event dates is a typo until shown otherwise.
+    max_days_past_bulk: int = Field(92, gt=0)
+
+
 class PipelineConfig(StrictModel):
     linkage: LinkageConfig = LinkageConfig()
     features: FeatureConfig = FeatureConfig()
+    ingest: IngestConfig = IngestConfig()
 
 
 def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:

@@ -143,3 +143,32 @@ def person_keys(secret: bytes, nhs_numbers: Iterable[object]) -> list[str | None
     codes, distinct = pd.factorize(normalise_nhs_numbers(values), use_na_sentinel=True)
     keys = np.array([*keyed_hashes(secret, distinct, domain=PERSON_DOMAIN), None], dtype=object)
     return keys[codes].tolist()  # code -1 (no valid number) takes the trailing None
+
+
+# --- keys derived from the secret (the ledger's key, the key's fingerprint) --------------------
+
+FINGERPRINT_DOMAIN = "fingerprint"
+# A constant, hashed with the secret: equal fingerprints mean the same secret, and the fingerprint
+# tells nothing about the secret itself (it is one HMAC output, not the key).
+FINGERPRINT_CONSTANT = "falls-risk key fingerprint v1"
+
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """A 256-bit key for one ``purpose`` (HMAC-SHA256 of the secret over it, as in HKDF-Expand
+    with one block): the ledger's MAC key is unrelated to the person keys made with the secret."""
+    return hmac.new(secret, f"falls-risk derived key:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def key_fingerprint(secret: bytes) -> str:
+    """Which secret this is, safe to record beside data made with it: the keyed hash of a constant."""
+    return keyed_hash(secret, FINGERPRINT_CONSTANT, domain=FINGERPRINT_DOMAIN)
+
+
+def mac(key: bytes, message: bytes) -> str:
+    """Full HMAC-SHA256 of ``message`` as hex (the scoring ledger's line hash)."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def macs_equal(a: str, b: str) -> bool:
+    """Compare two MACs in constant time (no timing hint about how much of a forgery was right)."""
+    return hmac.compare_digest(a.encode(), b.encode())

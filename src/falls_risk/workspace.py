@@ -10,9 +10,12 @@ or interrupted run leaves the earlier outputs intact.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +41,28 @@ def sql_path(path: str | os.PathLike[str]) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def exchange_paths(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Atomically swap two existing paths (Linux ``renameat2(RENAME_EXCHANGE)``). False where the
+    system or filesystem cannot, so the caller falls back to renames."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), os.fspath(b))
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], staging_dir: str | os.PathLike[str] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target`` (or in ``staging_dir``, which must be on the same
@@ -55,9 +80,12 @@ def atomic_path(target: str | os.PathLike[str], staging_dir: str | os.PathLike[s
         if not staged.exists():
             raise RuntimeError(f"nothing was written to the staging path for {target}")
         if target.is_dir() and not target.is_symlink():
-            old = tmp / (target.name + ".old")
-            os.replace(target, old)
-            os.replace(staged, target)
+            # Swap the folders in one step, so no moment passes with neither in place (a kill
+            # between two renames would lose the old folder); two renames where that is not possible.
+            if not exchange_paths(staged, target):
+                old = tmp / (target.name + ".old")
+                os.replace(target, old)
+                os.replace(staged, target)
         else:
             os.replace(staged, target)
     finally:
@@ -81,3 +109,28 @@ def write_text(text: str, target: str | os.PathLike[str]) -> Path:
 
 def write_json(data: Any, target: str | os.PathLike[str]) -> Path:
     return write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", target)
+
+
+def _process_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def private_temp_dir(root: str | os.PathLike[str], stage: str) -> Path:
+    """A fresh folder (mode 0700) inside ``root`` for one run of ``stage``'s temporary files
+    (DuckDB's spill files hold whatever the stage holds: NHS numbers, names). Never the system
+    temporary folder, which nothing sweeps; folders left by runs that died are removed here.
+    The caller removes its folder when done."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    prefix = f".{stage}-tmp-"
+    for stale in root.glob(f"{prefix}*"):
+        pid = stale.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root))  # mkdtemp: mode 0700

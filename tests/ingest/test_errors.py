@@ -130,7 +130,17 @@ def test_a_missing_extract_folder_is_named(tmp_path: Path) -> None:
             "sources:\n  social_care:\n    date_formats: {weekly_hours: '%d'}\n",
             "not a date or datetime column",
         ),
-        ("sources:\n  social_care:\n    renames: {A: b}\n", "sources.social_care.renames: Extra inputs"),
+        (
+            "sources:\n  social_care:\n    renames: {A: b}\n",
+            "sources.social_care.renames: unknown key 'renames' (did you mean 'rename'?)",
+        ),
+        ("sources:\n  social_car:\n    rename: {A: b}\n", "unknown source 'social_car' (did you mean 'social_care'?)"),
+        ("sources:\n  social_care:\n    rename: {A: forname}\n", "unknown column 'forname' (did you mean 'forename'?)"),
+        ("defaults:\n  date_fromat: '%d'\n", "defaults.date_fromat: unknown key 'date_fromat' (did you mean 'date_format'?)"),
+        ("descripton: x\n", "unknown key 'descripton' (did you mean 'description'?)"),
+        ("defaults:\n  value_maps: {sexx: {1: M}}\n", "defaults.value_maps: unknown column 'sexx' (did you mean 'sex'?)"),
+        ("sources:\n  social_care:\n    delimiter: '||'\n", "a delimiter is one character"),
+        ("sources:\n  ambulance_calls:\n    combine: {call_tim: [A, B]}\n", "did you mean 'call_time'?"),
         ("sources:\n  social_care:\n    encoding: klingon\n", "unknown encoding 'klingon'"),
         ("sources: [social_care]\n", "sources"),
         ("sources:\n  social_care:\n    rename: {A: forename, B: forename}\n", "both 'A' and 'B'"),
@@ -169,9 +179,15 @@ def test_the_cli_ingests_and_prints_the_summary(tmp_path: Path, capsys: pytest.C
     tables = canonical_tables()
     tables["gp_events"].append({"nhs_number": NHS[0], "event_date": "2023-02-30", "snomed_code": "1912002"})
     extract = write_extract(tmp_path / "extract", tables)
-    code = main(["ingest", str(extract), "--workspace", str(tmp_path / "ws"), "--extract-date", "2024-12-31"])
+    args = ["ingest", str(extract), "--workspace", str(tmp_path / "ws"), "--extract-date", "2024-12-31"]
+    assert main(args) == 1  # 1 of 4 GP rows is more than the 5% allowed
+    err = capsys.readouterr().err
+    assert "gp_events (gp_events.csv): 1 of 4 rows quarantined (25.0%, above the 5.0% allowed)" in " ".join(err.split())
+    assert not (tmp_path / "ws" / "ingested").exists()
+    code = main([*args, "--accept-quarantine"])
     err = capsys.readouterr().err
     assert code == 0
+    assert "--accept-quarantine: went on although gp_events has 25.0%" in " ".join(err.split())
     assert "gp_events" in err and "unparseable date in" in err  # the table may wrap the reason
     assert "extract date 2024-12-31" in err
     assert (tmp_path / "ws" / "ingested" / "gp_events.parquet").exists()

@@ -199,8 +199,10 @@ def test_a_council_export_is_read_unchanged_through_the_example_mapping(tmp_path
     extract = write_council_export(tmp_path / "council")
     ws = tmp_path / "ws"
     summary = run_ingest(
-        extract, ws, mapping=EXAMPLE_MAPPING, extract_date=dt.date(2024, 12, 31), progress=False
+        extract, ws, mapping=EXAMPLE_MAPPING, extract_date=dt.date(2024, 12, 31), accept_quarantine=True,
+        progress=False,
     )
+    assert summary.quarantine_accepted == {"social_care": 0.5}  # 2 of its 4 rows, accepted knowingly
 
     care = summary.sources["social_care"]
     assert care.file == "WCCIS Service Episodes.csv"

@@ -38,7 +38,7 @@ def normalised_dirty(tmp_path: Path):
     extract = write_extract(tmp_path / "extract", dirty_tables())
     for name, source in SOURCES.items():
         file = locate(extract, name, EMPTY_SOURCE_MAPPING)
-        yield name, normalise_source(source, read_source(file, EMPTY_SOURCE_MAPPING), EMPTY_SOURCE_MAPPING)
+        yield name, normalise_source(source, read_source(file, EMPTY_SOURCE_MAPPING).frame, EMPTY_SOURCE_MAPPING)
 
 
 def test_fast_row_reasons_equal_pandera_lazy_validation_failure_cases(tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def test_strongest_driver_leads_global_importance_and_the_agency_table(report_su
     assert agencies[0]["agency"] == "ambulance service"
     assert sum(a["share"] for a in agencies) == pytest.approx(1.0)
     assert {a["agency"] for a in agencies} == {
-        "ambulance service", "demographics", "health board", "police", "social care", "housing",
+        "ambulance service", "health board", "police", "social care", "housing",  # agencies only
     }
 
 
@@ -157,7 +157,7 @@ def test_the_report_states_the_models_own_label_horizon(report_model, horizon_da
 
 def test_the_report_template_says_the_horizon_it_is_given(report_summary):
     html = render_report({**report_summary, "horizon": "2 years"})
-    assert "Of them, admitted for a fall within 2 years" in html
+    assert "Of each month's list, admitted for a fall within 2 years" in html
     assert "fall admission in the following 2 years" in html
 
 

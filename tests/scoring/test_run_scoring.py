@@ -22,6 +22,7 @@ from falls_risk.scoring import (
     runs_for_month,
     verify_ledger,
 )
+from falls_risk.scoring.ledger import read_lines
 from falls_risk.scoring.manifest import output_hash
 
 NOV, DEC = date(2025, 11, 1), date(2025, 12, 1)
@@ -101,7 +102,10 @@ def test_ledger_answers_which_model_scored_whom(runs):
     december = runs_for_month(runs["root"], "2025-12")[-1]
     assert december["model"] == {"name": "falls-risk", "version": "7", "run_id": "run-abc"}
     assert december["output_hash"] == output_hash(runs["root"] / december["output_dir"])
-    assert december["prev_hash"] == entries[0]["entry_hash"]
+    lines = read_lines(runs["root"])  # each run: a pending line, then its completion after the rename
+    assert [(line["month"], line["status"]) for line in lines] == [
+        ("2025-11", "pending"), ("2025-11", "completed"), ("2025-12", "pending"), ("2025-12", "completed")]
+    assert december["prev_hash"] == lines[1]["entry_hash"] and december["status"] == "completed"
 
 
 def test_changes_risers_and_alerts_since_the_previous_run(runs):

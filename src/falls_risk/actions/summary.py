@@ -17,7 +17,7 @@ import pandas as pd
 from falls_risk.actions.ledger import read_actions
 from falls_risk.actions.validate import ACTED_ON, ACTIONS
 from falls_risk.catalog import SCORES
-from falls_risk.scoring.ledger import read_ledger
+from falls_risk.scoring.ledger import completed, read_ledger
 from falls_risk.scoring.tiers import HIGH
 
 ALL_TEAMS = "all teams"
@@ -26,9 +26,9 @@ HOLDOUT_COLUMN = "holdout"
 
 
 def current_runs(root: str | os.PathLike[str]) -> list[dict]:
-    """The current (last recorded) run of each month, oldest month first."""
+    """The current (last completed) run of each month, oldest month first."""
     latest: dict[str, dict] = {}
-    for entry in read_ledger(root):
+    for entry in completed(read_ledger(root)):
         latest[entry["month"]] = entry
     return [latest[m] for m in sorted(latest)]
 

@@ -39,7 +39,13 @@ def _shap_explanation(
 
 
 def _short(text: str, limit: int = 48) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Cut at a word boundary (a label cut mid-word reads as a different word)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(-…") + "…"
 
 
 def beeswarm_figure(
@@ -71,7 +77,7 @@ def beeswarm_figure(
         ax.yaxis.label.set_size(9)
     main = fig.axes[0]
     main.set_xlabel("Contribution to risk (log-odds); right of 0 raises risk", fontsize=9)
-    main.set_title("Each person's contributions, for the most important features", fontsize=10, weight="bold")
+    main.set_title("Each dot is one person-month (a person at one index date)", fontsize=10, weight="bold")
     return fig
 
 
@@ -88,7 +94,7 @@ def dependence_figure(
     sample = _sample_index(explanation, max_points, seed)
     exp = _shap_explanation(explanation, sample)
     col = explanation.feature_names.index(feature)
-    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    fig, ax = plt.subplots(figsize=(4.6, 3.6))
     shap.plots.scatter(exp[:, col], ax=ax, show=False, color="#1f6f8b", alpha=0.5, dot_size=10, hist=False)
     spec = spec_for(feature, explanation.specs)
     if spec.is_categorical and spec.categories:
@@ -98,9 +104,10 @@ def dependence_figure(
         ax.set_xticks([0, 1])
         ax.set_xticklabels(["no", "yes"])
     unit = f" ({spec.unit})" if spec.unit and spec.kind == "numeric" else ""
-    ax.set_xlabel(_short(label or spec.description, 56) + unit, fontsize=8)
-    ax.set_ylabel("Contribution (log-odds)", fontsize=8)
-    ax.tick_params(labelsize=8)
+    # Shown at about half size in the report's two-column grid: text at 11-12 pt stays legible.
+    ax.set_xlabel(_short(label or spec.description, 44) + unit, fontsize=11)
+    ax.set_ylabel("Contribution (log-odds)", fontsize=11)
+    ax.tick_params(labelsize=10.5)
     ax.axhline(0, color="#888", lw=0.8, zorder=0)
     fig.tight_layout()
     return fig

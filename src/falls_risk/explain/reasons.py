@@ -27,6 +27,17 @@ DIRECTIONS = (RAISES, LOWERS)
 MIN_REASON_SIZE = 1e-6
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One reason for one person: the feature whose contribution it tells (the family's largest),
+    its agency, the words, and ``points``: its signed contribution on the probability scale (0-1)."""
+
+    feature: str
+    agency: str
+    text: str
+    points: float
+
+
 def spec_for(name: str, specs: Mapping[str, FeatureSpec]) -> FeatureSpec:
     """The spec of feature ``name``; a feature the specs do not know reads as its name."""
     spec = specs.get(name)
@@ -192,29 +203,89 @@ class Explanation(Contributions):
             }
         )
 
+    def reason_items(
+        self,
+        top_n: int | None = None,
+        *,
+        direction: str | None = RAISES,
+        min_points: float = 0.0,
+        facts: Mapping[Any, Any] | None = None,
+        as_of: Any = None,
+    ) -> list[list[Reason]]:
+        """Each person's reasons (one list per row of the explained frame, largest first).
+
+        A reason is kept only if it moves the risk by at least ``min_points`` percentage points
+        (e.g. 0.5), and at most ``top_n`` are kept. With ``facts`` (index label -> the person's
+        ``scoring.facts.PersonFacts``) a reason states the facts it rests on (which conditions,
+        which medicines, when the last fall was) instead of a count; reasons that come to the same
+        facts (the falls a GP, a hospital and the ambulance service each recorded) are one reason
+        whose size is their sum (SHAP values add up).
+        """
+        top_n = self.top_n if top_n is None else top_n
+        if not isinstance(min_points, (int, float)) or isinstance(min_points, bool) or min_points < 0:
+            raise parameter_error("min_points", "a number of percentage points >= 0", min_points)
+        # Families may merge into one fact: rank more of them than will be kept.
+        tidy, positions = self._reasons(max(3 * top_n, top_n + 5), direction=direction, group_windows=True)
+        out: list[list[Reason]] = [[] for _ in range(len(self.contributions))]
+        if tidy.empty:
+            return out
+        labels = self.contributions.index
+        merged: dict[int, dict[str, Reason]] = {}
+        for pos, feature, agency, text, points in zip(
+            positions.tolist(), tidy["feature"].tolist(), tidy["agency"].tolist(), tidy["text"].tolist(),
+            tidy["probability_contribution"].tolist(), strict=True,
+        ):
+            person = None if facts is None else facts.get(labels[pos])
+            told = wording.fact_text(feature, person, as_of=as_of) or wording.without_definitions(text)
+            mine = merged.setdefault(pos, {})
+            if told in mine:
+                before = mine[told]
+                mine[told] = Reason(before.feature, before.agency, told, before.points + points)
+            else:
+                mine[told] = Reason(feature, agency, told, points)
+        threshold = min_points / 100
+        for pos, reasons in merged.items():
+            kept = [r for r in reasons.values() if abs(r.points) >= threshold]
+            kept.sort(key=lambda r: -abs(r.points))
+            out[pos] = kept[:top_n]
+        return out
+
     def reasons_text(
-        self, top_n: int | None = None, *, direction: str | None = RAISES, group_windows: bool = True
+        self,
+        top_n: int | None = None,
+        *,
+        direction: str | None = RAISES,
+        group_windows: bool = True,
+        min_points: float = 0.0,
+        facts: Mapping[Any, Any] | None = None,
+        as_of: Any = None,
     ) -> pd.Series:
         """One plain string per person (for a CSV column), reasons grouped by agency.
 
         E.g. "Ambulance service: 2 ambulance calls for a fall where they were not taken to
         hospital, in the last 12 months (raises risk by 4.2 points). Social care: ...". People with
-        no reason in that direction get an empty string.
+        no reason in that direction get an empty string. ``min_points`` and ``facts``: as in
+        :meth:`reason_items` (``group_windows=False`` tells each window apart, without facts).
         """
-        tidy, positions = self._reasons(top_n, direction=direction, group_windows=group_windows)
         out = pd.Series("", index=self.contributions.index, dtype=object, name="reasons")
-        if tidy.empty:
-            return out
-        # ``reasons`` lists each person's reasons in rank order: one pass groups them by agency.
-        by_row: dict[int, dict[str, list[str]]] = {}
-        for row, agency, text, dirn, pts in zip(
-            positions.tolist(), tidy["agency"].tolist(), tidy["text"].tolist(), tidy["direction"].tolist(),
-            tidy["probability_contribution"].tolist(), strict=True,
-        ):
-            by_row.setdefault(row, {}).setdefault(agency, []).append(
-                wording.reason(text, raises=dirn == RAISES, points=pts)
-            )
-        out.iloc[list(by_row)] = [wording.reasons_by_agency(groups) for groups in by_row.values()]
+        if not group_windows:
+            tidy, positions = self._reasons(top_n, direction=direction, group_windows=False)
+            items: list[list[Reason]] = [[] for _ in range(len(out))]
+            for pos, feature, agency, text, points in zip(
+                positions.tolist(), tidy["feature"].tolist(), tidy["agency"].tolist(), tidy["text"].tolist(),
+                tidy["probability_contribution"].tolist(), strict=True,
+            ):
+                if abs(points) * 100 >= min_points:
+                    items[pos].append(Reason(feature, agency, text, points))
+        else:
+            items = self.reason_items(top_n, direction=direction, min_points=min_points, facts=facts, as_of=as_of)
+        texts = []
+        for reasons in items:
+            groups: dict[str, list[str]] = {}
+            for r in reasons:
+                groups.setdefault(r.agency, []).append(wording.reason(r.text, raises=r.points > 0, points=r.points))
+            texts.append(wording.reasons_by_agency(groups) if groups else "")
+        out[:] = texts
         return out
 
     def to_frame(self, prefix: str = "shap__") -> pd.DataFrame:

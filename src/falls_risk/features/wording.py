@@ -9,6 +9,7 @@ points)". ``falls_risk.explain`` ranks the reasons and calls these functions to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -201,15 +202,189 @@ def reasons_by_agency(groups: Mapping[str, list[str]]) -> str:
     return " ".join(f"{agency_label(agency)}: {'; '.join(reasons)}." for agency, reasons in groups.items())
 
 
-__all__ = [
-    "SEX_LABELS",
-    "agency_label",
-    "category_labels",
-    "describe_value",
-    "label",
-    "reason",
-    "reasons_by_agency",
-    "risk_effect",
-    "time_ago",
-    "window_text",
-]
+# --------------------------------------------------------------------------------------------
+# Facts: what a reason rests on, in this person's own records
+# --------------------------------------------------------------------------------------------
+
+# What "points" means wherever a reason's size is shown (the risk list's notes, the worklist
+# page, the docs); ``horizon`` is ``config.horizon_text`` of the model's label horizon.
+POINTS_DEFINITION = (
+    "A point is one percentage point of the predicted risk of an emergency admission for a fall "
+    "within {horizon}: \"raises risk by 2.0 points\" means this fact takes the person's risk from, say, 8% "
+    "to 10% (SHAP contributions on the probability scale; a person's points add up to their risk "
+    "minus the average risk)."
+)
+DEFICITS_DEFINITION = (
+    "Frailty deficits are counted as in the electronic Frailty Index (eFI): long-term conditions "
+    "and events such as falls, dementia, incontinence and poor sight recorded by the GP or in a "
+    "hospital diagnosis."
+)
+
+
+def points_definition(horizon: str = "12 months") -> str:
+    return POINTS_DEFINITION.format(horizon=horizon)
+
+
+def day_text(day: Any) -> str:
+    """A date as a practitioner reads it: "3 Feb 2026"."""
+    day = pd.Timestamp(day)
+    return f"{day.day} {day:%b %Y}"
+
+
+def _times(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _occurrence_text(occ: Any, one: str, many: str, *, as_of: Any = None) -> str | None:
+    """e.g. "2 police welfare checks in the last 12 months, the last on 3 Feb 2026"."""
+    if occ.last is None:
+        return None
+    when = f"the last on {day_text(occ.last)}"
+    if as_of is not None:
+        when += f" ({time_ago((pd.Timestamp(as_of) - pd.Timestamp(occ.last)).days)})"
+    if occ.last_12_months == 0:
+        return f"no {many} in the last 12 months; {when}"
+    return f"{_times(occ.last_12_months, one, many)} in the last 12 months, {when}"
+
+
+# Feature name (or its start) -> the fact that tells its story; features not named keep the
+# value in words.
+_FACT_OF_FEATURE: tuple[tuple[str, str], ...] = (
+    ("efi_deficits", "deficits"),
+    ("frid_", "medicines"),
+    ("polypharmacy_", "medicine_kinds"),
+    ("days_since_fall", "falls"),
+    ("gp_recorded_falls_", "falls"),
+    ("ever_fall", "falls"),
+    ("fall_admissions_", "injurious_falls"),
+    ("hip_fracture_admissions_", "injurious_falls"),
+    ("ed_fall_attendances_", "injurious_falls"),
+    ("ambulance_fall_", "ambulance_fall_calls"),
+    ("ambulance_calls_", "ambulance_calls"),
+    ("police_concern_for_welfare_", "welfare_checks"),
+)
+
+
+def fact_kind(feature: str) -> str | None:
+    """Which of a person's facts tells the story of ``feature`` (None: its value in words)."""
+    for start, kind in _FACT_OF_FEATURE:
+        if feature == start or (start.endswith("_") and feature.startswith(start)):
+            return kind
+    return None
+
+
+def medicines_text(frid_items: Any) -> str | None:
+    """e.g. "fall-risk-increasing medicines in the last 90 days: opioid painkillers (3 items) and
+    antidepressants (1 item)"."""
+    if not frid_items:
+        return None
+    parts = [f"{label} ({_times(n, 'item', 'items')})" if n else label for label, n in frid_items]
+    classes = _times(len(frid_items), "class", "classes")
+    return f"{classes} of fall-risk-increasing medicine in the last 90 days: {listing(parts)}"
+
+
+def fact_text(feature: str, facts: Any, *, as_of: Any = None) -> str | None:
+    """The person's facts behind ``feature`` in words, or None when there are none to tell (the
+    reason then keeps the feature's value in words). ``facts`` is a ``scoring.facts.PersonFacts``."""
+    kind = fact_kind(feature)
+    if kind is None or facts is None:
+        return None
+    if kind == "deficits":
+        if not facts.deficits:
+            return None
+        n = len(facts.deficits)
+        return f"{_times(n, 'frailty deficit', 'frailty deficits')} recorded: {listing(list(facts.deficits))}"
+    if kind == "medicines":
+        return medicines_text(facts.frid_items)
+    if kind == "medicine_kinds":
+        if not facts.medicine_kinds:
+            return None
+        text = f"{_times(facts.medicine_kinds, 'kind of medicine', 'different kinds of medicine')} prescribed " \
+            "in the last 90 days"
+        frids = [label for label, _ in facts.frid_items]
+        return text + (f", including {listing(frids)}" if frids else "")
+    if kind == "falls":
+        return _occurrence_text(facts.falls, "fall recorded (any agency)", "falls recorded (any agency)",
+                                as_of=as_of)
+    if kind == "injurious_falls":
+        return _occurrence_text(
+            facts.injurious_falls, "hospital visit for a fall (emergency department or admission)",
+            "hospital visits for a fall (emergency department or admission)", as_of=as_of)
+    if kind == "ambulance_fall_calls":
+        return _occurrence_text(facts.ambulance_fall_calls, "ambulance call for a fall",
+                                "ambulance calls for a fall", as_of=as_of)
+    if kind == "ambulance_calls":
+        text = _occurrence_text(facts.ambulance_calls, "ambulance call", "ambulance calls", as_of=as_of)
+        falls = facts.ambulance_fall_calls.last_12_months
+        return text if text is None or not falls else f"{text} ({falls} for a fall)"
+    if kind == "welfare_checks":
+        return _occurrence_text(facts.welfare_checks, "police welfare check (concern for welfare)",
+                                "police welfare checks (concern for welfare)", as_of=as_of)
+    return None
+
+
+def already_known_to(facts: Any) -> str:
+    """Services already in contact, e.g. "Social care: home care package (10 hours a week),
+    telecare, reablement (1 episode in the last 12 months)"; empty when none."""
+    parts = []
+    if facts.home_care_hours is not None:
+        hours = f" ({_number(facts.home_care_hours)} hours a week)" if facts.home_care_hours else ""
+        parts.append(f"home care package{hours}")
+    if facts.telecare:
+        parts.append("telecare")
+    if facts.reablement_12_months:
+        n = _times(facts.reablement_12_months, "episode", "episodes")
+        parts.append(f"reablement ({n} in the last 12 months)")
+    return f"Social care: {', '.join(parts)}" if parts else ""
+
+
+RISK_LIST_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("risk_percent", "the predicted risk of an emergency admission for a fall within {horizon}, in percent"),
+    ("listed_because", "flagged tier, new event, rising risk and/or left the flagged tier"),
+    ("reasons", ("the facts that raise this person's risk most, grouped by agency, each with its size in points "
+                "(only those of {min_points} points or more, at most five)")),
+    ("alerts", "events new since the last run (an ambulance call for a fall, a police welfare check, ...)"),
+    ("previous_risk_percent", "the risk at the previous run (empty when not scored then)"),
+    ("risk_change_points", "risk now minus risk at the previous run, in points (a number: sort on it)"),
+    ("risk_change", "the same change in words"),
+    ("why_risen", "for the biggest risers: what changed"),
+    ("case_finding", ("which NICE NG249 case-finding criteria the person meets (a previous injurious fall, several "
+                     "falls, frailty) and which these records cannot tell (gait or balance)")),
+    ("suggested_actions", "what the guidance then offers, each action with the fact that prompted it and its source"),
+    ("already_known_to", "services already in contact: an active home-care package, telecare, recent reablement"),
+)
+
+
+def risk_list_notes(*, horizon: str, min_points: float) -> str:
+    """The risk list's header notes (a text file beside the CSV)."""
+    lines = [
+        "Notes on the falls risk list (risk_list)",
+        "",
+        points_definition(horizon),
+        DEFICITS_DEFINITION,
+        "",
+        "Columns:",
+        *(f"- {name}: {text.format(horizon=horizon, min_points=f'{min_points:g}')}" for name, text in RISK_LIST_COLUMNS),
+        "",
+        ("NICE NG249 (April 2025) advises against using a falls risk prediction tool alone: the list is a prompt to "
+        "case-find, leading to a multifactorial falls risk assessment. The suggested actions come from the cited "
+        "mapping in falls_risk/guidance (actions and case-finding CSV files)."),
+        "The list names people: keep it within the team.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def without_definitions(text: str) -> str:
+    """A reason without the definitions the list's notes give once (the eFI's, in brackets)."""
+    return re.sub(r" \(eFI-style count[^)]*\)", "", text)
+
+
+def no_reason_text(min_points: float) -> str:
+    """For a listed person none of whose factors moves their risk by ``min_points`` or more."""
+    return f"No single factor moves their risk by {min_points:g} points or more."
+
+

@@ -195,16 +195,16 @@ def parse_bools(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Non-negative decimals."""
+    """Non-negative finite decimals (``inf`` and ``-1`` fail: hours and counts are neither)."""
     parsed = pd.to_numeric(raw, errors="coerce").astype("float64")
-    parsed[parsed < 0] = np.nan
+    parsed[(parsed < 0) | ~np.isfinite(parsed)] = np.nan
     return parsed, pd.Series(present(raw) & parsed.isna().to_numpy(), index=raw.index)
 
 
 def parse_ints(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Whole numbers (``12`` or ``12.0``)."""
+    """Non-negative whole numbers (``12`` or ``12.0``): ranks and counts."""
     numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
-    whole = numbers.notna() & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)
+    whole = numbers.notna() & (numbers == np.floor(numbers)) & (numbers >= 0) & (numbers < 2**53)
     parsed = pd.Series(pd.array([None] * len(raw), dtype="Int64"), index=raw.index)
     parsed[whole] = numbers[whole].astype("int64")
     return parsed, pd.Series(present(raw) & ~whole.to_numpy(), index=raw.index)

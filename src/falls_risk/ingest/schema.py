@@ -3,8 +3,8 @@
 ``build_schema(source, extract_date)`` turns one ``contract.Source`` into a
 ``pandera.DataFrameSchema`` over the *normalised* frame: a dtype per column kind, required
 columns non-nullable, closed vocabularies as ``isin``, unique record ids, and the cross-field
-rules (date of birth not after the event, an end not before its start, no event after the
-extract date). Validation is lazy: every failure of every row is collected, then
+rules (date of birth not after the event nor before 1900, an end not before its start, a death
+not before the birth, no event after the extract date). Validation is lazy: every failure of every row is collected, then
 ``row_reasons`` turns pandera's failure cases into one boolean mask per reason.
 """
 
@@ -45,7 +45,10 @@ DATE_ORDER: tuple[tuple[str, str], ...] = (
     ("start_date", "end_date"),
     ("application_date", "completed_date"),
     ("registration_date", "deregistration_date"),
+    ("date_of_birth", "date_of_death"),
 )
+# No one alive in the data was born before this: an earlier date of birth is a typo or a placeholder.
+EARLIEST_BIRTH = dt.date(1900, 1, 1)
 
 NOT_NULLABLE = "not_nullable"
 UNIQUE = "field_uniqueness"
@@ -69,6 +72,10 @@ def after_extract_reason(column: str) -> str:
 
 def dob_after_reason(event_column: str) -> str:
     return f"date_of_birth after {event_column}"
+
+
+def dob_too_early_reason() -> str:
+    return f"date_of_birth before {EARLIEST_BIRTH.year}"
 
 
 def order_reason(start: str, end: str) -> str:
@@ -107,6 +114,11 @@ def build_schema(source: Source, extract_date: dt.date | None) -> pa.DataFrameSc
                 lambda df, e=event: ~(df["date_of_birth"] > _day(df[e])),
                 error=dob_after_reason(event),
             )
+        )
+    if "date_of_birth" in names:
+        earliest = pd.Timestamp(EARLIEST_BIRTH)
+        frame_checks.append(
+            pa.Check(lambda df: ~(df["date_of_birth"] < earliest), error=dob_too_early_reason())
         )
     for start, end in DATE_ORDER:
         if start in names and end in names:

@@ -25,6 +25,13 @@ class SourceSummary:
     nhs_number_invalid: int | None = None
     extra_columns: list[str] = field(default_factory=list)
     absent_optional_columns: list[str] = field(default_factory=list)
+    # Several files for one source (yearly PEDW files): each file's sha256; ``sha256`` covers them all.
+    file_hashes: dict[str, str] = field(default_factory=dict)
+    max_quarantine_share: float | None = None  # the limit this source was held to
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
 
     @property
     def balanced(self) -> bool:
@@ -44,6 +51,8 @@ class IngestSummary:
     absent_sources: list[str]
     ignored_files: list[str]
     notes: list[str] = field(default_factory=list)
+    # Sources above their quarantine limit that --accept-quarantine let through: source -> share.
+    quarantine_accepted: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:
@@ -80,7 +89,10 @@ class IngestSummary:
 
     def input_hashes(self) -> dict[str, str]:
         """sha256 of each source file read, by file name."""
-        return {s.file: s.sha256 for s in self.sources.values()}
+        hashes: dict[str, str] = {}
+        for s in self.sources.values():
+            hashes.update(s.file_hashes or {s.file: s.sha256})
+        return hashes
 
     def counts(self) -> dict[str, dict[str, int]]:
         """read / accepted / quarantined rows per source."""

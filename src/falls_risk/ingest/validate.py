@@ -17,8 +17,8 @@ import pyarrow as pa
 
 from falls_risk.contract import Kind, Source
 from falls_risk.ingest import normalise as nz
-from falls_risk.ingest.mapping import SourceMapping
-from falls_risk.ingest.schema import build_schema, missing_reason, row_reasons
+from falls_risk.ingest.mapping import CATCH_ALL, SourceMapping
+from falls_risk.ingest.schema import after_extract_reason, build_schema, missing_reason, row_reasons
 
 ROW_NUMBER = "row_number"
 REASONS = "reasons"
@@ -47,7 +47,7 @@ def parse_failure_reason(column: str, kind: Kind) -> str:
         Kind.BNF: f"invalid BNF code in {column}",
         Kind.BOOL: f"{column} not true/false",
         Kind.NUMBER: f"{column} not a non-negative number",
-        Kind.INT: f"{column} not a whole number",
+        Kind.INT: f"{column} not a non-negative whole number",
     }[kind]
 
 
@@ -70,12 +70,16 @@ class NormalisedSource:
 
 
 def apply_value_map(raw: pd.Series, value_map: dict[str, str]) -> pd.Series:
-    """Replace values case-insensitively; values not in the map pass through unchanged."""
-    folded = {k.strip().casefold(): v for k, v in value_map.items()}
+    """Replace values case-insensitively; values not in the map pass through unchanged, unless
+    the map has a catch-all (``"*": other``), which every other present value becomes."""
+    folded = {k.strip().casefold(): v for k, v in value_map.items() if k != CATCH_ALL}
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
     if len(uniques) == 0:
         return raw
-    mapped = pd.array([folded.get(str(u).casefold(), u) for u in uniques], dtype="str")
+    otherwise = value_map.get(CATCH_ALL)
+    mapped = pd.array(
+        [folded.get(str(u).strip().casefold(), u if otherwise is None else otherwise) for u in uniques], dtype="str"
+    )
     out = pd.Series(mapped.take(np.where(codes >= 0, codes, 0)), index=raw.index, dtype="str")
     out[codes < 0] = None
     return out
@@ -145,6 +149,18 @@ class ValidatedSource:
     quarantined: pa.Table
     reasons: dict[str, int]
     nhs_number_invalid: int | None
+    first_rows: dict[str, int] = field(default_factory=dict)  # reason -> its first row_number
+    # Rows quarantined for something besides falling after the extract date (a cut the analyst
+    # asked for with --extract-date, not a fault of the data).
+    faulty: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.accepted.num_rows + self.quarantined.num_rows
+
+    @property
+    def faulty_share(self) -> float:
+        return self.faulty / self.rows if self.rows else 0.0
 
 
 def _compose_reasons(masks: dict[str, np.ndarray], bad: np.ndarray) -> pa.Array:
@@ -181,8 +197,12 @@ def validate_source(norm: NormalisedSource, extract_date: dt.date | None) -> Val
 
     n = len(frame)
     bad = np.zeros(n, dtype=bool)
-    for mask in masks.values():
+    faulty = np.zeros(n, dtype=bool)
+    cut = after_extract_reason(source.event_date_column) if source.event_date_column else None
+    for reason, mask in masks.items():
         bad |= mask
+        if reason != cut:
+            faulty |= mask
     row_numbers = np.arange(1, n + 1, dtype=np.int64)
 
     accepted = to_arrow(source, frame.loc[~bad], row_numbers[~bad])
@@ -198,6 +218,8 @@ def validate_source(norm: NormalisedSource, extract_date: dt.date | None) -> Val
         quarantined=quarantined,
         reasons={reason: int(mask.sum()) for reason, mask in masks.items()},
         nhs_number_invalid=nhs_invalid,
+        first_rows={reason: int(np.argmax(mask)) + 1 for reason, mask in masks.items()},
+        faulty=int(faulty.sum()),
     )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from splink import DuckDBAPI, Linker
 
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import model as model_spec
-from falls_risk.workspace import write_text
+from falls_risk.workspace import sql_path, write_text
 
 RECORDS_TABLE = "link_records"
 SPINE_TABLE = "link_spine"
@@ -171,7 +170,7 @@ def connect(*, threads: int, memory_limit: str, temp_directory: Path) -> duckdb.
     con = duckdb.connect(database=":memory:")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{os.fspath(temp_directory)}'")
+    con.execute(f"SET temp_directory = {sql_path(temp_directory)}")  # the workspace may be o'brien/
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")  # our own Rich bar reports progress
     return con

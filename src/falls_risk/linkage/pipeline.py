@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,14 +16,15 @@ from falls_risk.catalog import (
     INGESTED,
     LINKAGE_MODEL,
     LINKAGE_REPORT,
+    LINKAGE_SUMMARY,
     LINKED,
     POPULATION,
     REVIEW_DECISIONS,
 )
 from falls_risk.config import LinkageConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
-from falls_risk.errors import LinkageError
-from falls_risk.identity import keyed_hash
+from falls_risk.errors import LinkageError, WorkspaceError
+from falls_risk.identity import key_fingerprint, keyed_hash
 from falls_risk.linkage import assign, prepare, review
 from falls_risk.linkage import model as model_spec
 from falls_risk.linkage.engine import SplinkModel, connect, load_saved_settings
@@ -33,7 +33,7 @@ from falls_risk.linkage.report import write_report
 from falls_risk.linkage.secret import load_secret
 from falls_risk.linkage.summary import LinkageSummary
 from falls_risk.progress import console, progress_bar
-from falls_risk.workspace import Workspace, atomic_path, sql_path
+from falls_risk.workspace import Workspace, atomic_path, private_temp_dir, sql_path
 
 # Candidate pairs below this pairwise probability are dropped: their odds barely move the
 # record-level posterior (see assign.py).
@@ -96,6 +96,7 @@ def run_linkage(
     population = INGESTED.require(ws, source="population")
     if secret is None:
         secret = load_secret(workspace=ws.root)
+    check_same_key(ws, secret)
     saved_model = Path(model_path) if model_path is not None else LINKAGE_MODEL.path(ws)
     if model_path is not None and not saved_model.exists():
         raise LinkageError(
@@ -113,7 +114,9 @@ def run_linkage(
             "linkage config."
         )
 
-    temp_dir = Path(tempfile.mkdtemp(prefix="falls-risk-linkage-"))
+    # DuckDB spills the spine (NHS numbers, names) here: inside the workspace, mode 0700, never the
+    # system temporary folder; a killed run's folder is swept by the next.
+    temp_dir = private_temp_dir(ws.root, "link")
     con = connect(threads=config.threads, memory_limit=config.memory_limit, temp_directory=temp_dir)
     try:
         with progress_bar(disable=not progress) as bar:
@@ -251,6 +254,7 @@ def run_linkage(
                 review_pairs=int((review_table["decision"] == "").sum()),
                 seconds=round(time.perf_counter() - started, 1),
                 timings=dict(clock.laps),
+                key_fingerprint=key_fingerprint(secret),
             )
             write_report(ws, summary, splink_model, _probability_bins(con, sources), config)
             clock.lap("review + report")
@@ -350,6 +354,23 @@ def _write_linked(
         "expected_false_links": round(float(stats["expected_false_links"]), 2),
         "expected_missed_links": round(float(stats["expected_missed_links"]), 2),
     }
+
+
+def check_same_key(ws: Workspace, secret: bytes) -> None:
+    """Refuse to re-link a workspace with a secret other than the one its person keys were made with."""
+    if not LINKAGE_SUMMARY.exists(ws):
+        return
+    try:
+        recorded = LinkageSummary.read(ws).key_fingerprint
+    except WorkspaceError:
+        return  # an unreadable old record: linking writes it afresh
+    if recorded is not None and recorded != key_fingerprint(secret):
+        raise LinkageError(
+            f"{ws.root} was linked with the key whose fingerprint is {recorded[:12]}, but this key's is "
+            f"{key_fingerprint(secret)[:12]}. Use the key file (or FALLS_RISK_SECRET) it was linked with: person "
+            "keys, household keys and review decisions are tied to the key. To start over with a new key, use a "
+            "new workspace."
+        )
 
 
 def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population: Path, secret: bytes) -> None:

@@ -49,33 +49,44 @@ def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
 
 
 def probability_chart(bins: pd.DataFrame) -> dict[str, Any]:
-    """Stacked histogram of best-candidate probabilities; bins with fewer than 5 rows left out."""
+    """One histogram per source of best-candidate probabilities, records on a (symmetric) log scale (almost
+    every record sits in the last bin: on a linear scale the other bins vanish); bins with fewer
+    than 5 rows left out. Sources are stacked as rows, not colours, so bars never hide each other
+    and the axis labels never overlap."""
     shown = bins[bins["rows"] >= SMALL_COUNT_LIMIT]
+    sources = sorted(shown["source"].unique())
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
-        "description": "Best candidate match probability of records linked probabilistically or not",
-        "width": 600,
-        "height": 250,
+        "description": "Best candidate match probability of records linked probabilistically or not, per source",
         "data": {
             "values": [
                 {"source": s, "bin_start": float(b), "bin_end": float(b) + 0.05, "rows": int(n)}
                 for s, b, n in shown[["source", "bin", "rows"]].itertuples(index=False)
             ]
         },
-        "mark": "bar",
-        "encoding": {
-            "x": {
-                "field": "bin_start",
-                "type": "quantitative",
-                "bin": {"binned": True, "step": 0.05},
-                "title": "match probability of the best candidate",
-                "scale": {"domain": [0, 1]},
+        "facet": {"row": {"field": "source", "type": "nominal", "title": None, "sort": sources,
+                          "header": {"labelAngle": 0, "labelAlign": "left", "labelFontSize": 12}}},
+        "spec": {
+            "width": 560,
+            "height": 70,
+            "mark": {"type": "bar", "color": "#3b6ea8"},
+            "encoding": {
+                "x": {
+                    "field": "bin_start",
+                    "type": "quantitative",
+                    "bin": {"binned": True, "step": 0.05},
+                    "title": "match probability of the best candidate",
+                    "scale": {"domain": [0, 1]},
+                    "axis": {"values": [0, 0.2, 0.4, 0.6, 0.8, 1.0], "format": ".1f", "labelAngle": 0},
+                },
+                "x2": {"field": "bin_end"},
+                "y": {"field": "rows", "type": "quantitative", "title": "records (log)",
+                      "scale": {"type": "symlog"},
+                      "axis": {"values": [0, 10, 100, 1000, 10_000, 100_000, 1_000_000], "format": ",d"}},
+                "tooltip": [{"field": "source"}, {"field": "bin_start", "title": "from"}, {"field": "rows"}],
             },
-            "x2": {"field": "bin_end"},
-            "y": {"field": "rows", "type": "quantitative", "title": "records", "stack": "zero"},
-            "color": {"field": "source", "type": "nominal"},
-            "tooltip": [{"field": "source"}, {"field": "bin_start", "title": "from"}, {"field": "rows"}],
         },
+        "resolve": {"scale": {"y": "independent"}},
     }
 
 

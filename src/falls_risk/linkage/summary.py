@@ -36,6 +36,9 @@ class LinkageSummary:
     seconds: float = 0.0
     # Seconds per phase of the run.
     timings: dict[str, float] = field(default_factory=dict)
+    # Which secret made the person keys (identity.key_fingerprint: a keyed hash of a constant, never
+    # the key); re-linking the workspace with another secret is refused.
+    key_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -35,6 +35,8 @@ def capacity_table(
         rows.append(
             {
                 "people_per_month": n,
+                # Every monthly list together (the total the admissions count is out of).
+                "listed_total": len(flagged),
                 "population_share": n / per_month,
                 # Suppressed here, not only in the page: the summary is also saved as JSON.
                 "admissions": suppress_count(admissions),

@@ -85,8 +85,17 @@ def agency_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def short_text(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary (never mid-word), with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(-…") + "…"
+
+
+_short = short_text
 
 
 def figures_from(builders: Sequence[tuple[str, Any]]) -> dict[str, str]:

@@ -29,6 +29,8 @@ from falls_risk.reporting.model_card import kind_label, model_card
 
 DEPENDENCE_PLOTS = 6
 IMPORTANCE_ROWS = 15
+# Feature groups that are not an agency's data.
+NOT_AGENCIES = ("demographics", "linkage")
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -42,8 +44,7 @@ def _short_label(spec: Any, limit: int = 46) -> str:
     measure over different windows stays distinguishable."""
     window = wording.window_text(spec)
     text = spec.description
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip(" ,(") + "…"
+    text = plots.short_text(text, limit)
     if window in ("", "on the index date"):
         return text
     short = _WINDOW_SHORT.get(window, window.removeprefix("in the last ").removeprefix("over the last "))
@@ -125,6 +126,54 @@ _ATTRIBUTE_LABELS = {
 _SEX_WORDS = {"M": "male", "F": "female", "U": "not known"}
 
 
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score 95% interval of the proportion ``k / n``."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def observed_expected_interval(observed: int, expected: float) -> tuple[float, float]:
+    """Exact (Poisson, Garwood) 95% interval of observed / expected, as for a standardised ratio."""
+    from scipy.stats import chi2
+
+    if not finite(expected) or expected <= 0:
+        return float("nan"), float("nan")
+    low = chi2.ppf(0.025, 2 * observed) / 2 if observed > 0 else 0.0
+    high = chi2.ppf(0.975, 2 * (observed + 1)) / 2
+    return float(low / expected), float(high / expected)
+
+
+def auroc_interval(auroc: float, positives: int, negatives: int, z: float = Z95) -> tuple[float, float]:
+    """Hanley-McNeil 95% interval of an AUROC from its numbers of admitted and not admitted."""
+    if not finite(auroc) or positives < 1 or negatives < 1:
+        return float("nan"), float("nan")
+    a = float(auroc)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)) / (positives * negatives)
+    half = z * np.sqrt(max(var, 0.0))
+    return max(0.0, a - half), min(1.0, a + half)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if finite(value) else None
+
+
+def _with_interval(value: float, interval: tuple[float, float], fmt: str) -> str:
+    """ "0.51 (0.28 to 0.86)"; the value alone when the interval cannot be computed."""
+    text = metric_or_suppressed(value, fmt=fmt)
+    low, high = interval
+    if text == NOT_SHOWN or not (finite(low) and finite(high)):
+        return text
+    return f"{text} ({fmt.format(low)} to {fmt.format(high)})"
+
+
 def subgroup_table(
     model: FallsRiskModel, test: pd.DataFrame, probability: np.ndarray, threshold: float | None
 ) -> list[dict[str, Any]]:
@@ -148,16 +197,22 @@ def subgroup_table(
         level = str(rec.group)
         if rec.attribute == "sex":
             level = _SEX_WORDS.get(level, level)
+        auroc_ci = auroc_interval(rec.auroc, e, n - e)
+        oe_ci = observed_expected_interval(e, e / rec.observed_expected if rec.observed_expected else float("nan"))
+        missed = round(rec.false_negative_rate * e) if finite(rec.false_negative_rate) else None
+        fnr_ci = wilson_interval(missed, e) if missed is not None else (float("nan"), float("nan"))
         rows.append(
             {
                 "group": _ATTRIBUTE_LABELS.get(rec.attribute, str(rec.attribute)),
                 "level": level,
                 "people": suppress_count(n),
                 "events": suppress_count(e),
-                "auroc": NOT_SHOWN if shaky else metric_or_suppressed(rec.auroc, fmt="{:.3f}"),
+                "auroc": NOT_SHOWN if shaky else _with_interval(rec.auroc, auroc_ci, "{:.3f}"),
                 "auroc_value": None if shaky or not finite(rec.auroc) else float(rec.auroc),
-                "oe": NOT_SHOWN if shaky else metric_or_suppressed(rec.observed_expected, fmt="{:.2f}"),
-                "fnr": NOT_SHOWN if shaky else metric_or_suppressed(rec.false_negative_rate, fmt="{:.0%}"),
+                "oe": NOT_SHOWN if shaky else _with_interval(rec.observed_expected, oe_ci, "{:.2f}"),
+                "oe_low": None if shaky else _finite_or_none(oe_ci[0]),
+                "oe_high": None if shaky else _finite_or_none(oe_ci[1]),
+                "fnr": NOT_SHOWN if shaky else _with_interval(rec.false_negative_rate, fnr_ci, "{:.0%}"),
             }
         )
     return rows
@@ -168,9 +223,9 @@ SUBGROUP_COLUMNS = (
     {"key": "level", "label": "Group", "numeric": False},
     {"key": "people", "label": "Person-months", "numeric": True},
     {"key": "events", "label": "Fall admissions", "numeric": True},
-    {"key": "auroc", "label": "AUROC", "numeric": True},
-    {"key": "oe", "label": "Observed / expected", "numeric": True},
-    {"key": "fnr", "label": "Admissions not on the list", "numeric": True},
+    {"key": "auroc", "label": "AUROC (95% interval)", "numeric": True},
+    {"key": "oe", "label": "Observed / expected (95% interval)", "numeric": True},
+    {"key": "fnr", "label": "Admissions not on the list (95% interval)", "numeric": True},
 )
 
 
@@ -267,8 +322,16 @@ def collect_summary(
     short_labels = dict(zip(imp["feature"], imp["short_label"], strict=True))
     imp["colour"] = [plots.agency_colour(a) for a in imp["agency"]]
 
-    members = explanation.agency_members()
-    grouped = explanation.agency_contributions().abs().mean().sort_values(ascending=False)
+    # Demographics (age, sex, area) and linkage quality are not an agency's data: left out of the
+    # agency view (and its retraining), and said so.
+    all_members = explanation.agency_members()
+    members = {a: m for a, m in all_members.items() if a not in NOT_AGENCIES}
+    contributions = explanation.agency_contributions().abs().mean()
+    grouped = contributions.drop([a for a in contributions.index if a in NOT_AGENCIES]).sort_values(ascending=False)
+    not_agencies = [
+        {"name": a, "features": len(all_members[a]), "mean_abs_shap": float(contributions[a])}
+        for a in NOT_AGENCIES if a in all_members
+    ]
     reference, without = agency_ablation(model, split, members) if ablation else (None, {})
     if not ablation:
         ablation_note = "Retraining without each agency was skipped for this report (--no-ablation)."
@@ -405,6 +468,7 @@ def collect_summary(
         "importance": imp.head(IMPORTANCE_ROWS).to_dict("records"),
         "dependence": dependence,
         "agencies": agency_rows,
+        "not_agencies": not_agencies,
         "ablation_note": ablation_note,
         "metrics": metric_rows,
         "capacity": capacity,

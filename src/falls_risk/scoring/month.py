@@ -6,6 +6,7 @@ model come from the model's training record (an explicit ``--linkage-model`` ove
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,16 @@ class MonthInputs:
         return EVENTS.load(
             ws, columns=EVENT_COLUMNS,
             filters=[("event_time", ">=", pd.Timestamp(since)), ("event_time", "<", pd.Timestamp(until))],
+        )
+
+    def events_of(self, ws: Workspace, people: Iterable[str], until: date) -> pd.DataFrame:
+        """Every linked event of ``people`` before ``until`` (their facts and contacts timeline)."""
+        keys = sorted(set(people))
+        if not keys or not EVENTS.exists(ws):
+            return pd.DataFrame(columns=EVENT_COLUMNS)
+        return EVENTS.load(
+            ws, columns=EVENT_COLUMNS,
+            filters=[("person_key", "in", keys), ("event_time", "<", pd.Timestamp(until))],
         )
 
 

@@ -8,13 +8,16 @@ with mode 0600 before it is moved into place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import ScoringError
+from falls_risk.features import wording
 from falls_risk.identity import normalise_nhs_numbers, person_keys
 
 IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "address_line", "postcode")
@@ -23,6 +26,7 @@ FLAGGED = "flagged tier"
 ALERT = "new event"
 RISER = "rising risk"
 LEFT_TIER = "left the flagged tier"
+GUIDANCE_COLUMNS = ("suggested_actions", "case_finding", "already_known_to")
 
 
 def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
@@ -49,6 +53,20 @@ def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
     return spine[["person_key", *[c for c in IDENTITY_COLUMNS if c in spine.columns]]]
 
 
+def guidance_columns(keys: pd.Series, facts: Mapping[str, Any] | None) -> pd.DataFrame:
+    """``suggested_actions``, ``case_finding`` and ``already_known_to`` for each of ``keys``
+    (empty text for a person without facts)."""
+    from falls_risk import guidance
+
+    rows = []
+    for key in keys.astype(str):
+        person = None if facts is None else facts.get(key)
+        rows.append(("", "", "") if person is None else (
+            guidance.suggested_actions(person), guidance.case_finding(person), wording.already_known_to(person)))
+    frame = pd.DataFrame(rows, columns=list(GUIDANCE_COLUMNS), index=keys.index, dtype=object)
+    return frame.astype("string")
+
+
 def build_risk_list(
     scores: pd.DataFrame,
     *,
@@ -57,12 +75,20 @@ def build_risk_list(
     entrants: set[str],
     leavers: set[str] = frozenset(),
     by_local_authority: bool = False,
+    previous_scores: pd.DataFrame | None = None,
+    facts: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The rows practitioners act on: the flagged tier, anyone with a new alerting event, the
     biggest risers, and those who left the flagged tier since the last run but are still eligible
     (so their team can review or close the case; leavers who died or moved away are not scored,
     so they cannot be listed). Pseudonymised still: ``person_key`` is replaced by identities in
     :func:`reidentify`.
+
+    ``previous_scores`` (the previous run's ``person_key`` and ``probability``) give everyone
+    listed who was scored then, leavers included, ``previous_risk_percent`` and the numeric
+    ``risk_change_points`` (percentage points; empty for a first run or a newly eligible person).
+    ``facts`` (person_key -> ``scoring.facts.PersonFacts``) give ``suggested_actions``,
+    ``case_finding`` and ``already_known_to``.
     """
     listed = scores["tier"].astype("string") == "high"
     alert_keys = set(alerts["person_key"])
@@ -89,10 +115,19 @@ def build_risk_list(
     if risers is not None and len(risers):
         whys = risers["why"] if "why" in risers.columns else pd.Series("", index=risers.index)
         rises = {k: (r, w) for k, r, w in zip(risers["person_key"], risers["rise"], whys.fillna(""), strict=True)}
-    out["risk_change"] = [f"+{100 * rises[k][0]:.1f} points since last run" if k in rises else ""
-                          for k in out["person_key"]]
     out["why_risen"] = [str(rises[k][1]) if k in rises else "" for k in out["person_key"]]
     out["risk_percent"] = (out["probability"] * 100).round(1)
+    before = pd.Series(np.nan, index=out.index)
+    if previous_scores is not None and len(previous_scores):
+        was = previous_scores.drop_duplicates("person_key").set_index("person_key")["probability"].astype(float)
+        before = out["person_key"].map(was).astype(float)
+    out["previous_risk_percent"] = (before * 100).round(1)
+    out["risk_change_points"] = ((out["probability"].astype(float) - before) * 100).round(1)
+    # Risers are measured exactly by ``changes``; everyone else from the previous run's scores.
+    change = [100 * rises[k][0] if k in rises else pts for k, pts in zip(
+        out["person_key"], out["risk_change_points"], strict=True)]
+    out["risk_change"] = ["" if pd.isna(c) else f"{c:+.1f} points since last run" for c in change]
+    out = pd.concat([out, guidance_columns(out["person_key"], facts)], axis=1)
     # Flagged first (per local authority when capacity is per local authority), highest risk first.
     keys = [out["rank"].to_numpy(), -out["probability"].to_numpy()]
     if by_local_authority:
@@ -115,5 +150,6 @@ def reidentify(risk_list: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
         "local_authority", "rank", "risk_percent", "tier", "listed_because", "new_to_flagged_tier",
         *[c for c in IDENTITY_COLUMNS if c in merged.columns],
         "reasons", "alerts", "risk_change", "why_risen",
+        "previous_risk_percent", "risk_change_points", *GUIDANCE_COLUMNS,
     ]
     return merged[columns]

@@ -19,6 +19,8 @@ class ScoringRequest:
     ``out`` is the month's run folder (``runs/YYYY-MM``); the ledger lives in its parent.
     ``linkage_model`` overrides the Splink model recorded with the model's training run.
     ``config`` gives the linkage settings (and the feature settings when the model records none).
+    ``top_n`` and ``min_reason_points``: each person's reasons, at most ``top_n`` of them, each
+    moving risk by at least that many percentage points.
     ``keep_work`` keeps the working folder (it holds identifiers) for inspection.
     """
 
@@ -33,7 +35,10 @@ class ScoringRequest:
     linkage_model: Path | None = None
     key_file: Path | None = None
     config: PipelineConfig = field(default_factory=PipelineConfig)
-    top_n: int = 3
+    # Each person's reasons: at most ``top_n``, each moving risk by at least ``min_reason_points``
+    # percentage points (smaller ones are noise to a practitioner).
+    top_n: int = 5
+    min_reason_points: float = 0.5
     n_risers: int = 50
     keep_work: bool = False
     today: date | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -111,3 +112,29 @@ def check_model_compatible(
             + ". Retrain and register a model with this code (`falls-risk train`), or install the "
             "falls-risk version the model was trained with."
         )
+
+
+def check_key_file(key_file: Path | None, runs_root: Path) -> None:
+    """The key file must be readable by its owner only, and never kept with the runs it keys."""
+    if key_file is None:
+        return
+    path = Path(key_file).expanduser()
+    if not path.exists():
+        return  # load_secret says how to create one
+    try:
+        path.resolve().relative_to(Path(runs_root).resolve())
+        inside = True
+    except ValueError:
+        inside = False
+    if inside:
+        raise ScoringError(
+            f"Key file {path} is inside the runs folder {runs_root}; the key must never travel with the outputs "
+            "it pseudonymises. Move it elsewhere (e.g. ~/.config/falls-risk/secret.key) and pass --key-file."
+        )
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ScoringError(
+            f"Key file {path} can be read by others (mode {mode:04o}); anyone who reads it can re-identify "
+            f"people from their keys. Run `chmod 600 {path}` and score again."
+        )
+

@@ -8,18 +8,23 @@ reasons in plain language. ``score_people`` does both for a library user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from falls_risk.errors import ScoringError
 from falls_risk.explain import explain
+from falls_risk.features import wording
 from falls_risk.modelling.model import FallsRiskModel
 from falls_risk.scoring.tiers import HIGH, TierPolicy, assign_tiers
 
 CONTRIB_PREFIX = "shap__"
+# The contribution chart shows this many of a person's largest factors (either direction).
+WATERFALL_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,12 @@ class ScoredPopulation:
     explanations: pd.DataFrame
     contributions: pd.DataFrame
     policy: TierPolicy
+    # person_key -> their reasons (``explain.Reason``, largest first), as in ``reasons``.
+    reason_items: dict[str, list] = field(default_factory=dict)
+    # person_key -> the contribution chart's steps on the probability scale: (label, points 0-1),
+    # the largest families first, the rest as one "other factors" step; and the average risk.
+    waterfall: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    base_probability: float = float("nan")
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -84,6 +95,11 @@ def tier_population(
     return assign_tiers(scores, policy)
 
 
+def people_to_explain(scores: pd.DataFrame, people: Iterable[str] = ()) -> set[str]:
+    """The flagged tier and those of ``people`` who were scored."""
+    return set(scores.loc[scores["tier"] == HIGH, "person_key"]) | (set(people) & set(scores["person_key"]))
+
+
 def explain_people(
     model: FallsRiskModel,
     features: pd.DataFrame,
@@ -92,15 +108,25 @@ def explain_people(
     people: Iterable[str] = (),
     *,
     top_n: int = 3,
+    min_points: float = 0.0,
+    facts: Mapping[str, Any] | None = None,
+    as_of: date | None = None,
 ) -> ScoredPopulation:
     """Explain the flagged tier and ``people`` (e.g. those with alerts): their full SHAP vectors and
     reasons; the rest are scored but not explained, because exact Tree SHAP costs far more than a
-    prediction."""
-    wanted = set(scores.loc[scores["tier"] == HIGH, "person_key"]) | (set(people) & set(scores["person_key"]))
+    prediction. Reasons moving risk by less than ``min_points`` percentage points are left out;
+    ``facts`` (person_key -> ``scoring.facts.PersonFacts``) are the explained people's facts, which
+    the reasons then state."""
+    wanted = people_to_explain(scores, people)
     chosen = features[features["person_key"].isin(wanted)]
     frame = chosen.set_index("person_key")
     explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n)
-    reasons = explanation.reasons_text(top_n)
+    person_facts = facts
+    items = explanation.reason_items(top_n, min_points=min_points, facts=person_facts, as_of=as_of)
+    reasons = explanation.reasons_text(top_n, min_points=min_points, facts=person_facts, as_of=as_of)
+    if min_points > 0:
+        reasons = reasons.where(reasons != "", wording.no_reason_text(min_points))
+    steps = explanation.reason_items(WATERFALL_STEPS, direction=None, facts=person_facts, as_of=as_of)
     # The explanation recomputes the probability; it must be the one we tiered on.
     check = scores.set_index("person_key").loc[explanation.probability.index, "probability"]
     if len(check) and not np.allclose(check.to_numpy(), explanation.probability.to_numpy(), atol=1e-9):
@@ -114,9 +140,16 @@ def explain_people(
         explanation.raw_margin.rename("raw_margin").rename_axis("person_key").reset_index(), on="person_key"
     ).merge(explanation.to_frame(CONTRIB_PREFIX).rename_axis("person_key").reset_index(), on="person_key")
     explanations = explanations.sort_values(["tier", "probability", "person_key"], ascending=[True, False, True])
+    keys = list(explanation.contributions.index)
+    total = explanation.probability_contributions.sum(axis=1).to_numpy()
+    waterfall = {}
+    for key, own, sum_all in zip(keys, steps, total, strict=True):
+        shown = [(r.text, float(r.points)) for r in own]
+        waterfall[str(key)] = [*shown, ("other factors", float(sum_all - sum(p for _, p in shown)))]
     return ScoredPopulation(
         scores=scores, explanations=explanations.reset_index(drop=True), contributions=explanation.contributions,
-        policy=policy,
+        policy=policy, reason_items={str(k): v for k, v in zip(keys, items, strict=True)}, waterfall=waterfall,
+        base_probability=float(explanation.base_probability),
     )
 
 

@@ -9,12 +9,14 @@ it holds the month's ingested extracts, names and addresses included.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from falls_risk.catalog import SCORING_WORK
+from falls_risk.errors import ScoringError
 from falls_risk.workspace import Workspace
 
 # The process id of the run using a working folder; gone once the run has finished with it.
@@ -63,3 +65,36 @@ def working_folder(root: Path, month: str, *, keep: bool = False) -> Iterator[Wo
             (folder / WORK_OWNER).unlink(missing_ok=True)  # kept on purpose, not abandoned
         else:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# The lock a scoring run holds on its runs folder from its checks to its ledger entry.
+RUN_LOCK = "score.lock"
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, month: str) -> Iterator[None]:
+    """Hold the runs folder's scoring lock (fcntl, released by the kernel if the run dies); refuse
+    at once when another run holds it, since two runs would race for the month and the ledger."""
+    folder = SCORING_WORK.path(root, month=month).parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / RUN_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or "another run"
+            raise ScoringError(
+                f"Another `falls-risk score` is running in {root} ({holder}); two runs at once would race "
+                f"for month {month} and the ledger. Wait for it to finish, then run this one again."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}, month {month}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
