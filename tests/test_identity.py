@@ -13,7 +13,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from falls_risk.identity import (
+    PLACEHOLDER_NHS_NUMBERS,
     check_digits,
+    is_placeholder_nhs_number,
     keyed_hash,
     keyed_hashes,
     nhs_check_digit,
@@ -36,8 +38,10 @@ written = st.one_of(
 
 
 def with_check(stem: str) -> str | None:
+    """A valid number from nine digits (None when none is, or it would be a placeholder)."""
     check = nhs_check_digit(stem)
-    return None if check is None else stem + str(check)
+    number = None if check is None else stem + str(check)
+    return None if number is None or is_placeholder_nhs_number(number) else number
 
 
 @given(digits9)
@@ -184,3 +188,14 @@ def test_person_keys_of_ingested_numbers_are_the_keys_linkage_always_made(values
 @given(st.lists(st.text(max_size=12), max_size=10), st.sampled_from(["person", "household", "review-record"]))
 def test_many_keyed_hashes_are_each_the_keyed_hash(values: list[str], domain: str) -> None:
     assert keyed_hashes(SECRET, values, domain=domain) == [keyed_hash(SECRET, v, domain=domain) for v in values]
+
+
+def test_placeholder_numbers_pass_modulus_11_but_are_refused_by_both_paths() -> None:
+    # Every one passes the check digit, so the check alone would let them through to linkage.
+    placeholders = [*sorted(PLACEHOLDER_NHS_NUMBERS), "9990000018", "999 123 4560"]
+    for number in sorted(PLACEHOLDER_NHS_NUMBERS):
+        assert nhs_check_digit(number[:9]) == int(number[9]), number
+    assert [normalise_nhs_number(n) for n in placeholders] == [None] * len(placeholders)
+    vectorised = normalise_nhs_numbers(pd.Series([*placeholders, "9434765919"], dtype="str"))
+    assert vectorised.isna().tolist() == [True] * len(placeholders) + [False]
+    assert not is_placeholder_nhs_number("9434765919")

@@ -42,6 +42,7 @@ class Root(StrEnum):
     REPORT = "REPORT"  # the commissioners' report folder (falls-risk report --out)
     TRUTH = "TRUTH"  # a synthetic world's ground truth (falls-risk synth --out DIR: DIR/truth)
     MONITOR = "MONITOR"  # the monitoring folder (falls-risk monitor --out)
+    OUTBOX = "OUTBOX"  # the notification outbox (default RUNS/notifications/outbox; notify's outbox_dir)
 
 
 def _base_path(base: Base) -> Path:
@@ -199,7 +200,7 @@ _SCORING = "falls_risk.scoring.run"
 
 # -- the workspace ---------------------------------------------------------------------------------
 INGESTED = ParquetArtefact(
-    "ingested", "ingested/{source}.parquet", Root.WORKSPACE, _INGEST, ("falls_risk.linkage.pipeline", "falls_risk.scoring.run"),
+    "ingested", "ingested/{source}.parquet", Root.WORKSPACE, _INGEST, ("falls_risk.linkage.pipeline", "falls_risk.scoring.run", "falls_risk.notify.run"),
     "ingest", "Accepted rows of one source, normalised to the contract (plus row_number).", identifiable=True,
     mentioned_by=("falls_risk.ingest.summary",),
 )
@@ -214,7 +215,7 @@ INGEST_SUMMARY = JsonArtefact(
     mentioned_by=("falls_risk.ingest.run",),
 )
 LINKAGE_MODEL = JsonArtefact(
-    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month", "falls_risk.monitor.outcomes"),
+    "linkage_model", "linkage/model.json", Root.WORKSPACE, _LINK, ("falls_risk.modelling.record", "falls_risk.scoring.month", "falls_risk.monitor.outcomes", "falls_risk.notify.latest"),
     "link", "The trained Splink model (settings with m and u), reused by later runs.",
     mentioned_by=("falls_risk.cli",),
 )
@@ -224,15 +225,15 @@ REVIEW_DECISIONS = PrivateCsvArtefact(
     mentioned_by=("falls_risk.cli",),
 )
 LINKAGE_SUMMARY = JsonArtefact(
-    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary", ("falls_risk.modelling.record",),
+    "linkage_summary", "linkage/summary.json", Root.WORKSPACE, "falls_risk.linkage.summary", ("falls_risk.linkage.pipeline", "falls_risk.modelling.record"),
     "link", "LinkageSummary: threshold, spine size, links per source and method, timings.",
 )
 LINKED = ParquetArtefact(
-    "linked", "linked/{source}.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.exploration"),
+    "linked", "linked/{source}.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.exploration", "falls_risk.notify.candidates"),
     "link", "Pseudonymised records of one person source: person_key, match_probability, link_method.",
 )
 POPULATION = ParquetArtefact(
-    "population", "linked/population.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.scoring.month"),
+    "population", "linked/population.parquet", Root.WORKSPACE, _LINK, ("falls_risk.events.build", "falls_risk.features.compute", "falls_risk.linkage.evaluate", "falls_risk.scoring.month", "falls_risk.notify.candidates"),
     "link", "The pseudonymised spine: person_key, sex, birth_month, area, registration, household_key.",
 )
 LINKAGE_REPORT = TextArtefact(
@@ -290,7 +291,7 @@ WORKLIST = PrivateTextArtefact(
     identifiable=True,
 )
 SCORES = ParquetArtefact(
-    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.actions.summary"),
+    "scores", "scores.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.actions.summary", "falls_risk.notify.latest"),
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
@@ -353,6 +354,22 @@ MONITOR_PAGE = TextArtefact(
     mentioned_by=("falls_risk.cli",),
 )
 
+# -- the notification service (falls-risk notify) ------------------------------------------------
+NOTIFY_STATE = Artefact(
+    "notify_state", "notifications/state.sqlite", Root.RUNS, "falls_risk.notify.state", ("falls_risk.notify.state",),
+    "notify", "SQLite: deliveries, events, notifications, delivery attempts, acknowledgements (pseudonymised).",
+)
+NOTIFY_OUTBOX_DIR = FolderArtefact(
+    "notify_outbox_dir", "notifications/outbox", Root.RUNS, "falls_risk.notify.run", ("falls_risk.notify.run",),
+    "notify", "The default outbox folder: one folder per local-authority team.", identifiable=True,
+)
+NOTIFY_OUTBOX = PrivateCsvArtefact(
+    "notify_outbox", "{local_authority}/{batch}.csv", Root.OUTBOX, "falls_risk.notify.channels",
+    ("people (local-authority teams)", "falls_risk.notify.channels"),
+    "notify", "One batch of a team's notifications, named: who, the event(s), risk, tier, reasons.",
+    identifiable=True,
+)
+
 # -- the commissioners' report --------------------------------------------------------------------
 MODEL_REPORT = TextArtefact(
     "model_report", "model_report.html", Root.REPORT, "falls_risk.reporting.report", ("commissioners",),
@@ -368,7 +385,7 @@ MODEL_REPORT_SUMMARY = JsonArtefact(
 # -- a synthetic world's ground truth (never read by the pipeline, only by evaluation and tests) ----
 _SYNTH = "falls_risk.synth.world"
 TRUTH_RECORD_PERSON = ParquetArtefact(
-    "truth_record_person", "record_person.parquet", Root.TRUTH, _SYNTH, ("falls_risk.linkage.evaluate", "bench"),
+    "truth_record_person", "record_person.parquet", Root.TRUTH, _SYNTH, ("falls_risk.linkage.evaluate", "falls_risk.synth.deliveries", "bench"),
     "synth", "Each extract row's true person: source, row_number, record_id, nhs_number (and who they are).",
     identifiable=True,
 )
@@ -395,6 +412,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     RISERS, DRIFT, RUN_SUMMARY, RUN_MANIFEST,
     ACTIONS_LEDGER, ACTIONS_QUARANTINE, MONITOR_JSON, MONITOR_PAGE,
     MODEL_REPORT, MODEL_REPORT_SUMMARY,
+    NOTIFY_STATE, NOTIFY_OUTBOX_DIR, NOTIFY_OUTBOX,
     TRUTH_RECORD_PERSON, TRUTH_PEOPLE, TRUTH_FALL_ADMISSIONS, TRUTH_MONTHLY_HAZARD,
 )
 

@@ -35,6 +35,10 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="Pipeline config YAML (linkage, features); defaults apply otherwise."),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Query engine: duckdb (one machine) or spark; default: the config's (duckdb)."),
+]
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -117,13 +121,15 @@ def features(
         ),
     ],
     config: ConfigOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Build the event table and point-in-time features + labels for each index date."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.features import build_features, parse_index_dates
 
     dates = parse_index_dates(index_dates)
-    build_features(workspace, dates, config=load_pipeline_config(config).features)
+    pipeline = load_pipeline_config(config, engine)
+    build_features(workspace, dates, config=pipeline.features, engine=pipeline.engine, spark_config=pipeline.spark)
 
 
 @app.command("data-dictionary")
@@ -175,6 +181,7 @@ def score(
         float, typer.Option("--min-reason-points", min=0.0,
                             help="Show only reasons moving risk by at least this many percentage points.")
     ] = 0.5,
+    engine: EngineOpt = None,
 ) -> None:
     """Monthly scoring: a capacity-sized risk list with reasons, changes since last run and alerts."""
     from falls_risk.config import load_pipeline_config
@@ -194,7 +201,7 @@ def score(
         linkage_model=linkage_model,
         key_file=key_file,
         keep_work=keep_work,
-        config=load_pipeline_config(config),
+        config=load_pipeline_config(config, engine),
         min_reason_points=min_reason_points,
         holdout_percent=holdout_percent,
     )
@@ -244,15 +251,19 @@ def link(
             help=f"Clerical-review decisions CSV; default WS/{REVIEW_DECISIONS.template} if present.",
         ),
     ] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Link every record to one person of the population spine (NHS number, then Splink) and pseudonymise."""
     from falls_risk.config import load_pipeline_config
     from falls_risk.linkage import load_secret, run_linkage
 
     secret = load_secret(key_file, workspace=workspace) if key_file is not None else None
+    pipeline = load_pipeline_config(config, engine)
     run_linkage(
         workspace,
-        config=load_pipeline_config(config).linkage,
+        config=pipeline.linkage,
+        engine=pipeline.engine,
+        spark_config=pipeline.spark,
         secret=secret,
         retrain=retrain,
         model_path=model,
@@ -411,6 +422,69 @@ def monitor(
         extract_date=_parse_date(extract_date, "--extract-date"), key_file=key_file, linkage_model=linkage_model,
         config=load_pipeline_config(config), n_bootstrap=bootstrap,
     )))
+
+
+# --- falls-risk notify (the notification service; docs/notify.md) ---------------------------------
+notify_app = typer.Typer(help="Tell the right team within a day when someone at risk has an event.",
+                         no_args_is_help=False)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.callback(invoke_without_command=True)
+def notify(
+    ctx: typer.Context,
+    extract: Annotated[
+        Path | None, typer.Option("--extract", help="The delivery: the spine plus the new records of any sources.")
+    ] = None,
+    runs: Annotated[Path | None, typer.Option("--runs", help="The runs folder (monthly runs and the ledger).")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the delivery (as for ingest).")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Notify config YAML: tiers, events, caps, teams' channels.")
+    ] = None,
+    linkage_model: Annotated[
+        Path | None, typer.Option(help="Splink model JSON; default: the one recorded with the latest run's model.")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI; default MLFLOW_TRACKING_URI or ./mlflow.db.")
+    ] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
+    ] = None,
+) -> None:
+    """Notify the teams of one delivery: link it, find who is at risk, write the outbox, send."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if extract is None or runs is None:
+        raise typer.BadParameter("give --extract DELIVERY_DIR and --runs RUNS_DIR", param_hint="--extract/--runs")
+    from falls_risk.notify import NotifyRequest, load_notify_config, run_notify
+
+    run_notify(NotifyRequest(extract, runs, config=load_notify_config(config), mapping=mapping,
+                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file),
+               progress=True)
+
+
+@notify_app.command("ack")
+def notify_ack(
+    notification_id: Annotated[str, typer.Argument(help="The notification_id, as in the outbox CSV.")],
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges it.")],
+    runs: RunsOpt = Path("runs"),
+    note: Annotated[str | None, typer.Option("--note", help="What was done or decided.")] = None,
+) -> None:
+    """Record that a team has seen and acted on a notification (it closes; a new event opens another)."""
+    from falls_risk.notify.status import acknowledge
+
+    acknowledge(runs, notification_id, by, note)
+
+
+@notify_app.command("status")
+def notify_status(
+    runs: RunsOpt = Path("runs"),
+    team: Annotated[str | None, typer.Option("--team", help="One local authority's team only.")] = None,
+) -> None:
+    """Notifications by team and status, the latest ones, and deliveries waiting for a retry."""
+    from falls_risk.notify.status import print_status
+
+    print_status(runs, team)
 
 
 def main(argv: list[str] | None = None) -> int:

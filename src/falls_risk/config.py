@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from falls_risk.engines import Engine
 from falls_risk.errors import ConfigError
 
 
@@ -97,10 +98,25 @@ class IngestConfig(StrictModel):
     max_days_past_bulk: int = Field(92, gt=0)
 
 
+class SparkConfig(StrictModel):
+    """The Spark session for ``engine: spark`` (falls_risk.engines.session). Local mode by default;
+    on a cluster set ``master`` (or leave it to spark-submit / Databricks: ``master: null``)."""
+
+    master: str | None = "local[2]"
+    # Few shuffle partitions: the default 200 costs more in task overhead than it saves below 10^7 rows.
+    shuffle_partitions: int = Field(4, gt=0)
+    driver_memory: str = Field("2g", pattern=r"^\d+[mMgG]$")
+    # Anything else, passed as given (e.g. {"spark.executor.memory": "8g"}).
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
 class PipelineConfig(StrictModel):
     linkage: LinkageConfig = LinkageConfig()
     features: FeatureConfig = FeatureConfig()
     ingest: IngestConfig = IngestConfig()
+    # The engine that runs linkage, features and scoring; DuckDB on one machine, Spark on a cluster.
+    engine: Engine = "duckdb"
+    spark: SparkConfig = SparkConfig()
 
 
 def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:
@@ -122,8 +138,15 @@ def load_yaml_model(path: str | Path, model: type[StrictModel]) -> Any:
         raise ConfigError(f"{path}: {problems}. Fix these keys and re-run.") from None
 
 
-def load_pipeline_config(path: str | Path | None) -> PipelineConfig:
-    return PipelineConfig() if path is None else load_yaml_model(path, PipelineConfig)
+def load_pipeline_config(path: str | Path | None, engine: str | None = None) -> PipelineConfig:
+    """The pipeline config from ``path`` (defaults otherwise); ``engine`` (``--engine``) overrides its engine."""
+    config = PipelineConfig() if path is None else load_yaml_model(path, PipelineConfig)
+    if engine is None:
+        return config
+    try:
+        return PipelineConfig.model_validate(config.model_dump() | {"engine": engine})
+    except ValidationError:
+        raise ConfigError(f"--engine {engine!r}: expected duckdb or spark.") from None
 
 
 # --- Experiments (modelling stage: `falls-risk train experiments/X.yaml`) --------------------------

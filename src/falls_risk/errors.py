@@ -42,6 +42,10 @@ class ScoringError(FallsRiskError):
     """A monthly scoring run is refused (unsafe or inconsistent inputs)."""
 
 
+class EngineError(FallsRiskError):
+    """The query engine (DuckDB or Spark) cannot be started or cannot run a query as written."""
+
+
 def format_examples(items: Sequence[object], limit: int = 5) -> str:
     """Render up to ``limit`` examples, then how many more there were."""
     shown = ", ".join(str(item) for item in list(items)[:limit])
@@ -52,3 +56,7 @@ def format_examples(items: Sequence[object], limit: int = 5) -> str:
 def parameter_error(name: str, allowed: object, given: object) -> FallsRiskError:
     """An error naming the parameter, what was allowed, and what was given (sklearn style)."""
     return FallsRiskError(f"Invalid value for {name!r}: expected {allowed}, got {given!r}.")
+
+
+class NotifyError(FallsRiskError):
+    """The notification service cannot run as asked (no monthly run, a bad state file, ...)."""

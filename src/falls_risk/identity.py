@@ -3,7 +3,11 @@
 An NHS number is ten digits; the tenth is the modulus-11 check digit of the first nine (weights
 10 down to 2). Agencies write it with spaces or hyphens (``943 476 5919``), which are dropped.
 Anything else (a letter, nine digits, a failed check) is not a number to trust, so it
-normalises to None. Ingest applies the rule once (an invalid number becomes missing and is
+normalises to None. So does a *placeholder*: a number that passes modulus 11 but is nobody's,
+typed when the real one is unknown (``0000000000``, ``9999999999``, any ten repeated digits,
+``0123456789``) or from the NHS's test range (``999`` followed by seven digits, never issued to a
+patient). Linked on, one placeholder would pour the records of many people onto one
+(:data:`PLACEHOLDER_NHS_NUMBERS`, :func:`is_placeholder_nhs_number`). Ingest applies the rule once (an invalid number becomes missing and is
 flagged ``nhs_number_invalid``); linkage and scoring read ingest's normalised column, so no
 SQL or later stage re-implements it.
 
@@ -30,6 +34,14 @@ NHS_WEIGHTS = np.arange(10, 1, -1)  # weights 10..2 for the first nine digits
 KEY_HEX_CHARS = 32
 PERSON_DOMAIN = "person"
 
+# Numbers written when the real one is unknown. Every ten-repeated-digit number passes modulus 11
+# (the check digit of nine d's is d), as do 0123456789 and 9876543210, so the check alone lets them in.
+PLACEHOLDER_NHS_NUMBERS: frozenset[str] = frozenset(
+    {str(d) * 10 for d in range(10)} | {"0123456789", "9876543210"}
+)
+# NHS test numbers: the 999 range is kept for testing and never issued to a patient.
+TEST_RANGE_PREFIX = "999"
+
 _SEPARATORS = re.compile(r"[\s-]")
 _TEN_DIGITS = re.compile(r"[0-9]{10}")
 
@@ -52,12 +64,21 @@ def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+def is_placeholder_nhs_number(digits: object) -> bool:
+    """True for ten digits that are a known placeholder or in the NHS test range (not a person)."""
+    if _missing(digits):
+        return False
+    text = _SEPARATORS.sub("", str(digits))
+    return text in PLACEHOLDER_NHS_NUMBERS or (len(text) == 10 and text.startswith(TEST_RANGE_PREFIX))
+
+
 def normalise_nhs_number(value: object) -> str | None:
-    """Spaces and hyphens dropped; the 10 digits if they pass the modulus-11 check, else None."""
+    """Spaces and hyphens dropped; the 10 digits if they pass the modulus-11 check and are not a
+    placeholder, else None."""
     if _missing(value):
         return None
     digits = _SEPARATORS.sub("", str(value))
-    if not _TEN_DIGITS.fullmatch(digits):
+    if not _TEN_DIGITS.fullmatch(digits) or is_placeholder_nhs_number(digits):
         return None
     return digits if nhs_check_digit(digits[:9]) == int(digits[9]) else None
 
@@ -92,7 +113,16 @@ def _normalise_distinct(values: pd.Series) -> pd.Series:
     shaped = digits.str.fullmatch(_TEN_DIGITS.pattern).fillna(False).to_numpy(dtype=bool)
     valid = np.zeros(len(values), dtype=bool)
     valid[shaped] = valid_nhs_mask(digits[shaped])
+    valid &= ~placeholder_mask(digits)
     return digits.where(valid)
+
+
+def placeholder_mask(digits: pd.Series) -> np.ndarray:
+    """Vectorised :func:`is_placeholder_nhs_number` of separator-free strings."""
+    text = digits.astype("str")
+    known = text.isin(PLACEHOLDER_NHS_NUMBERS).to_numpy(dtype=bool)
+    test_range = (text.str.len().eq(10) & text.str.startswith(TEST_RANGE_PREFIX)).fillna(False)
+    return known | test_range.to_numpy(dtype=bool)
 
 
 def normalise_nhs_numbers(raw: pd.Series) -> pd.Series:
@@ -172,3 +202,43 @@ def mac(key: bytes, message: bytes) -> str:
 def macs_equal(a: str, b: str) -> bool:
     """Compare two MACs in constant time (no timing hint about how much of a forgery was right)."""
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+# --- spine rows without a valid NHS number --------------------------------------------------
+
+DEMOGRAPHIC_DOMAIN = "person-demographic"
+DEMOGRAPHIC_COLUMNS = ("forename", "surname", "date_of_birth", "sex")
+
+
+def _demographic_text(forename: object, surname: object, date_of_birth: object, sex: object) -> str | None:
+    parts = []
+    for value in (forename, surname, date_of_birth):
+        if _missing(value) or value is pd.NaT:
+            return None
+        text = pd.Timestamp(value).strftime("%Y-%m-%d") if not isinstance(value, str) else value
+        text = " ".join(text.lower().split())
+        if not text:
+            return None
+        parts.append(text)
+    parts.append("" if _missing(sex) else str(sex).strip().upper())
+    return "|".join(parts)
+
+
+def spine_person_keys(secret: bytes, spine: pd.DataFrame) -> list[str | None]:
+    """The ``person_key`` of every population row, valid NHS number or not.
+
+    A row with a valid number gets :func:`person_key`. A row whose number is missing, invalid or a
+    placeholder is still a person (a mis-typed number must not drop someone from the list): it
+    gets a *demographic key*, the keyed hash of forename, surname, date of birth and sex in its
+    own domain, so it can never equal a key made from an NHS number. Records reach such a person
+    only through probabilistic linkage. None when the name or date of birth is missing too.
+    Linkage and scoring both key the spine with this one function.
+    """
+    keys = person_keys(secret, spine["nhs_number"])
+    missing = [i for i, k in enumerate(keys) if k is None]
+    if missing:
+        columns = [spine[c].to_numpy(dtype=object) if c in spine else [None] * len(spine) for c in DEMOGRAPHIC_COLUMNS]
+        for i in missing:
+            text = _demographic_text(*(column[i] for column in columns))
+            keys[i] = None if text is None else keyed_hash(secret, text, domain=DEMOGRAPHIC_DOMAIN)
+    return keys

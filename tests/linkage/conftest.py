@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from falls_risk.identity import is_placeholder_nhs_number
+
 FORENAMES_F = [
     "margaret",
     "mary",
@@ -118,8 +120,9 @@ def nhs_number(rng: random.Random) -> str:
         check = 11 - total % 11
         if check == 11:
             check = 0
-        if check != 10:
-            return "".join(map(str, digits)) + str(check)
+        number = "".join(map(str, digits)) + str(check)
+        if check != 10 and not is_placeholder_nhs_number(number):
+            return number
 
 
 def postcode(rng: random.Random) -> str:

@@ -136,6 +136,7 @@ def test_population_is_pseudonymised_with_birth_month_and_household(mini_linked:
         "deregistration_date",
         "date_of_death",
         "household_key",
+        "nhs_number_valid",
     ]
     assert pop["person_key"].is_unique and pop["birth_month"].str.fullmatch(r"\d{4}-\d{2}").all()
     assert pop["wimd_rank"].notna().all() and pop["household_key"].notna().all()
@@ -250,7 +251,7 @@ def test_sources_with_nhs_numbers_only_need_no_model(mini_world: tuple[Path, Pat
     assert (ws / "reports" / "linkage.html").exists()
 
 
-def test_extra_columns_stop_at_linkage_and_spine_rows_without_a_number_are_counted(
+def test_extra_columns_stop_at_linkage_and_spine_rows_without_a_number_stay_people(
     mini_world: tuple[Path, Path], tmp_path: Path
 ) -> None:
     # A folder name with a quote: every path reaches DuckDB's SQL as an escaped literal.
@@ -267,7 +268,12 @@ def test_extra_columns_stop_at_linkage_and_spine_rows_without_a_number_are_count
 
     summary = run_linkage(ws, progress=False)
     assert summary.spine_rows_without_nhs_number == 2
-    assert summary.spine_people == len(population) - 2
+    # Issue 19.1: still people (a demographic key), flagged, so they are scored and listed.
+    assert summary.spine_people == len(population)
+    assert summary.spine_rows_left_out == 0
+    linked_population = pd.read_parquet(ws / "linked" / "population.parquet")
+    assert (~linked_population["nhs_number_valid"]).sum() == 2
+    assert linked_population["person_key"].is_unique and linked_population["person_key"].notna().all()
     linked = pd.read_parquet(ws / "linked" / "gp_events.parquet")
     assert not {"DOB", "Full Name", "clinic"} & set(linked.columns)
     assert {"event_date", "snomed_code", "person_key"} <= set(linked.columns)

@@ -1,4 +1,5 @@
-"""Stage 1: a valid NHS number in the spine links unless date of birth and sex both disagree."""
+"""Stage 1: a valid NHS number in the spine links unless date of birth and sex, or date of birth and
+name, disagree (then stage 2 decides); a placeholder number never links."""
 
 from __future__ import annotations
 
@@ -65,6 +66,22 @@ def test_mis_keyed_number_with_dob_and_sex_disagreeing_goes_to_stage_two(tmp_pat
     assert out.loc[0, "stage1_status"] == "stage2"
 
 
+def test_a_number_whose_name_and_date_of_birth_disagree_goes_to_stage_two(tmp_path: Path) -> None:
+    # Issue 19.3: Margaret Jones's number on a record of Susan Price born in 1952 (same sex).
+    other = {**record("9434765919", date(1952, 6, 1), "F", forename="susan"), "surname": "price"}
+    same_initial = record("9434765919", date(1952, 6, 1), "F", forename="maggie")  # dob typo + nickname
+    out = run_stage_one(tmp_path, [other, same_initial])
+    assert out["stage1_status"].tolist() == ["stage2", "nhs_number"]
+    assert out["demographics_disagree"].tolist() == [True, False]
+
+
+def test_a_placeholder_number_never_links_on_the_number(tmp_path: Path) -> None:
+    # 0000000000 passes modulus 11; ingest's one rule refuses it, so stage 1 never sees it.
+    out = run_stage_one(tmp_path, [record("0000000000", date(1940, 3, 7), "F")])
+    assert out.loc[0, "nhs"] is None or pd.isna(out.loc[0, "nhs"])
+    assert out.loc[0, "stage1_status"] == "stage2"
+
+
 def test_one_disagreement_or_a_swapped_date_still_links(tmp_path: Path) -> None:
     out = run_stage_one(
         tmp_path,
@@ -83,7 +100,7 @@ def test_records_without_a_usable_number_go_to_stage_two_or_say_why_not(tmp_path
         [
             record(None, date(1940, 3, 7), "F"),  # names + dob: stage 2
             {
-                "nhs_number": "9999999999",
+                "nhs_number": "4857773457",
                 "forename": None,
                 "surname": None,
                 "date_of_birth": None,

@@ -379,6 +379,58 @@ def alert_wording(code: str, alerts: dict[str, str] | None = None) -> str | None
     return None
 
 
+# --- Notifications (falls_risk.notify) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotifyRule:
+    """One kind of event the notification service tells a team of, within a day.
+
+    ``at`` says which moment of the record notifies: its start (``event_time``) or its end
+    (``end_time``: a discharge). ``fall`` marks the fall-type events, the only ones notified for
+    someone the latest monthly run did not score. Rules are tried in order; a record takes the
+    first that matches at each moment, so an emergency admission for a fall reads as such rather
+    than as a plain emergency admission.
+    """
+
+    name: str
+    patterns: tuple[str, ...]
+    wording: str
+    at: str = "start"  # "start" or "end"
+    fall: bool = False
+
+
+NOTIFY_RULES: tuple[NotifyRule, ...] = (
+    NotifyRule("ambulance_fall_not_conveyed", (AMBULANCE_NOT_CONVEYED.code("fall"),),
+               "ambulance call for a fall, not taken to hospital", fall=True),
+    NotifyRule("ed_fall", (ED_ATTENDANCE.code("fall"),), "emergency department attendance for a fall", fall=True),
+    NotifyRule("hip_fracture_admission", (HIP_FRACTURE_ADMISSION.code(),),
+               "emergency admission with a hip fracture", fall=True),
+    NotifyRule("fall_admission", (FALL_ADMISSION.code(),), "emergency admission for a fall", fall=True),
+    NotifyRule("emergency_admission", (ADMISSION.code("emergency"),), "emergency admission to hospital"),
+    NotifyRule("discharge", patterns_of(ADMISSION), "discharge from hospital", at="end"),
+    NotifyRule("police_concern_for_welfare", (POLICE_INCIDENT.code("concern_for_welfare"),),
+               "police concern-for-welfare incident"),
+    NotifyRule("police_victim", (POLICE_VICTIM.code(),), "victim in a police incident"),
+    NotifyRule("police_fraud_scam", (POLICE_INCIDENT.code("fraud_scam"),), "police: fraud or scam"),
+    NotifyRule("housing_application", patterns_of(HOUSING_APPLICATION), "application for a housing adaptation"),
+)
+
+
+def notify_rule(name: str) -> NotifyRule:
+    for rule in NOTIFY_RULES:
+        if rule.name == name:
+            return rule
+    raise FallsRiskError(f"Unknown notification event {name!r}; known: {', '.join(r.name for r in NOTIFY_RULES)}.")
+
+
+def _check_notify() -> None:
+    problems = [f"notify {r.name} {p}: {why}" for r in NOTIFY_RULES for p in r.patterns if (why := pattern_problem(p))]
+    problems += [f"notify {r.name}: at must be start or end" for r in NOTIFY_RULES if r.at not in ("start", "end")]
+    if problems:
+        raise FallsRiskError("The notification rules are inconsistent: " + "; ".join(problems))
+
+
 def _check() -> None:
     """The vocabulary is consistent with the contract (fails at import, i.e. in every test run)."""
     problems = [f"{k.text}: {k.source!r} is not a person source" for k in KINDS if k.source not in PERSON_SOURCES]
@@ -398,3 +450,4 @@ def _check() -> None:
 
 
 _check()
+_check_notify()

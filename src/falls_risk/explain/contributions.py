@@ -143,8 +143,17 @@ def _contributions_shap(booster: Any, X: pd.DataFrame) -> tuple[np.ndarray, floa
     return values, float(expected[-1])
 
 
-def compute_contributions(model: Any, X: pd.DataFrame, *, backend: str = "auto") -> tuple[pd.DataFrame, float]:
-    """Log-odds contributions (one column per feature, ``X``'s index) and the expected value."""
+def compute_contributions(model: Any, X: pd.DataFrame, *, backend: Any = "auto") -> tuple[pd.DataFrame, float]:
+    """Log-odds contributions (one column per feature, ``X``'s index) and the expected value.
+
+    ``backend`` may also be a callable ``(booster, features) -> (values, expected value)`` that
+    computes ``pred_contrib`` elsewhere (``scoring.on_spark.SparkContributions``: per partition)."""
+    if callable(backend):
+        features = feature_frame(model, X)
+        if len(features) == 0:
+            return pd.DataFrame(columns=features.columns, index=features.index, dtype=float), float("nan")
+        values, expected = backend(_booster(model), features)
+        return pd.DataFrame(values, index=features.index, columns=features.columns), expected
     if backend not in BACKENDS:
         raise parameter_error("backend", f"one of {BACKENDS}", backend)
     features = feature_frame(model, X)
@@ -211,12 +220,13 @@ class Contributions:
 
 
 def contributions_for(
-    model: Any, X: pd.DataFrame, *, backend: str = "auto", tolerance: float = ADDITIVITY_TOLERANCE
+    model: Any, X: pd.DataFrame, *, backend: Any = "auto", tolerance: float = ADDITIVITY_TOLERANCE
 ) -> Contributions:
     """Contributions of ``model``'s features for the rows of ``X``, checked for additivity and
     also on the probability scale. Raises ModelError if they do not add up within ``tolerance``."""
     features = feature_frame(model, X)
-    resolved = FASTEST_BACKEND if backend == "auto" else backend
+    resolved = getattr(backend, "name", FASTEST_BACKEND) if callable(backend) else (
+        FASTEST_BACKEND if backend == "auto" else backend)
     contributions, expected = compute_contributions(model, features, backend=backend)
     margin = _raw_margin(model, features) if len(features) else np.empty(0)
     gap = check_additivity(contributions, expected, margin, tolerance=tolerance)

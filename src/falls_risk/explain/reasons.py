@@ -312,7 +312,7 @@ def explain(
     *,
     specs: Iterable[FeatureSpec] | Mapping[str, FeatureSpec] | None = None,
     top_n: int = 3,
-    backend: str = "auto",
+    backend: Any = "auto",
     tolerance: float = ADDITIVITY_TOLERANCE,
 ) -> Explanation:
     """Explain ``model``'s predictions for the rows of ``X``.

@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from falls_risk.catalog import EVENTS, FEATURE_PARTITION, FEATURE_TABLE, INGEST_SUMMARY, LINKED, POPULATION
-from falls_risk.config import FeatureConfig
+from falls_risk.config import FeatureConfig, SparkConfig
+from falls_risk.engines import Engine
 from falls_risk.errors import FallsRiskError, WorkspaceError
 from falls_risk.events.build import build_events, connect, events_sql
 from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
@@ -120,10 +121,38 @@ def _run_batches(
             bar.advance(task, len(batch))
 
 
+def _spark_feature_batches(
+    ws: Workspace, dates: list[date], config: FeatureConfig, progress: bool, spark_config: SparkConfig | None
+) -> Iterator[pa.Table]:
+    """The same query on Spark (``features.on_spark``): events built as on DuckDB, then read by Spark."""
+    from falls_risk.engines.session import spark_session
+    from falls_risk.features import on_spark
+
+    if not _events_fresh(ws):
+        build_events(ws, config)
+    spark = spark_session(spark_config)
+    on_spark.register_files(spark, EVENTS.path(ws), POPULATION.require(ws))
+    batches = _batches(dates, on_spark.population_size(spark), config)
+    with progress_bar(disable=not progress) as bar:
+        task = bar.add_task("Computing features (Spark)", total=len(dates))
+        for batch, table in zip(batches, on_spark.spark_feature_batches(spark, batches, config,
+                                                                         label_known_until(ws, config))):
+            yield table
+            bar.advance(task, len(batch))
+
+
 def _feature_batches(
-    ws: Workspace, index_dates: list[date], config: FeatureConfig, progress: bool
+    ws: Workspace,
+    index_dates: list[date],
+    config: FeatureConfig,
+    progress: bool,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> Iterator[pa.Table]:
     dates = _check_dates(index_dates)
+    if engine == "spark":
+        yield from _spark_feature_batches(ws, dates, config, progress, spark_config)
+        return
     con = connect(config)
     try:
         _register(con, ws)
@@ -144,8 +173,19 @@ def compute_from_frames(
     *,
     config: FeatureConfig = DEFAULT_CONFIG,
     label_known_until: date | None = None,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> pd.DataFrame:
     """The same SQL on in-memory tables (events in the events-table format, the spine)."""
+    if engine == "spark":
+        from falls_risk.engines.session import spark_session
+        from falls_risk.features import on_spark
+
+        spark = spark_session(spark_config)
+        on_spark.register_frames(spark, events, population)
+        batches = [_check_dates(index_dates)]
+        return to_frame(pa.concat_tables(list(on_spark.spark_feature_batches(spark, batches, config,
+                                                                             label_known_until))))
     con = connect(config)
     try:
         con.register("events_frame", events)
@@ -159,13 +199,17 @@ def compute_from_frames(
 
 
 def compute_features(
-    workspace: str | Path | Workspace, index_dates: list[date], *, config: FeatureConfig = DEFAULT_CONFIG
+    workspace: str | Path | Workspace,
+    index_dates: list[date],
+    *,
+    config: FeatureConfig = DEFAULT_CONFIG,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> pd.DataFrame:
     """One row per cohort member per index date: person_key, index_date, features, label,
     died_in_window. Writes nothing."""
-    return to_frame(
-        pa.concat_tables(list(_feature_batches(_ws(workspace), index_dates, config, progress=False)))
-    )
+    batches = _feature_batches(_ws(workspace), index_dates, config, False, engine, spark_config)
+    return to_frame(pa.concat_tables(list(batches)))
 
 
 def _write_partition(base: Path, day: date, part: pa.Table) -> IndexDateCounts:
@@ -188,6 +232,8 @@ def build_features(
     *,
     config: FeatureConfig = DEFAULT_CONFIG,
     progress: bool = True,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> FeaturesManifest:
     """Build events and the feature table for ``index_dates``; replace the table atomically.
 
@@ -206,7 +252,7 @@ def build_features(
         # The staged folder stands in for the feature table: its parent is the workspace to name paths by.
         base = staged.parent
         # Written batch by batch: 48 monthly dates for all of Wales do not fit in memory at once.
-        for table in _feature_batches(ws, dates, config, progress):
+        for table in _feature_batches(ws, dates, config, progress, engine, spark_config):
             rows += table.num_rows
             schema = table.schema
             for day in sorted(pc.unique(table["index_date"]).to_pylist()):

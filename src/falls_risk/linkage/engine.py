@@ -1,8 +1,9 @@
 """The one class that runs the Splink model built in :mod:`falls_risk.linkage.model`.
 
-``SplinkModel`` registers the prepared records and spine on a DuckDB connection, trains (u by
-random sampling, m by expectation maximisation) or loads a saved model, predicts candidate pairs,
-and hands out the parameter tables and charts for the report.
+``SplinkModel`` registers the prepared records and spine on a DuckDB connection (or, given a
+Spark session, on Spark through Splink's ``SparkAPI``: the same settings, comparisons and saved
+model), trains (u by random sampling, m by expectation maximisation) or loads a saved model,
+predicts candidate pairs, and hands out the parameter tables and charts for the report.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
@@ -21,6 +22,9 @@ from splink import DuckDBAPI, Linker
 from falls_risk.errors import LinkageError
 from falls_risk.linkage import model as model_spec
 from falls_risk.workspace import sql_path, write_text
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 RECORDS_TABLE = "link_records"
 SPINE_TABLE = "link_spine"
@@ -79,20 +83,37 @@ class SplinkModel:
         records: pd.DataFrame,
         spine: pd.DataFrame,
         settings: Any,
+        *,
+        spark: SparkSession | None = None,
     ) -> None:
         logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
-        self._db = DuckDBAPI(connection=con)
+        self._spark = spark
+        self._db = DuckDBAPI(connection=con) if spark is None else _spark_api(spark)
+        if isinstance(settings, dict):
+            settings = settings_for_dialect(settings, "duckdb" if spark is None else "spark")
         self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
         self._spine = self._db.register(comparison_arrow(spine), dataset_display_name=SPINE_TABLE)
         self.linker = Linker([self._records, self._spine], settings, log_level=None)
         self.trained = False
 
     def train(self, *, max_pairs: int, seed: int) -> SplinkModel:
-        """u from random record-spine pairs; m from EM over each training blocking rule."""
-        training = self.linker.training
-        training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-        for rule in model_spec.training_blocking_rules():
-            training.estimate_parameters_using_expectation_maximisation(rule)
+        """u from random record-spine pairs; m from EM over each training blocking rule.
+
+        Every random step is seeded, and training runs on one DuckDB thread: DuckDB's seeded
+        sample (``REPEATABLE``) repeats only single-threaded, and EM's sums over many threads add
+        up in varying order. So the same extract gives the same model, and the same links.
+        EM starts from the comparisons' fixed default m values.
+        """
+        con = self._db.duckdb_con
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        con.execute("SET threads = 1")
+        try:
+            training = self.linker.training
+            training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+            for rule in model_spec.training_blocking_rules():
+                training.estimate_parameters_using_expectation_maximisation(rule)
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
         floored = model_spec.floor_m_probabilities(self.settings_dict())
         self.linker = Linker([self._records, self._spine], floored, log_level=None)
         self.trained = True
@@ -112,9 +133,7 @@ class SplinkModel:
     def predict(self, floor: float) -> pd.DataFrame:
         """Candidate pairs with probability >= ``floor``: record_uid, spine_uid, match_probability."""
         predictions = self.linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
-        table = predictions.physical_name
-        rows = self._db.duckdb_con.sql(
-            f"""
+        query = f"""
             SELECT
                 CASE WHEN source_dataset_l = '{RECORDS_TABLE}' THEN unique_id_l ELSE unique_id_r END
                     AS record_uid,
@@ -122,9 +141,12 @@ class SplinkModel:
                     AS spine_uid,
                 match_probability,
                 match_weight
-            FROM {table}
+            FROM {predictions.physical_name}
             """
-        ).df()
+        if self._spark is None:
+            rows = self._db.duckdb_con.sql(query).df()
+        else:
+            rows = self._spark.sql(query).toArrow().to_pandas()
         predictions.drop_table_from_database_and_remove_from_cache()
         return rows
 
@@ -141,6 +163,43 @@ class SplinkModel:
             "match_weights": charts.match_weights_chart().chart_dict,
             "m_u_parameters": charts.m_u_parameters_chart().chart_dict,
         }
+
+
+def _spark_api(spark: SparkSession) -> Any:
+    """Splink's SparkAPI on ``spark``; intermediate tables persisted (cached) rather than written
+    to a checkpoint folder, which a local session does not have."""
+    from splink import SparkAPI
+
+    return SparkAPI(spark_session=spark, break_lineage_method="persist")
+
+
+def settings_for_dialect(saved: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A saved model's trained parameters on comparisons rendered for ``dialect`` by Splink.
+
+    A saved model's SQL is in the dialect it was trained on, and Splink runs it unchanged on
+    another backend; SQLGlot's transpilation of it is wrong (``list_intersect`` stays DuckDB's,
+    ``jaro_winkler`` becomes a function Spark lacks). So the comparisons are rebuilt from this
+    code for ``dialect`` and every level takes its m, u and term-frequency settings from the saved
+    model, level by level, checked by label: the same model on either engine.
+    """
+    if saved.get("sql_dialect", dialect) == dialect:
+        return saved
+    fresh = model_spec.build_settings(float(saved["probability_two_random_records_match"])).create_settings_dict(
+        dialect
+    )
+    for built, trained in zip(fresh["comparisons"], saved["comparisons"], strict=True):
+        levels = [(lv.get("label_for_charts"), tr.get("label_for_charts"))
+                  for lv, tr in zip(built["comparison_levels"], trained["comparison_levels"], strict=False)]
+        if len(built["comparison_levels"]) != len(trained["comparison_levels"]) or any(a != b for a, b in levels):
+            raise LinkageError(
+                f"The saved Splink model's comparison {trained.get('output_column_name')!r} has levels "
+                f"{[b for _, b in levels]}, but this version of falls-risk builds {[a for a, _ in levels]}. "
+                "Run `falls-risk link --retrain` to train a model that fits."
+            )
+        for level, trained_level in zip(built["comparison_levels"], trained["comparison_levels"], strict=True):
+            level.update({k: v for k, v in trained_level.items() if k != "sql_condition"})
+    kept = {k: v for k, v in saved.items() if k not in ("comparisons", "blocking_rules_to_generate_predictions")}
+    return fresh | kept | {"sql_dialect": dialect}
 
 
 def load_saved_settings(path: Path) -> dict[str, Any]:

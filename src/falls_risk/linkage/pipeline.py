@@ -21,8 +21,10 @@ from falls_risk.catalog import (
     POPULATION,
     REVIEW_DECISIONS,
 )
-from falls_risk.config import LinkageConfig
+from falls_risk.config import LinkageConfig, SparkConfig
 from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
+from falls_risk.engines import Engine
+from falls_risk.engines.session import spark_session
 from falls_risk.errors import LinkageError, WorkspaceError
 from falls_risk.identity import key_fingerprint, keyed_hash
 from falls_risk.linkage import assign, prepare, review
@@ -50,6 +52,8 @@ POPULATION_COLUMNS = (
     "deregistration_date",
     "date_of_death",
     "household_key",
+    # False for a person kept on a demographic key (no valid NHS number in the population file).
+    "nhs_number_valid",
 )
 
 
@@ -83,6 +87,8 @@ def run_linkage(
     model_path: Path | None = None,
     decisions_path: Path | None = None,
     progress: bool = True,
+    engine: Engine = "duckdb",
+    spark_config: SparkConfig | None = None,
 ) -> LinkageSummary:
     """Link every record of every person source to one person of the spine, or leave it unlinked.
 
@@ -125,6 +131,7 @@ def run_linkage(
             clock = _Clock()
             spine_size = prepare.load_spine(con, population, secret)
             without_nhs = prepare.spine_rows_without_nhs(con)
+            left_out = prepare.spine_rows_left_out(con)
             stage1 = {s: prepare.stage_one(con, s, p) for s, p in sources.items()}
             clock.lap("stage 1 (NHS number)")
             bar.advance(task)
@@ -156,7 +163,9 @@ def run_linkage(
             )
             splink_model = None
             if len(identities):
-                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings)
+                # Splink (training, prediction) on the engine asked for; the rest runs on DuckDB.
+                spark = spark_session(spark_config) if engine == "spark" else None
+                splink_model = SplinkModel(con, records_cmp, spine_cmp, settings, spark=spark)
                 if trained:
                     if len(identities) < 50:
                         raise LinkageError(
@@ -179,6 +188,11 @@ def run_linkage(
                         - splink_model.log2_prior_odds(),
                         "splink_probability": predicted["match_probability"].astype(float),
                     }
+                )
+                # DuckDB returns pairs in no fixed order; sums over a record's candidates must add
+                # up in one order so that a re-run gives the same probabilities, bit for bit.
+                candidates = candidates.sort_values(["record_uid", "person_key"], kind="stable").reset_index(
+                    drop=True
                 )
             else:
                 trained = False  # nothing to score: no model needed
@@ -247,6 +261,7 @@ def run_linkage(
                 spine_people=spine_size,
                 stage2_identities=len(identities),
                 spine_rows_without_nhs_number=without_nhs,
+                spine_rows_left_out=left_out,
                 sources=counts,
                 decisions_applied=len(known),
                 decisions_unmatched=len(decisions) - len(known),
@@ -330,7 +345,10 @@ def _write_linked(
             coalesce(sum(1 - a.match_probability) FILTER (WHERE t.stage1_status = 'stage2'
                 AND a.person_key IS NOT NULL), 0) AS expected_false_links,
             coalesce(sum(a.best_probability) FILTER (WHERE t.stage1_status = 'stage2'
-                AND a.person_key IS NULL), 0) AS expected_missed_links
+                AND a.person_key IS NULL), 0) AS expected_missed_links,
+            count(*) FILTER (WHERE t.nhs_number_refused) AS nhs_number_refused,
+            count(*) FILTER (WHERE t.spine_person_key IS NOT NULL AND t.demographics_disagree)
+                AS nhs_number_contradicted
         FROM {stage1_table} t
         LEFT JOIN assignment a ON t.stage1_status = 'stage2' AND a.fingerprint = t.fingerprint
         """
@@ -353,6 +371,11 @@ def _write_linked(
         },
         "expected_false_links": round(float(stats["expected_false_links"]), 2),
         "expected_missed_links": round(float(stats["expected_missed_links"]), 2),
+        # Rows whose NHS number ingest refused (invalid check digit or a placeholder) ...
+        "nhs_number_refused": int(stats["nhs_number_refused"]),
+        # ... and rows whose valid, spine-known number contradicts the record's date of birth and
+        # sex or name: not linked on the number, sent to the probabilistic stage instead.
+        "nhs_number_contradicted": int(stats["nhs_number_contradicted"]),
     }
 
 
@@ -377,7 +400,8 @@ def _write_population(con: duckdb.DuckDBPyConnection, ws: Workspace, population:
     deprivation = INGESTED.path(ws, source="deprivation")
     spine = con.sql(
         """SELECT person_key, sex, strftime(date_of_birth, '%Y-%m') AS birth_month, lsoa_code, local_authority,
-                  registration_date, deregistration_date, date_of_death, postcode, address_line
+                  registration_date, deregistration_date, date_of_death, postcode, address_line,
+                  nhs_number_valid
            FROM spine ORDER BY row_number"""
     ).df()
     if deprivation.exists():
@@ -429,10 +453,15 @@ def _print_summary(summary: LinkageSummary) -> None:
     if summary.spine_rows_without_nhs_number:
         console.print(
             f"[yellow]Warning:[/] {summary.spine_rows_without_nhs_number:,} population row(s) have no valid NHS "
-            "number, so they are not in the spine: those people are not scored and no record links to them. "
-            f"Correct their numbers in the population extract ({INGESTED.path(summary.workspace, source='population')} "
-            "flags them in "
-            "nhs_number_invalid)."
+            "number: they stay in the spine on a demographic key (name, date of birth, sex) and are scored, but "
+            "records reach them only by probabilistic linkage"
+            + (
+                f", and {summary.spine_rows_left_out:,} without a name or date of birth are left out"
+                if summary.spine_rows_left_out
+                else ""
+            )
+            + f". Correct their numbers in the population extract ({INGESTED.path(summary.workspace, source='population')} "
+            f"flags them in nhs_number_invalid; {POPULATION.path(summary.workspace)} in nhs_number_valid)."
         )
     console.print(
         f"Report: {LINKAGE_REPORT.path(summary.workspace)}; {summary.review_pairs} pairs to review in "

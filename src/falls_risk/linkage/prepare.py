@@ -1,7 +1,10 @@
 """Inputs of linkage, read from the workspace into DuckDB: the spine, stage 1, the stage-2 records.
 
 Stage 1 (deterministic) is one SQL query per source: a valid NHS number present in the spine
-links, unless date of birth and sex both disagree with the spine (a likely mis-keyed number).
+links, unless the date of birth disagrees with the spine and so does the sex or the name (a
+likely mis-keyed number, or a placeholder typed on many people's records): such a record goes
+to stage 2, where the whole identity decides. Placeholder numbers (``0000000000``...) never get
+here: the one NHS-number rule (:mod:`falls_risk.identity`) refuses them at ingest.
 Rows not linked there that carry enough identifiers go to stage 2; they are collapsed to their
 distinct identities (the same name, birth date, sex and address written the same way), so each
 identity is scored once, however many records carry it.
@@ -20,7 +23,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from falls_risk.errors import LinkageError
-from falls_risk.identity import keyed_hash, normalise_nhs_numbers, person_keys
+from falls_risk.identity import DEMOGRAPHIC_COLUMNS, keyed_hash, normalise_nhs_numbers, spine_person_keys
 from falls_risk.linkage import names
 from falls_risk.workspace import sql_path
 
@@ -55,7 +58,13 @@ def _nhs_sql(expr: str) -> str:
 
 
 def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) -> int:
-    """Create table ``spine`` (one row per NHS number) with ``person_key``; return its size."""
+    """Create table ``spine`` (one row per person) with ``person_key``; return its size.
+
+    A row with a valid NHS number is keyed on it (first row per number). A row without one
+    (missing, invalid or a placeholder; ingest flags ``nhs_number_invalid``) is still a person,
+    keyed on its demographics (:func:`falls_risk.identity.spine_person_keys`); ``nhs_number_valid``
+    tells them apart. Records reach such a person through stage 2 only.
+    """
     columns = parquet_columns(population)
     missing = [c for c in ("nhs_number", "date_of_birth", "sex") if c not in columns]
     if missing:
@@ -76,26 +85,44 @@ def load_spine(con: duckdb.DuckDBPyConnection, population: Path, secret: bytes) 
             f"{population} holds {not_normalised} NHS number(s) that ingest did not normalise; it must "
             "be the population table that `falls-risk ingest` wrote. Re-run ingest, then link."
         )
-    frame["person_key"] = person_keys(secret, frame["nhs"])
-    con.register("spine_keys_df", frame)
+    demographic = [c for c in DEMOGRAPHIC_COLUMNS if c in columns]
+    rows = con.sql(
+        f"SELECT row_number, nhs AS nhs_number, {', '.join(demographic)} FROM spine_raw ORDER BY row_number"
+    ).df()
+    rows["person_key"] = spine_person_keys(secret, rows)
+    con.register("spine_keys_df", rows[["row_number", "person_key"]])
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE spine AS
-        SELECT s.*, k.person_key, 's' || CAST(s.row_number AS VARCHAR) AS spine_uid
-        FROM spine_raw s JOIN spine_keys_df k USING (nhs)
-        QUALIFY row_number() OVER (PARTITION BY s.nhs ORDER BY s.row_number) = 1
+        SELECT s.*, k.person_key, s.nhs IS NOT NULL AS nhs_number_valid,
+               's' || CAST(s.row_number AS VARCHAR) AS spine_uid
+        FROM spine_raw s JOIN spine_keys_df k USING (row_number)
+        WHERE k.person_key IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY k.person_key ORDER BY s.row_number) = 1
         """
     )
     con.unregister("spine_keys_df")
     n = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
     if n == 0:
-        raise LinkageError(f"{population} has no rows with an NHS number; the spine is empty.")
+        raise LinkageError(
+            f"{population} has no rows with an NHS number or a name and date of birth; the spine is empty."
+        )
     return int(n)
 
 
 def spine_rows_without_nhs(con: duckdb.DuckDBPyConnection) -> int:
-    """Population rows that ``load_spine`` left out: no valid NHS number to key them on."""
+    """Population rows without a valid NHS number (kept on a demographic key where they can be)."""
     return int(con.execute("SELECT count(*) FROM spine_raw WHERE nhs IS NULL").fetchall()[0][0])
+
+
+def spine_rows_left_out(con: duckdb.DuckDBPyConnection) -> int:
+    """Population rows with neither a valid NHS number nor a name and date of birth to key them on."""
+    return int(
+        con.execute(
+            "SELECT count(*) FROM spine_raw s WHERE s.nhs IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM spine p WHERE p.row_number = s.row_number)"
+        ).fetchall()[0][0]
+    )
 
 
 def _dob_disagrees(columns: list[str]) -> str:
@@ -107,6 +134,18 @@ def _dob_disagrees(columns: list[str]) -> str:
                AND NOT (year(r.date_of_birth) = year(s.date_of_birth)
                         AND month(r.date_of_birth) = day(s.date_of_birth)
                         AND day(r.date_of_birth) = month(s.date_of_birth)))"""
+
+
+def _name_disagrees(columns: list[str]) -> str:
+    if "forename" not in columns or "surname" not in columns:
+        return "FALSE"
+    # Another initial or another surname: not the person the number belongs to, or a name
+    # change that stage 2 can still recognise (it knows previous surnames and nicknames).
+    return """(r.forename IS NOT NULL AND r.surname IS NOT NULL AND s.forename IS NOT NULL
+               AND s.surname IS NOT NULL
+               AND (substr(lower(trim(r.forename)), 1, 1) <> substr(lower(trim(s.forename)), 1, 1)
+                    OR regexp_replace(lower(r.surname), '[^a-z]', '', 'g')
+                       <> regexp_replace(lower(s.surname), '[^a-z]', '', 'g')))"""
 
 
 def _sex_disagrees(columns: list[str]) -> str:
@@ -134,7 +173,9 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                 r.row_number,
                 {nhs} AS nhs,
                 s.person_key AS spine_person_key,
-                {_dob_disagrees(columns)} AND {_sex_disagrees(columns)} AS demographics_disagree,
+                {_dob_disagrees(columns)} AND ({_sex_disagrees(columns)} OR {_name_disagrees(columns)})
+                    AS demographics_disagree,
+                {"r.nhs_number_invalid" if "nhs_number_invalid" in columns else "FALSE"} AS nhs_number_refused,
                 ({" + ".join(present)}) >= 2 AND {key_present} AS has_identifiers,
                 {_col(columns, "forename", "VARCHAR")} AS forename,
                 {_col(columns, "surname", "VARCHAR")} AS surname,
@@ -179,7 +220,7 @@ def stage_two_identities(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str
     )
     frame = con.sql(
         f"""
-        SELECT fingerprint, {", ".join(f"any_value({c}) AS {c}" for c in IDENTITY_COLUMNS)},
+        SELECT fingerprint, {", ".join(f"min({c}) AS {c}" for c in IDENTITY_COLUMNS)},
                count(*) AS n_rows
         FROM ({union}) GROUP BY fingerprint ORDER BY fingerprint
         """
@@ -276,7 +317,9 @@ def _stage_one_history(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str, 
     ]
     if not parts:
         return pd.DataFrame(columns=["person_key", "surname", "postcode"])
-    return con.sql(" UNION ALL ".join(parts)).df()
+    # Sorted, so that the most frequent earlier value is chosen the same way in every run (a tie
+    # goes to the value seen first; DuckDB returns the union in no fixed order).
+    return con.sql(f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY ALL NULLS FIRST").df()
 
 
 def sources_present(ingested: Path, person_sources: tuple[str, ...]) -> dict[str, Path]:

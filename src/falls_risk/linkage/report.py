@@ -43,6 +43,8 @@ def source_rows(summary: LinkageSummary) -> list[dict[str, Any]]:
                 or "-",
                 "expected_false": f"{c['expected_false_links']:.1f}",
                 "expected_missed": f"{c['expected_missed_links']:.1f}",
+                "nhs_refused": suppress_count(c.get("nhs_number_refused", 0)),
+                "nhs_contradicted": suppress_count(c.get("nhs_number_contradicted", 0)),
             }
         )
     return rows
@@ -146,6 +148,7 @@ def write_report(
         "sources": source_rows(summary),
         "total": {k: suppress_count(v) for k, v in total.items()},
         "spine_rows_without_nhs": suppress_count(summary.spine_rows_without_nhs_number),
+        "spine_rows_left_out": suppress_count(summary.spine_rows_left_out),
         "total_rate": share_or_suppressed(total["nhs_number"] + total["probabilistic"], total["rows"]),
         "expected_false": sum(c["expected_false_links"] for c in summary.sources.values()),
         "expected_missed": sum(c["expected_missed_links"] for c in summary.sources.values()),

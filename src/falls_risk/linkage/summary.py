@@ -24,9 +24,12 @@ class LinkageSummary:
     threshold: float
     spine_people: int
     stage2_identities: int
-    # Population rows left out of the spine: no valid NHS number (ingest flags them nhs_number_invalid).
+    # Population rows without a valid NHS number (ingest flags them nhs_number_invalid): kept in the
+    # spine on a demographic key, except those also lacking a name or date of birth (left out).
     spine_rows_without_nhs_number: int = 0
-    # Per source: rows, nhs_number, probabilistic, unlinked, unlinked_reasons, expected_* links.
+    spine_rows_left_out: int = 0
+    # Per source: rows, nhs_number, probabilistic, unlinked, unlinked_reasons, expected_* links,
+    # nhs_number_refused (invalid or placeholder), nhs_number_contradicted (sent to stage 2).
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Estimated share of probabilistically linked records whose person is in the spine, by sources.
     in_spine_estimates: dict[str, float] = field(default_factory=dict)

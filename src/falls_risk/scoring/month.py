@@ -112,12 +112,14 @@ def build_month(
                 "--linkage-model to reuse the one used in training."
             )
         linkage = run_linkage(ws.root, config=request.config.linkage, secret=secret, model_path=model_path,
-                              retrain=model_path is None, progress=False)
+                              retrain=model_path is None, progress=False, engine=request.config.engine,
+                              spark_config=request.config.spark)
         input_hashes["linkage_model.json"] = sha256_file(linkage.model_path)
     with timer.stage("events"):
         build_events(ws.root, feature_config)
     with timer.stage("features"):
-        features = compute_features(ws.root, [request.as_of], config=feature_config)
+        features = compute_features(ws.root, [request.as_of], config=feature_config,
+                                    engine=request.config.engine, spark_config=request.config.spark)
         registry = set(feature_names())
         features = features[["person_key", *[c for c in features.columns if c in registry]]].reset_index(drop=True)
         if features.empty:

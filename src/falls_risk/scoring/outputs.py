@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from falls_risk.errors import ScoringError
 from falls_risk.features import wording
-from falls_risk.identity import normalise_nhs_numbers, person_keys
+from falls_risk.identity import normalise_nhs_numbers, spine_person_keys
 
 IDENTITY_COLUMNS = ("nhs_number", "forename", "surname", "date_of_birth", "address_line", "postcode")
 # Why someone is on the list, in the order practitioners read them.
@@ -30,7 +30,8 @@ GUIDANCE_COLUMNS = ("suggested_actions", "case_finding", "already_known_to")
 
 
 def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
-    """person_key and identifiers from the ingested spine (first row per NHS number)."""
+    """person_key and identifiers from the ingested spine (first row per person; a row without a
+    valid NHS number is keyed on its demographics, as linkage keys it)."""
     if not population_path.exists():
         raise ScoringError(
             f"{population_path} is missing: the practitioner list needs the ingested population spine. "
@@ -38,14 +39,14 @@ def identities(population_path: Path, secret: bytes) -> pd.DataFrame:
         )
     available = set(pq.read_schema(population_path).names)
     wanted = ["row_number", "nhs_number", "forename_raw", "surname_raw", "forename", "surname",
-              "date_of_birth", "address_line", "postcode"]
+              "date_of_birth", "sex", "address_line", "postcode"]
     spine = pd.read_parquet(population_path, columns=[c for c in wanted if c in available])
     spine["nhs_number"] = normalise_nhs_numbers(spine["nhs_number"])
-    spine = spine[spine["nhs_number"].notna()]
     if "row_number" in spine.columns:
         spine = spine.sort_values("row_number", kind="stable")
-    spine = spine.drop_duplicates("nhs_number", keep="first")
-    spine["person_key"] = person_keys(secret, spine["nhs_number"])
+    # The one keying rule linkage uses: NHS number, else a demographic key (issue 19.1).
+    spine["person_key"] = spine_person_keys(secret, spine)
+    spine = spine[spine["person_key"].notna()].drop_duplicates("person_key", keep="first")
     # Names as the health board recorded them (not the case-folded matching form).
     for name in ("forename", "surname"):
         if f"{name}_raw" in spine.columns:

@@ -211,6 +211,18 @@ def _ledger_entry(request: ScoringRequest, manifest: RunManifest) -> LedgerEntry
     )
 
 
+def _engine_scoring(request: ScoringRequest) -> tuple[Any, Any]:
+    """How to predict and explain on the request's engine: here (DuckDB runs), or per partition
+    on Spark (``scoring.on_spark``)."""
+    if request.config.engine != "spark":
+        return None, "auto"
+    from falls_risk.engines.session import spark_session
+    from falls_risk.scoring.on_spark import SparkContributions, predict_on_spark
+
+    spark = spark_session(request.config.spark)
+    return (lambda model, features: predict_on_spark(spark, model, features)), SparkContributions(spark)
+
+
 def run_scoring(
     request: ScoringRequest, *, model: RegisteredModel | None = None, progress: bool = True
 ) -> ScoringResult:
@@ -251,8 +263,9 @@ def run_scoring(
             warnings = list(month.warnings) + (list(previous.warnings) if previous else [])
 
             with timer.stage("scoring"):
+                predict, backend = _engine_scoring(request)
                 scores = tier_population(registered.model, month.features, request.policy,
-                                         groups=month.local_authority)
+                                         groups=month.local_authority, predict=predict)
                 news = find_since_last_run(
                     scores, previous, lambda since, until: month.events(ws, since, until), as_of=request.as_of,
                     min_match_probability=month.feature_config.min_match_probability, n_risers=request.n_risers,
@@ -260,7 +273,8 @@ def run_scoring(
                 facts = _facts(month, ws, scores, news, request)
                 scored = explain_people(registered.model, month.features, scores, request.policy,
                                         news.people_to_explain, top_n=request.top_n,
-                                        min_points=request.min_reason_points, facts=facts, as_of=request.as_of)
+                                        min_points=request.min_reason_points, facts=facts, as_of=request.as_of,
+                                        backend=backend)
                 scored = replace(scored, scores=assign_holdout(scored.scores, secret, month_name,
                                                                request.holdout_percent))
                 drift, drift_notes = _drift(registered, month, scored.scores)

@@ -8,7 +8,7 @@ reasons in plain language. ``score_people`` does both for a library user.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -78,15 +78,22 @@ def _check_features(model: FallsRiskModel, features: pd.DataFrame) -> None:
 
 
 def tier_population(
-    model: FallsRiskModel, features: pd.DataFrame, policy: TierPolicy, *, groups: pd.Series | None = None
+    model: FallsRiskModel,
+    features: pd.DataFrame,
+    policy: TierPolicy,
+    *,
+    groups: pd.Series | None = None,
+    predict: Callable[[FallsRiskModel, pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Calibrated probability, rank and tier for every row of ``features`` (one per person).
 
     ``groups`` (aligned with ``features``) gives each person's local authority when tiers are per
-    local authority.
+    local authority. ``predict`` computes the probabilities elsewhere (on Spark:
+    ``scoring.on_spark.predict_on_spark``); by default the model predicts here.
     """
     _check_features(model, features)
-    probability = np.asarray(model.predict_proba(features), dtype=float).reshape(-1)
+    raw = model.predict_proba(features) if predict is None else predict(model, features)
+    probability = np.asarray(raw, dtype=float).reshape(-1)
     if len(probability) != len(features) or not np.isfinite(probability).all():
         raise ScoringError("The model returned missing or non-finite probabilities; check the model and features.")
     scores = pd.DataFrame({"person_key": features["person_key"].to_numpy(), "probability": probability})
@@ -111,16 +118,18 @@ def explain_people(
     min_points: float = 0.0,
     facts: Mapping[str, Any] | None = None,
     as_of: date | None = None,
+    backend: Any = "auto",
 ) -> ScoredPopulation:
     """Explain the flagged tier and ``people`` (e.g. those with alerts): their full SHAP vectors and
     reasons; the rest are scored but not explained, because exact Tree SHAP costs far more than a
     prediction. Reasons moving risk by less than ``min_points`` percentage points are left out;
     ``facts`` (person_key -> ``scoring.facts.PersonFacts``) are the explained people's facts, which
-    the reasons then state."""
+    the reasons then state. ``backend``: the contributions backend (``falls_risk.explain``; on Spark
+    ``scoring.on_spark.SparkContributions``)."""
     wanted = people_to_explain(scores, people)
     chosen = features[features["person_key"].isin(wanted)]
     frame = chosen.set_index("person_key")
-    explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n)
+    explanation = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n, backend=backend)
     person_facts = facts
     items = explanation.reason_items(top_n, min_points=min_points, facts=person_facts, as_of=as_of)
     reasons = explanation.reasons_text(top_n, min_points=min_points, facts=person_facts, as_of=as_of)

@@ -1,0 +1,17 @@
+"""A delivery of new records, validated and quarantined exactly like ``falls-risk ingest``.
+
+The delivery is the extract contract: the population spine plus any subset of the event sources,
+holding only records new since the last delivery. The same mapping files apply. It is ingested
+into the notify run's private working folder; nothing identifiable is kept after the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from falls_risk.ingest import IngestSummary, run_ingest
+from falls_risk.workspace import Workspace
+
+
+def ingest_delivery(delivery_dir: Path, ws: Workspace, mapping: Path | None = None) -> IngestSummary:
+    return run_ingest(delivery_dir, ws.root, mapping=mapping, progress=False)
