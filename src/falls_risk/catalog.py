@@ -351,7 +351,7 @@ MONITOR_JSON = JsonArtefact(
 MONITOR_PAGE = TextArtefact(
     "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
     "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
-    mentioned_by=("falls_risk.cli",),
+    mentioned_by=("falls_risk.cli", "falls_risk.demo"),
 )
 
 # -- the notification service (falls-risk notify) ------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from falls_risk import tracking
@@ -19,6 +20,7 @@ from falls_risk.catalog import SCORES, TRUTH_FALL_ADMISSIONS
 from falls_risk.cli import main
 from falls_risk.features import load_feature_table
 from falls_risk.identity import person_keys
+from falls_risk.modelling.leaderboard import compare_runs
 from falls_risk.modelling.registered import load_registered
 from falls_risk.monitor import MonitorRequest, run_monitor
 from falls_risk.scoring import ScoringRequest, TierPolicy, run_scoring
@@ -52,6 +54,7 @@ def monitored(trained_model, world_dir, tmp_path_factory):
     result = run_monitor(MonitorRequest(world_dir / "extract", root, out, tracking_uri=trained_model.tracking_uri,
                                         n_bootstrap=50))
     return {"root": root, "out": out, "result": result, "registered": registered, "open_month": open_month,
+            "tracking_uri": trained_model.tracking_uri,
             "rerun": rerun, "assessed": assessed, "months": {m["month"]: m for m in result.data["months"]}}
 
 
@@ -122,6 +125,10 @@ def test_complete_months_are_logged_to_the_model_version(monitored):
     history = tracking.realised_history(registered.run_id, "auroc")
     assert history == [(202407, pytest.approx(monitored["months"]["2024-07"]["auroc"]))]
     assert np.isfinite(tracking.run_data(registered.run_id)["metrics"]["realised_observed_expected"])
+    board = compare_runs(csv=None, tracking_uri=monitored["tracking_uri"], console=Console(width=250))
+    row = board.set_index("run_id").loc[registered.run_id]
+    assert row["realised_auroc"] == pytest.approx(monitored["months"]["2024-07"]["auroc"])
+    assert row["test_auroc_ci_low"] < row["test_auroc_ci_high"]  # validated beside realised
 
 
 def test_cli_monitor_refuses_a_runs_folder_without_runs(tmp_path, world_dir, capsys):

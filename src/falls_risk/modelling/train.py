@@ -334,7 +334,9 @@ def run_experiment(
 
 
 def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
-    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct"], experiments)
+    # Realised metrics: logged by `falls-risk monitor` for months whose outcome window is complete.
+    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct",
+                                                  "realised_auroc", "realised_observed_expected"], experiments)
 
 
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
