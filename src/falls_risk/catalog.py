@@ -334,7 +334,7 @@ RUN_MANIFEST = JsonArtefact(
 
 # -- what teams did, and how the model does as outcomes mature -------------------------------------
 ACTIONS_LEDGER = TextArtefact(
-    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger",),
+    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger", "falls_risk.actions.summary"),
     "actions import", "Append-only, hash-chained imports of what teams did (pseudonymised; no notes).",
 )
 ACTIONS_QUARANTINE = PrivateCsvArtefact(

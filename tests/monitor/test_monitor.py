@@ -41,8 +41,6 @@ def monitored(trained_model, world_dir, tmp_path_factory):
                                           holdout_percent=holdout_percent), model=registered, progress=False)
 
     score(IN_TEST_PERIOD)
-    open_month = score(STILL_OPEN, holdout_percent=30)
-    rerun = score(STILL_OPEN, holdout_percent=30)
     # The teams assessed the first 20 people of July's flagged tier.
     risk_list = pd.read_csv(root / "2024-07" / "risk_list.csv", dtype=str)
     assessed = risk_list[risk_list["tier"] == "high"].head(20)
@@ -50,6 +48,8 @@ def monitored(trained_model, world_dir, tmp_path_factory):
     pd.DataFrame({"nhs_number": assessed["nhs_number"], "action_date": "2024-07-20", "action": "assessed",
                   "team": "North"}).to_csv(actions, index=False)
     import_actions(actions, root, today=date(2026, 1, 1))
+    open_month = score(STILL_OPEN, holdout_percent=30)
+    rerun = score(STILL_OPEN, holdout_percent=30)
     out = root.parent / "monitor_out"
     result = run_monitor(MonitorRequest(world_dir / "extract", root, out, tracking_uri=trained_model.tracking_uri,
                                         n_bootstrap=50))
@@ -156,3 +156,11 @@ def test_the_holdout_is_recorded_withheld_from_the_list_and_compared_by_monitor(
     assert effect["n_holdout"] + effect["n_listed"] == month["flagged"]["n"]
     assert effect["ci_low"] <= effect["difference"] <= effect["ci_high"]
     assert "Randomised comparison" in (monitored["out"] / "monitor.html").read_text()
+
+
+def test_the_next_months_worklists_say_when_a_person_was_last_acted_on(monitored):
+    pages = " ".join(p.read_text() for p in (monitored["root"] / "2025-06").rglob("*.html") if "worklist" in str(p))
+    risk_list = pd.read_csv(monitored["root"] / "2025-06" / "risk_list.csv", dtype=str)
+    again = set(risk_list["nhs_number"]) & set(monitored["assessed"]["nhs_number"])
+    assert again, "some of July's assessed people are on June 2025's list"
+    assert "assessed on" in pages
