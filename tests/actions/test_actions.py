@@ -115,8 +115,8 @@ def fake_run(root, month: str, as_of: str, flagged: list[str], others: list[str]
     SCORES.save(folder, pd.DataFrame({
         "person_key": keys, "probability": [0.5] * len(flagged) + [0.01] * len(others),
         "tier": ["high"] * len(flagged) + ["low"] * len(others)}))
-    append_entry(root, LedgerEntry(month=month, as_of=as_of, extract_date=as_of, model={"version": "1"},
-                                   output_hash="-", output_dir=month), secret=SECRET)
+    append_entry(root, LedgerEntry(month=month, as_of=as_of, extract_date=as_of, model={}, output_hash="",
+                                   output_dir=month), SECRET)
 
 
 def test_summary_counts_listed_and_acted_on_per_month_and_team_and_last_contacts(tmp_path):
