@@ -9,7 +9,12 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from falls_risk.monitor.assess import expected_over
-from falls_risk.monitor.metrics import metrics_with_intervals, observed_expected_interval, rate_difference, wilson
+from falls_risk.monitor.metrics import (
+    metrics_with_intervals,
+    observed_expected_interval,
+    rate_difference,
+    wilson,
+)
 from falls_risk.monitor.outcomes import outcome_window
 from falls_risk.monitor.run import validation_warnings
 
