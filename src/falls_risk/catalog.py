@@ -334,7 +334,7 @@ RUN_MANIFEST = JsonArtefact(
 
 # -- what teams did, and how the model does as outcomes mature -------------------------------------
 ACTIONS_LEDGER = TextArtefact(
-    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger",),
+    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger", "falls_risk.actions.summary"),
     "actions import", "Append-only, hash-chained imports of what teams did (pseudonymised; no notes).",
 )
 ACTIONS_QUARANTINE = PrivateCsvArtefact(
@@ -351,7 +351,7 @@ MONITOR_JSON = JsonArtefact(
 MONITOR_PAGE = TextArtefact(
     "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
     "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
-    mentioned_by=("falls_risk.cli",),
+    mentioned_by=("falls_risk.cli", "falls_risk.demo"),
 )
 
 # -- the notification service (falls-risk notify) ------------------------------------------------

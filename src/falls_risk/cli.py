@@ -179,6 +179,9 @@ def score(
     keep_work: Annotated[
         bool, _flag("--keep-work", "Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
+    holdout_percent: Annotated[
+        float, typer.Option("--holdout-percent", min=0, max=50, help="Withhold this share of the flagged tier at random (reproducibly) from the practitioners, so `monitor` can estimate the effect of being listed. Off (0) by default: an ethics and information-governance decision (docs/monitoring.md).")
+    ] = 0.0,
     config: ConfigOpt = None,
     min_reason_points: Annotated[
         float, typer.Option("--min-reason-points", min=0.0,
@@ -206,6 +209,7 @@ def score(
         keep_work=keep_work,
         config=load_pipeline_config(config, engine),
         min_reason_points=min_reason_points,
+        holdout_percent=holdout_percent,
     )
     print_result(run_scoring(request))
 

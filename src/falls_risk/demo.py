@@ -27,6 +27,7 @@ from falls_risk.catalog import (
     FEATURE_TABLE,
     LEDGER,
     LINKAGE_REPORT,
+    MONITOR_PAGE,
     NOTIFY_OUTBOX_DIR,
     QUARANTINE,
     RISK_LIST,
@@ -42,6 +43,9 @@ TRAINING_INDEX_DATES = "2020-01-01:2024-10-01:quarterly"
 SCORING_MONTHS = (date(2025, 11, 1), date(2025, 12, 1))
 # The day after the second monthly run: its records are delivered and notified.
 NOTIFY_DAY = date(2025, 12, 2)
+# A month inside the champion's out-of-time test period, scored first, so that the monitor page
+# (the demo's last step) has a month whose whole outcome window the extract already holds.
+BACKTEST_MONTH = date(2024, 10, 1)
 EXPERIMENTS = Path("experiments")
 
 
@@ -53,6 +57,7 @@ class DemoPaths:
     reports: Path = field(init=False)
     runs: Path = field(init=False)
     key_file: Path = field(init=False)
+    monitor: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.world = self.root / "world"
@@ -60,6 +65,7 @@ class DemoPaths:
         self.reports = self.root / "reports"
         self.runs = self.root / "runs"
         self.key_file = self.root / "secret.key"
+        self.monitor = self.root / "monitor"
 
 
 @dataclass
@@ -70,6 +76,7 @@ class DemoResult:
     report: Path | None = None
     scoring_runs: list[Any] = field(default_factory=list)
     notified: Any = None
+    monitor: Any = None
 
 
 def _timed(result: DemoResult, step: str, action: Callable[[], Any]) -> Any:
@@ -139,7 +146,7 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
         "Commissioners' report",
         lambda: build_report("models:/falls-risk@champion", paths.workspace, paths.reports),
     )
-    for as_of in SCORING_MONTHS:
+    for as_of in (BACKTEST_MONTH, *SCORING_MONTHS):
         month = as_of.strftime("%Y-%m")
         run = _timed(
             result,
@@ -152,6 +159,15 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
         print_result(run)
         result.scoring_runs.append(run)
     result.notified = _timed(result, f"Notify the teams of {NOTIFY_DAY}'s delivery", lambda: _notify_day(paths))
+    from falls_risk.monitor import MonitorRequest, run_monitor
+    from falls_risk.monitor import print_result as print_monitor
+
+    result.monitor = _timed(
+        result,
+        "Monitor: every run against the latest extract's outcomes",
+        lambda: run_monitor(MonitorRequest(paths.world / "extract", paths.runs, paths.monitor, key_file=paths.key_file)),
+    )
+    print_monitor(result.monitor)
     _print_outputs(result, candidates)
     return result
 
@@ -198,6 +214,7 @@ def _print_outputs(result: DemoResult, candidates: list[Any]) -> None:
         ("Monthly summary", RUN_SUMMARY.path(latest)),
         ("Run ledger", LEDGER.path(paths.runs)),
         ("Notifications outbox (identifiable)", NOTIFY_OUTBOX_DIR.path(paths.runs)),
+        ("Monitor page (how the model performs in use)", MONITOR_PAGE.path(paths.monitor)),
         ("Time taken", f"{sum(result.timings.values()) / 60:.1f} minutes"),
     ):
         outputs.add_row(what, str(where))

@@ -21,6 +21,9 @@ COLUMNS = (
     ("test_ece", "ECE", 4),
     ("test_ppv_top2pct", "PPV top 2%", 3),
     ("test_sensitivity_top2pct", "Sens. top 2%", 3),
+    # In use (falls-risk monitor): the latest month whose outcome window is complete.
+    ("realised_auroc", "Realised AUROC", 3),
+    ("realised_observed_expected", "Realised O/E", 2),
 )
 
 
