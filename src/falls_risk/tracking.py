@@ -52,11 +52,13 @@ def _default_uri() -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-def configure(tracking_uri: str | None = None) -> str:
+def configure(tracking_uri: str | None = None, *, existing: bool = False) -> str:
     """Point MLflow at the tracking store; returns the URI used.
 
     Precedence: ``tracking_uri`` argument, then ``MLFLOW_TRACKING_URI``, then a SQLite file
-    ``mlflow.db`` in the current directory.
+    ``mlflow.db`` in the current directory. ``existing=True`` (the commands that only read:
+    ``compare``, ``report``, ``score``, ``promote``) refuses a local store that does not exist,
+    where MLflow would silently create a new, empty one (a misspelt ``--tracking-uri``).
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -67,9 +69,37 @@ def configure(tracking_uri: str | None = None) -> str:
             f"Tracking URI {uri!r} is a path, not a URI. Give a SQLite store such as "
             f"sqlite:///{Path(uri).expanduser().resolve()} (or a tracking server's http(s):// address)."
         )
+    if existing:
+        _require_existing_store(uri, tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def _local_store_path(uri: str) -> Path | None:
+    """The file or folder a local store lives in (None for a server, which is not checked)."""
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file://").removeprefix("file:"))
+    return None
+
+
+def _require_existing_store(uri: str, given: str | None) -> None:
+    path = _local_store_path(uri)
+    if path is None or path.exists():
+        return
+    source = (
+        "--tracking-uri" if given else
+        "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else
+        f"the default store ./{DEFAULT_DB}"
+    )
+    raise ModelError(
+        f"No MLflow tracking store at {path.expanduser().resolve()} ({uri}, from {source}). A command that "
+        "reads models and runs never creates a store: check the spelling of the URI, or train a model "
+        "into it first (`falls-risk train EXPERIMENT.yaml --tracking-uri ...`)."
+    )
 
 
 def artifact_root(tracking_uri: str | None = None) -> str:

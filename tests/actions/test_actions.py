@@ -14,7 +14,7 @@ from falls_risk.catalog import ACTIONS_LEDGER, SCORES
 from falls_risk.cli import main
 from falls_risk.errors import ExtractError, ScoringError
 from falls_risk.identity import nhs_check_digit, person_key
-from falls_risk.scoring.ledger import append_entry
+from falls_risk.scoring.ledger import LedgerEntry, append_entry
 
 SECRET = b"test-secret-not-for-real-use"
 TODAY = date(2026, 3, 20)
@@ -115,7 +115,8 @@ def fake_run(root, month: str, as_of: str, flagged: list[str], others: list[str]
     SCORES.save(folder, pd.DataFrame({
         "person_key": keys, "probability": [0.5] * len(flagged) + [0.01] * len(others),
         "tier": ["high"] * len(flagged) + ["low"] * len(others)}))
-    append_entry(root, {"month": month, "as_of": as_of, "output_dir": month})
+    append_entry(root, LedgerEntry(month=month, as_of=as_of, extract_date=as_of, model={}, output_hash="",
+                                   output_dir=month), SECRET)
 
 
 def test_summary_counts_listed_and_acted_on_per_month_and_team_and_last_contacts(tmp_path):
@@ -138,6 +139,7 @@ def test_summary_counts_listed_and_acted_on_per_month_and_team_and_last_contacts
     assert last.loc[keys[0], "last_action"] == "assessed"
     assert last.loc[keys[0], "last_action_date"] == date(2026, 2, 10)
     assert set(last.index) == set(keys[:3])
+    assert last_contacts(tmp_path / "no_actions_recorded") is None
 
 
 def test_cli_import_and_summary(tmp_path, capsys):

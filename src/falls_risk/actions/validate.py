@@ -87,7 +87,7 @@ def validate_actions(
     path = Path(path)
     if not path.is_file():
         raise ExtractError(f"{path} does not exist. Give the actions file (CSV, Parquet or Excel).")
-    raw = read_source(SourceFile("actions", path), SourceMapping())
+    raw = read_source(SourceFile("actions", path), SourceMapping()).frame
     missing = [c for c in ACTIONS_SOURCE.required_columns if c not in raw.columns]
     if missing:
         raise ExtractError(

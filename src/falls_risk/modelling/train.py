@@ -19,13 +19,14 @@ from lightgbm.basic import LightGBMError
 
 from falls_risk import figures, tracking
 from falls_risk.catalog import FEATURE_TABLE, FEATURES_MANIFEST
-from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
+from falls_risk.config import EvaluationConfig, ExperimentConfig, FeatureConfig, ModelConfig
 from falls_risk.errors import ConfigError
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.modelling.calibration import CALIBRATION_METHODS
 from falls_risk.modelling.data import (
     KEY_COLUMNS,
     Split,
+    apply_treatment_policy,
     check_feature_frame,
     feature_table_hash,
     load_features,
@@ -238,6 +239,17 @@ def _log_run(
     return run_id, (None if logged["version"] is None else str(logged["version"])), logged["model_uri"]
 
 
+def _treatment_policy(frame: pd.DataFrame, config: ExperimentConfig, data: DataRecord
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The feature table under ``data.treated_person_months``, given the actions ledger of ``data.actions_runs``."""
+    from falls_risk.actions import read_actions
+
+    runs = config.data.actions_runs
+    actions = None if runs is None else read_actions(runs)
+    horizon = (data.feature_config or FeatureConfig()).label_horizon_days
+    return apply_treatment_policy(frame, actions, horizon, config.data.treated_person_months)
+
+
 def run_experiment(
     config: ExperimentConfig,
     *,
@@ -264,9 +276,10 @@ def run_experiment(
     check_feature_frame(frame, specs, source=f"feature table in {FEATURE_TABLE.path(ws)}")
     feature_cols = [s.name for s in specs]
     data_hash = feature_table_hash(frame[[*KEY_COLUMNS, *feature_cols, "label"]])
+    data_record = DataRecord.from_workspace(ws, feature_table_hash=data_hash, registry_version=registry_version)
+    frame, treatment = _treatment_policy(frame, config, data_record)
     split = temporal_split(frame, config.split.test_months, config.split.calibration_fraction,
                            config.split.gap_days, seed=config.seed)
-    data_record = DataRecord.from_workspace(ws, feature_table_hash=data_hash, registry_version=registry_version)
     tracking.configure(tracking_uri or config.tracking.tracking_uri)
     roles = config.features.model_dump(exclude_none=True)
     if progress:
@@ -323,6 +336,7 @@ def run_experiment(
                 study=tuning_result.study_name, storage=tuning_result.storage, n_trials=config.tuning.n_trials,
                 best_value=tuning_result.best_value, trials=dict(tuning_result.trials),
                 seconds=tuning_result.seconds),
+            treatment=treatment,
         )
         model.training_record_ = record
         run_id, version, model_uri = _log_run(config, model_cfg, model, result, split, tuning_result, record)
@@ -342,9 +356,11 @@ def run_experiment(
 
 
 def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
-    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct"], experiments)
+    # Realised metrics: logged by `falls-risk monitor` for months whose outcome window is complete.
+    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct",
+                                                  "realised_auroc", "realised_observed_expected"], experiments)
 
 
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     return tracking.set_alias(version, alias, reason)
