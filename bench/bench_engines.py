@@ -4,7 +4,9 @@ On this 2-core machine Spark local is expected to be slower than DuckDB (a JVM, 
 and Arrow hand-offs for work DuckDB does in one process); the point is the ratio and the memory
 ceiling, which tell how much a cluster has to win back. Each measurement runs in its own child
 process; its wall time, CPU seconds and peak memory cover the whole process tree (the Python
-driver plus Spark's JVM and Python workers), sampled every 0.2 s with psutil.
+driver plus Spark's JVM and Python workers), sampled every 0.2 s with psutil. Spark's driver heap is
+``--driver-memory`` (6g; the 2g default of ``SparkConfig`` runs out of heap on 70,000 people's
+linkage).
 
 Phases:
 - ``features``: compute_features at one index date (2024-01-01) on a linked workspace built
@@ -44,15 +46,19 @@ CHILD = {
     "features": """
 import sys
 from datetime import date
+from falls_risk.config import SparkConfig
 from falls_risk.features import compute_features
-table = compute_features(sys.argv[1], [date(2024, 1, 1)], engine=sys.argv[2])
+spark = SparkConfig(driver_memory=sys.argv[3])
+table = compute_features(sys.argv[1], [date(2024, 1, 1)], engine=sys.argv[2], spark_config=spark)
 print(len(table))
 """,
     "linkage": """
 import sys
 from pathlib import Path
+from falls_risk.config import SparkConfig
 from falls_risk.linkage import run_linkage
-run_linkage(sys.argv[1], model_path=Path(sys.argv[3]), progress=False, engine=sys.argv[2])
+spark = SparkConfig(driver_memory=sys.argv[3])
+run_linkage(sys.argv[1], model_path=Path(sys.argv[4]), progress=False, engine=sys.argv[2], spark_config=spark)
 print(0)
 """,
 }
@@ -60,8 +66,13 @@ print(0)
 
 def measure(argv: list[str]) -> dict:
     """Wall seconds, CPU seconds and peak RSS (GB) of a child process and all its descendants."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        return _measure(argv, log)
+
+
+def _measure(argv: list[str], log) -> dict:
     started = time.perf_counter()
-    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log, text=True)
     root = psutil.Process(child.pid)
     cpu: dict[int, float] = {}
     peak = 0
@@ -82,7 +93,9 @@ def measure(argv: list[str]) -> dict:
         time.sleep(0.2)
     out = child.communicate()[0]
     if child.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[-3:])} failed with exit code {child.returncode}")
+        log.seek(0)
+        tail = "".join(line for line in log.readlines()[-400:] if "Error" in line or "Exception" in line)[-3000:]
+        raise SystemExit(f"{' '.join(argv[3:])} failed with exit code {child.returncode}:\n{tail}")
     return {"wall_s": round(time.perf_counter() - started, 1), "cpu_s": round(sum(cpu.values()), 1),
             "peak_gb": round(peak / 1024**3, 2), "rows": int(out.strip().splitlines()[-1])}
 
@@ -129,6 +142,8 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=70_000)
     parser.add_argument("--phases", default="features,linkage")
     parser.add_argument("--repeats", type=int, default=1, help="runs per engine (median reported)")
+    parser.add_argument("--driver-memory", default="6g",
+                        help="Spark driver heap (local mode: the executor too); 2g runs out on 70,000 people's linkage")
     parser.add_argument("--root", type=Path, default=Path(tempfile.gettempdir()) / "falls-risk-bench-engines")
     args = parser.parse_args()
     os.environ.setdefault("FALLS_RISK_SECRET", "bench-secret-not-for-real-use")
@@ -136,10 +151,10 @@ def main() -> int:
     results = []
     for phase in args.phases.split(","):
         if phase == "features":
-            ws, extra = features_workspace(args.people, args.root), []
+            ws, extra = features_workspace(args.people, args.root), [args.driver_memory]
         elif phase == "linkage":
             ws, model = linkage_workspace(args.people, args.root)
-            extra = [str(model)]
+            extra = [args.driver_memory, str(model)]
         else:
             raise SystemExit(f"unknown phase {phase!r}: features or linkage")
         row = {"phase": phase, "people": args.people}

@@ -105,7 +105,8 @@ class SparkConfig(StrictModel):
     master: str | None = "local[2]"
     # Few shuffle partitions: the default 200 costs more in task overhead than it saves below 10^7 rows.
     shuffle_partitions: int = Field(4, gt=0)
-    driver_memory: str = Field("2g", pattern=r"^\d+[mMgG]$")
+    # The driver's heap (in local mode the executor's too): 2g runs out on 70,000 people's linkage.
+    driver_memory: str = Field("4g", pattern=r"^\d+[mMgG]$")
     # Anything else, passed as given (e.g. {"spark.executor.memory": "8g"}).
     conf: dict[str, str] = Field(default_factory=dict)
 

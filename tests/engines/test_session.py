@@ -55,3 +55,19 @@ def test_spark_local_runs_sql_and_has_splinks_similarity_functions(spark):
     # The socket guard is still on for anything but loopback.
     with pytest.raises(Exception, match="(?i)socket|host"):
         socket.create_connection(("192.0.2.1", 80), timeout=1)
+
+
+def test_a_failure_inside_spark_is_one_message_that_says_what_to_do():
+    from py4j.protocol import Py4JError
+
+    from falls_risk.engines.session import spark_errors
+    from falls_risk.errors import EngineError
+
+    oom = "An error occurred while calling o121.persist.\n: java.lang.OutOfMemoryError: Java heap space"
+    with pytest.raises(EngineError, match=r"ran out of memory while linking.*driver_memory") as caught, \
+            spark_errors("linking"):
+        raise Py4JError(oom)
+    assert isinstance(caught.value.__cause__, Py4JError)  # --debug still shows the JVM's trace
+    with pytest.raises(EngineError, match=r"Spark failed while scoring: boom\. Re-run with --debug"), \
+            spark_errors("scoring"):
+        raise Py4JError("boom\n\tat org.apache.spark...")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from falls_risk.config import SparkConfig
@@ -55,8 +57,6 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     if config.master and config.master.startswith("local"):
         settings |= {
             "spark.master": config.master,
-            # mapInPandas workers run this interpreter (falls_risk and LightGBM importable).
-            "spark.pyspark.python": sys.executable,
             "spark.driver.host": "127.0.0.1",
             "spark.driver.bindAddress": "127.0.0.1",
         }
@@ -75,6 +75,9 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         from pyspark.sql import SparkSession
     except ImportError:  # pragma: no cover - pyspark is a dependency
         raise EngineError("PySpark is not installed: run `make setup`.") from None
+    # Python workers (mapInPandas) run this interpreter, where falls_risk and LightGBM import;
+    # PySpark reads the variable, not a setting, when the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in session_settings(config).items():
         builder = builder.config(key, value)
@@ -84,3 +87,24 @@ def spark_session(config: SparkConfig | None = None) -> SparkSession:
         raise EngineError(f"Spark could not start ({exc}). {JAVA_HINT}") from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def spark_errors(doing: str) -> Iterator[None]:
+    """Turn a failure inside Spark into one EngineError that says what to do (the JVM's stack
+    trace is useless to an analyst; ``--debug`` still shows it through ``__cause__``)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    try:
+        yield
+    except (Py4JError, PySparkException) as exc:
+        text = str(exc)
+        if "OutOfMemoryError" in text:
+            raise EngineError(
+                f"Spark ran out of memory while {doing}. Give it more: `spark: {{driver_memory: 8g}}` in "
+                "the pipeline config (local mode), or executor memory via `spark: {conf: "
+                "{spark.executor.memory: 8g}}` on a cluster."
+            ) from exc
+        first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+        raise EngineError(f"Spark failed while {doing}: {first[:300]}. Re-run with --debug for the trace.") from exc

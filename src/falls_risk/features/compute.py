@@ -22,7 +22,7 @@ from falls_risk.catalog import EVENTS, FEATURE_PARTITION, FEATURE_TABLE, INGEST_
 from falls_risk.config import FeatureConfig, SparkConfig
 from falls_risk.engines import Engine
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.events.build import build_events, connect, events_sql
+from falls_risk.events.build import EVENT_COLUMNS, build_events, connect, events_sql
 from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql
@@ -55,12 +55,16 @@ def label_known_until(ws: Workspace, config: FeatureConfig) -> date | None:
 
 
 def _events_fresh(ws: Workspace) -> bool:
+    """The events file exists, is newer than every linked table, and has this code's columns (an
+    events table from before ``known_time`` is rebuilt, not misread)."""
     path = EVENTS.path(ws)
     if not path.exists():
         return False
     newest_linked = max((p.stat().st_mtime for p in LINKED.path(ws, source="*").parent.glob("*.parquet")),
                         default=0.0)
-    return path.stat().st_mtime >= newest_linked
+    if path.stat().st_mtime < newest_linked:
+        return False
+    return set(EVENT_COLUMNS) <= set(pq.read_schema(path).names)
 
 
 def _register(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
@@ -124,8 +128,9 @@ def _run_batches(
 def _spark_feature_batches(
     ws: Workspace, dates: list[date], config: FeatureConfig, progress: bool, spark_config: SparkConfig | None
 ) -> Iterator[pa.Table]:
-    """The same query on Spark (``features.on_spark``): events built as on DuckDB, then read by Spark."""
-    from falls_risk.engines.session import spark_session
+    """The same query on Spark (``features.on_spark``). Spark reads the events table, so one that
+    is missing or stale is built first (on DuckDB, and written, as ``falls-risk features`` does)."""
+    from falls_risk.engines.session import spark_errors, spark_session
     from falls_risk.features import on_spark
 
     if not _events_fresh(ws):
@@ -133,7 +138,7 @@ def _spark_feature_batches(
     spark = spark_session(spark_config)
     on_spark.register_files(spark, EVENTS.path(ws), POPULATION.require(ws))
     batches = _batches(dates, on_spark.population_size(spark), config)
-    with progress_bar(disable=not progress) as bar:
+    with spark_errors(f"computing features for {ws.root}"), progress_bar(disable=not progress) as bar:
         task = bar.add_task("Computing features (Spark)", total=len(dates))
         for batch, table in zip(batches, on_spark.spark_feature_batches(spark, batches, config,
                                                                          label_known_until(ws, config))):

@@ -8,9 +8,11 @@ predicts candidate pairs, and hands out the parameter tables and charts for the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,7 @@ def comparison_arrow(frame: pd.DataFrame) -> pa.Table:
             ("postcode_district", pa.string()),
             ("previous_postcode", pa.string()),
             ("address_key", pa.string()),
+            ("nhs_elsewhere", pa.string()),
         ]
     )
     columns = {}
@@ -89,6 +92,9 @@ class SplinkModel:
         logging.getLogger("splink").setLevel(SPLINK_LOG_LEVEL)
         self._spark = spark
         self._db = DuckDBAPI(connection=con) if spark is None else _spark_api(spark)
+        if spark is not None:  # a session outlives a run: the last run's input views go first
+            for name in (RECORDS_TABLE, SPINE_TABLE):
+                spark.catalog.dropTempView(name)
         if isinstance(settings, dict):
             settings = settings_for_dialect(settings, "duckdb" if spark is None else "spark")
         self._records = self._db.register(comparison_arrow(records), dataset_display_name=RECORDS_TABLE)
@@ -104,20 +110,37 @@ class SplinkModel:
         up in varying order. So the same extract gives the same model, and the same links.
         EM starts from the comparisons' fixed default m values.
         """
-        con = self._db.duckdb_con
-        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-        con.execute("SET threads = 1")
-        try:
+        with self._single_threaded(), self._errors("training the Splink model"):
             training = self.linker.training
             training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
             for rule in model_spec.training_blocking_rules():
                 training.estimate_parameters_using_expectation_maximisation(rule)
-        finally:
-            con.execute(f"SET threads = {int(threads)}")
         floored = model_spec.floor_m_probabilities(self.settings_dict())
         self.linker = Linker([self._records, self._spine], floored, log_level=None)
         self.trained = True
         return self
+
+    @contextlib.contextmanager
+    def _single_threaded(self) -> Iterator[None]:
+        """DuckDB on one thread while training (see ``train``); Spark's sampling is its own."""
+        if self._spark is not None:
+            yield
+            return
+        con = self._db.duckdb_con
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+        con.execute("SET threads = 1")
+        try:
+            yield
+        finally:
+            con.execute(f"SET threads = {int(threads)}")
+
+    def _errors(self, doing: str) -> Any:
+        """On Spark, a failure inside the JVM as one EngineError that says what to do."""
+        if self._spark is None:
+            return contextlib.nullcontext()
+        from falls_risk.engines.session import spark_errors
+
+        return spark_errors(doing)
 
     def log2_prior_odds(self) -> float:
         """log2 of the model's prior odds; match weight minus this is the pair's log2 Bayes factor."""
@@ -132,7 +155,8 @@ class SplinkModel:
 
     def predict(self, floor: float) -> pd.DataFrame:
         """Candidate pairs with probability >= ``floor``: record_uid, spine_uid, match_probability."""
-        predictions = self.linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
+        with self._errors("predicting candidate pairs"):
+            predictions = self.linker.inference.predict(threshold_match_probability=floor, warning_mode="never")
         query = f"""
             SELECT
                 CASE WHEN source_dataset_l = '{RECORDS_TABLE}' THEN unique_id_l ELSE unique_id_r END
@@ -146,7 +170,8 @@ class SplinkModel:
         if self._spark is None:
             rows = self._db.duckdb_con.sql(query).df()
         else:
-            rows = self._spark.sql(query).toArrow().to_pandas()
+            with self._errors("collecting candidate pairs"):
+                rows = self._spark.sql(query).toArrow().to_pandas()
         predictions.drop_table_from_database_and_remove_from_cache()
         return rows
 

@@ -45,7 +45,7 @@ def compare_runs(
     limit: int = 30,
 ) -> pd.DataFrame:
     """Print the leaderboard (best out-of-time AUROC first) and write it as CSV; returns it."""
-    uri = tracking.configure(tracking_uri)
+    uri = tracking.configure(tracking_uri, existing=True)
     board = leaderboard_frame(experiments)
     out = console or Console()
     if board.empty:

@@ -140,6 +140,9 @@ class RunResult:
     seconds: float = 0.0
 
 
+NET_BENEFIT_METRIC = "test_net_benefit_"
+
+
 def _log_run(
     config: ExperimentConfig, model_cfg: ModelConfig, model: FallsRiskModel, result: ModelEvaluation,
     split: Split, tuning_result: TuningResult | None, record: TrainingRecord,
@@ -152,7 +155,20 @@ def _log_run(
         "registry_version": model.registry_version_,
         "calibration_method": model.calibrator_.method if model.calibrator_ else "none",
     }
-    with tracking.start_run(config.tracking.experiment, run_name=name, tags=tags) as run_id:
+    description = (
+        f"{model_cfg.kind} of experiment {config.name!r}, trained on {split.info['rows']['train']:,} person-months "
+        f"(feature table {record.data.feature_table_hash}), tested out of time on "
+        f"{split.info['test_index_dates'][0]} to {split.info['test_index_dates'][-1]}."
+        + (f" Tuned first by Optuna study {tuning_result.study_name!r}: each trial is a child run."
+           if tuning_result is not None else "")
+    )
+    started_at = tuning_result.started_at if tuning_result is not None else None
+    with tracking.start_run(config.tracking.experiment, run_name=name, tags=tags, started_at=started_at,
+                            description=description) as run_id:
+        train_data = tracking.dataset_from_frame(
+            split.train[[*model.feature_names_, "label"]], name=f"feature_table_{record.data.feature_table_hash}",
+            source=str(FEATURE_TABLE.path(record.data.workspace)), targets="label")
+        tracking.log_input(train_data, context="training")
         params = {
             "experiment": config.name,
             "seed": config.seed,
@@ -181,7 +197,10 @@ def _log_run(
             metrics["tuning_seconds"] = tuning_result.seconds
             metrics["tuning_trials_complete"] = tuning_result.trials.get("complete", 0)
             metrics["tuning_trials_pruned"] = tuning_result.trials.get("pruned", 0)
-        tracking.log_metrics(metrics)
+        # The net-benefit grid (30 thresholds, with intervals) is a table, not 90 metrics that swamp
+        # MLflow's metrics panel: it is logged as evaluation/net_benefit.json below.
+        tracking.log_metrics({k: v for k, v in metrics.items() if not k.startswith(NET_BENEFIT_METRIC)})
+        tracking.log_table(result.decision_curve, "evaluation/net_benefit.json")
         tracking.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         tracking.log_dict(split.info, "config/split.json")
         tracking.log_dict(model.reference_, "drift/reference.json")
@@ -192,7 +211,10 @@ def _log_run(
                           "evaluation/metrics.json")
         tracking.log_parquet(result.predictions, "evaluation/test_predictions.parquet")
         if tuning_result is not None:
-            tracking.log_dict(tuning_result.__dict__, "tuning/result.json")
+            tracking.log_dict({k: v for k, v in tuning_result.__dict__.items() if k != "history"}, "tuning/result.json")
+            tracking.log_trials(tuning_result.history, dataset=train_data, study=tuning_result.study_name,
+                                storage=tuning_result.storage,
+                                objective="mean log loss over the cross-validation folds of the training split")
         # For people and other tools (the training record carries all of it for scoring).
         if record.data.feature_config is not None:
             tracking.log_dict(record.data.feature_config.model_dump(mode="json"), "scoring/feature_config.json")
@@ -340,5 +362,5 @@ def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
 
 
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     return tracking.set_alias(version, alias, reason)

@@ -109,7 +109,7 @@ def run_monitor(request: MonitorRequest) -> MonitorResult:
     if not runs:
         raise ScoringError(f"{root}: no scoring run is recorded in the ledger; run `falls-risk score` first.")
     verify_ledger(root, secret)
-    tracking.configure(request.tracking_uri)
+    tracking.configure(request.tracking_uri, existing=True)
     models = {run_id: _scored_model(run_id) for run_id in {e.get("model", {}).get("run_id") for e in runs}}
     latest_model = models[runs[-1].get("model", {}).get("run_id")]
     actions = attribute_actions(read_actions(root), runs)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from falls_risk.engines.session import spark_errors
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -46,8 +48,9 @@ def predict_on_spark(spark: SparkSession, model: Any, features: pd.DataFrame) ->
             yield pd.DataFrame({ROW: batch[ROW].to_numpy(), "probability": probability})
 
     try:
-        frame = _spark_frame(spark, features, names)
-        out = _collect(frame.mapInPandas(score, f"{ROW} long, probability double"), len(features))
+        with spark_errors("scoring on Spark"):
+            frame = _spark_frame(spark, features, names)
+            out = _collect(frame.mapInPandas(score, f"{ROW} long, probability double"), len(features))
     finally:
         shared.unpersist()
     return out["probability"].to_numpy()
@@ -77,8 +80,9 @@ class SparkContributions:
 
         schema = ", ".join([f"{ROW} long", *(f"{c} double" for c in columns)])
         try:
-            frame = _spark_frame(self.spark, features, names)
-            out = _collect(frame.mapInPandas(contrib, schema), len(features))
+            with spark_errors("explaining on Spark"):
+                frame = _spark_frame(self.spark, features, names)
+                out = _collect(frame.mapInPandas(contrib, schema), len(features))
         finally:
             shared.unpersist()
         values = out[columns].to_numpy()

@@ -94,7 +94,7 @@ class ScoringResult:
 def _load_model(request: ScoringRequest) -> RegisteredModel:
     from falls_risk import tracking
 
-    tracking.configure(request.tracking_uri)
+    tracking.configure(request.tracking_uri, existing=True)
     return load_registered(request.model_uri)
 
 
@@ -242,9 +242,9 @@ def run_scoring(
             check_key_file(request.key_file, root)
             secret = load_secret(request.key_file)
             stack.enter_context(run_lock(root, month_name))
-            entries = ledger_mod.verify_ledger(root, secret)
+            entries = ledger_mod.verify_runs(root, secret)
             if ledger_mod.resolve_pending(root, secret):
-                entries = ledger_mod.verify_ledger(root, secret)
+                entries = ledger_mod.verify_runs(root, secret)
             check_month_folder(entries, month_name, request.out)
             check_same_percent([e for e in ledger_mod.completed(entries) if e.get("month") == month_name],
                                request.holdout_percent, month_name)
