@@ -61,3 +61,25 @@ def test_nothing_a_full_run_writes_outside_the_identifiable_outputs_names_anyone
     found, count = scan(roots, world_dir / "truth", extra_text={"logs": full_run["logs"]})
     assert count > 30
     assert not found, "\n".join(found[:20])
+
+
+def test_the_features_score_builds_equal_compute_features_with_the_models_recorded_config(full_run, trained_model):
+    """Training/scoring parity: the monthly run (its own ingest and linkage of the extract, in its
+    work folder) scores exactly the features `compute_features` gives on the training workspace
+    for that date, with the feature config recorded in the model."""
+    import pandas as pd
+
+    from falls_risk.catalog import RUN_FEATURES
+    from falls_risk.features.compute import compute_features
+
+    config = trained_model.model.training_record_.data.feature_config
+    assert config is not None
+    scored = RUN_FEATURES.load(full_run["runs"] / "2025-12")
+    expected = compute_features(trained_model.workspace, [date(2025, 12, 1)], config=config)
+    expected = expected[scored.columns]
+    assert len(scored) > 1000 and set(trained_model.model.feature_names_) <= set(scored.columns)
+    pd.testing.assert_frame_equal(
+        scored.sort_values("person_key").reset_index(drop=True),
+        expected.sort_values("person_key").reset_index(drop=True),
+        check_dtype=False, check_categorical=False,
+    )

@@ -248,7 +248,7 @@ CLERICAL_REVIEW = PrivateCsvArtefact(
 )
 EVENTS = ParquetArtefact(
     "events", "events/events.parquet", Root.WORKSPACE, _EVENTS, ("falls_risk.features.compute", "falls_risk.scoring.month", "falls_risk.exploration"),
-    "features", "One long event table (MEDS-like): person_key, event_time, source, code, value, end_time.",
+    "features", "One long event table (MEDS-like): person_key, event_time, source, code, value, end_time, known_time.",
 )
 FEATURE_TABLE = FolderArtefact(
     "feature_table", "features", Root.WORKSPACE, _FEATURES, ("falls_risk.reporting.report",),
@@ -267,7 +267,7 @@ FEATURES_MANIFEST = JsonArtefact(
 # -- monthly scoring ------------------------------------------------------------------------------
 LEDGER = TextArtefact(
     "ledger", "ledger.jsonl", Root.RUNS, "falls_risk.scoring.ledger", ("falls_risk.scoring.ledger",),
-    "score", "Append-only, hash-chained record of every scoring run.",
+    "score", "Append-only record of every scoring run: keyed (HMAC) hash chain, write-ahead pending and completed lines.",
     mentioned_by=("falls_risk.demo",),
 )
 SCORING_WORK = FolderArtefact(
@@ -295,11 +295,11 @@ SCORES = ParquetArtefact(
     "score", "Everyone eligible: person_key, probability, rank, tier, reasons (pseudonymised).",
 )
 EXPLANATIONS = ParquetArtefact(
-    "explanations", "explanations.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)",),
+    "explanations", "explanations.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("people (analysts)", "falls_risk.notify.latest"),
     "score", "Everyone explained: SHAP contributions per feature, raw margin, reasons (pseudonymised).",
 )
 RUN_FEATURES = ParquetArtefact(
-    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous",),
+    "run_features", "features.parquet", Root.RUN, "falls_risk.scoring.run_folder", ("falls_risk.scoring.previous", "falls_risk.notify.latest"),
     "score", "The features scored this month (the next run explains risers from them).",
 )
 ALERTS = ParquetArtefact(
@@ -334,7 +334,7 @@ RUN_MANIFEST = JsonArtefact(
 
 # -- what teams did, and how the model does as outcomes mature -------------------------------------
 ACTIONS_LEDGER = TextArtefact(
-    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger",),
+    "actions_ledger", "actions_ledger.jsonl", Root.RUNS, "falls_risk.actions.ledger", ("falls_risk.actions.ledger", "falls_risk.actions.summary"),
     "actions import", "Append-only, hash-chained imports of what teams did (pseudonymised; no notes).",
 )
 ACTIONS_QUARANTINE = PrivateCsvArtefact(
@@ -351,7 +351,7 @@ MONITOR_JSON = JsonArtefact(
 MONITOR_PAGE = TextArtefact(
     "monitor_page", "monitor.html", Root.MONITOR, "falls_risk.monitor.page", ("people (analysts, commissioners)",),
     "monitor", "How the model performs in use, month by month, with intervals; no identifiers, small counts <5.",
-    mentioned_by=("falls_risk.cli",),
+    mentioned_by=("falls_risk.cli", "falls_risk.demo"),
 )
 
 # -- the notification service (falls-risk notify) ------------------------------------------------
@@ -362,6 +362,7 @@ NOTIFY_STATE = Artefact(
 NOTIFY_OUTBOX_DIR = FolderArtefact(
     "notify_outbox_dir", "notifications/outbox", Root.RUNS, "falls_risk.notify.run", ("falls_risk.notify.run",),
     "notify", "The default outbox folder: one folder per local-authority team.", identifiable=True,
+    mentioned_by=("falls_risk.demo",),
 )
 NOTIFY_OUTBOX = PrivateCsvArtefact(
     "notify_outbox", "{local_authority}/{batch}.csv", Root.OUTBOX, "falls_risk.notify.channels",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 from typer._click.exceptions import ClickException
 
 from falls_risk.catalog import LINKAGE_MODEL, MODEL_REPORT, MONITOR_JSON, MONITOR_PAGE, REVIEW_DECISIONS
@@ -39,6 +40,11 @@ EngineOpt = Annotated[
     str | None,
     typer.Option("--engine", help="Query engine: duckdb (one machine) or spark; default: the config's (duckdb)."),
 ]
+
+
+def _flag(name: str, help: str) -> typer.models.OptionInfo:
+    """An on-off option: ``--x`` / ``--no-x``, shown without a value hint (``--x true`` is not a thing)."""
+    return typer.Option(f"{name}/--no-{name.removeprefix('--')}", help=help, metavar="")
 
 
 def _parse_date(value: str | None, option: str) -> date | None:
@@ -81,9 +87,9 @@ def ingest(
     config: ConfigOpt = None,
     accept_quarantine: Annotated[
         bool,
-        typer.Option(
+        _flag(
             "--accept-quarantine",
-            help="Go on although a source has more rows quarantined than allowed (recorded in the summary).",
+            "Go on although a source has more rows quarantined than allowed (recorded in the summary).",
         ),
     ] = False,
 ) -> None:
@@ -155,7 +161,7 @@ def score(
         float | None, typer.Option("--top-percent", help="Flag this percentage of the eligible instead.")
     ] = None,
     per_local_authority: Annotated[
-        bool, typer.Option("--per-local-authority", help="Apply the capacity in each local authority.")
+        bool, _flag("--per-local-authority", "Apply the capacity in each local authority.")
     ] = False,
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the extract.")] = None,
     extract_date: Annotated[
@@ -171,8 +177,11 @@ def score(
         Path | None, typer.Option(help="Pseudonymisation key file; default FALLS_RISK_SECRET.")
     ] = None,
     keep_work: Annotated[
-        bool, typer.Option("--keep-work", help="Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
+        bool, _flag("--keep-work", "Keep the working folder (holds identifiers) after the run; delete it yourself. A folder left by a killed run is removed by the next run.")
     ] = False,
+    holdout_percent: Annotated[
+        float, typer.Option("--holdout-percent", min=0, max=50, help="Withhold this share of the flagged tier at random (reproducibly) from the practitioners, so `monitor` can estimate the effect of being listed. Off (0) by default: an ethics and information-governance decision (docs/monitoring.md).")
+    ] = 0.0,
     config: ConfigOpt = None,
     min_reason_points: Annotated[
         float, typer.Option("--min-reason-points", min=0.0,
@@ -200,6 +209,7 @@ def score(
         keep_work=keep_work,
         config=load_pipeline_config(config, engine),
         min_reason_points=min_reason_points,
+        holdout_percent=holdout_percent,
     )
     print_result(run_scoring(request))
 
@@ -235,7 +245,7 @@ def link(
         ),
     ] = None,
     retrain: Annotated[
-        bool, typer.Option("--retrain", help=f"Train a new Splink model even if WS/{LINKAGE_MODEL.template} exists.")
+        bool, _flag("--retrain", f"Train a new Splink model even if WS/{LINKAGE_MODEL.template} exists.")
     ] = False,
     model: Annotated[
         Path | None, typer.Option("--model", help="Use this trained Splink model JSON instead of the workspace's.")
@@ -349,7 +359,7 @@ def report(
         int, typer.Option(min=100, help="Test-period person-months explained for the SHAP figures.")
     ] = 3000,
     ablation: Annotated[
-        bool, typer.Option("--ablation/--no-ablation", help="Retrain without each agency's features.")
+        bool, _flag("--ablation", "Retrain without each agency's features.")
     ] = True,
 ) -> None:
     """Commissioners' report: what drives risk, what each agency adds, performance, model card."""
@@ -434,6 +444,9 @@ def notify(
     ] = None,
     runs: Annotated[Path | None, typer.Option("--runs", help="The runs folder (monthly runs and the ledger).")] = None,
     mapping: Annotated[Path | None, typer.Option(help="Mapping YAML for the delivery (as for ingest).")] = None,
+    extract_date: Annotated[
+        str | None, typer.Option(help="Day the delivery was taken (YYYY-MM-DD); default today.")
+    ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Notify config YAML: tiers, events, caps, teams' channels.")
     ] = None,
@@ -455,7 +468,8 @@ def notify(
     from falls_risk.notify import NotifyRequest, load_notify_config, run_notify
 
     run_notify(NotifyRequest(extract, runs, config=load_notify_config(config), mapping=mapping,
-                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file),
+                             linkage_model=linkage_model, tracking_uri=tracking_uri, key_file=key_file,
+                             extract_date=_parse_date(extract_date, "--extract-date")),
                progress=True)
 
 
@@ -483,6 +497,11 @@ def notify_status(
     print_status(runs, team)
 
 
+def _print_error(message: str) -> None:
+    # A Text, not markup: a message is printed as written (no ":end:" emoji, no "[...]" styles).
+    console.print(Text.assemble(("Error: ", "bold red"), message), highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point. Returns the exit code (0 ok, 1 data/user error, 2 bad usage)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -493,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     except FallsRiskError as exc:
         if debug:
             raise
-        console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        _print_error(str(exc))
         return 1
     except typer.Exit as exc:
         return exc.exit_code
@@ -507,14 +526,14 @@ def main(argv: list[str] | None = None) -> int:
         if debug or exc.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
         where = f" writing {exc.filename}" if exc.filename else ""
-        console.print(f"[bold red]Error:[/] the disk is full{where}. Free some space (or point the output "
-                      "elsewhere) and run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        _print_error(f"the disk is full{where}. Free some space (or point the output elsewhere) and run the "
+                     "command again; earlier outputs are intact.")
         return 1
     except MemoryError:
         if debug:
             raise
-        console.print("[bold red]Error:[/] out of memory. Close other programs or run on a machine with more "
-                      "memory, then run the command again; earlier outputs are intact.", highlight=False, soft_wrap=True)
+        _print_error("out of memory. Close other programs or run on a machine with more memory, then run the "
+                     "command again; earlier outputs are intact.")
         return 1
     return 0
 

@@ -167,6 +167,12 @@ class ExperimentData(StrictModel):
     workspace: Path = Path("workspace")
     # Index dates to use; None = every index date in the feature table.
     index_dates: list[_date] | None = None
+    # The runs folder whose actions ledger records what teams did (falls-risk actions import);
+    # None: no actions recorded, every person-month is used as it is.
+    actions_runs: Path | None = None
+    # Person-months whose outcome window follows a recorded intervention: excluded from training
+    # (the model learns risk without the teams' actions, Liley et al. 2021), or included as if untreated.
+    treated_person_months: Literal["exclude", "include"] = "exclude"
 
 
 class SplitConfig(StrictModel):

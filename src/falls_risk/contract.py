@@ -53,6 +53,12 @@ class Source:
     id_unique: bool = True
     # The column that dates the event (checked against date of birth and the extract date).
     event_date_column: str | None = None
+    # When a row becomes known to its agency's extract, if later than its event date (PEDW
+    # receives a spell at discharge). Dates of a row filled in once they happen (an episode's end,
+    # an adaptation's completion) are known from their own date. The features' point-in-time rule
+    # reads this (``events.build`` writes it as each event's ``known_time``), before the source's
+    # arrival lag (``features.arrival_lag_days``).
+    known_from_column: str | None = None
     required_source: bool = False
     notes: str = ""
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
@@ -66,6 +72,11 @@ class Source:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @property
+    def known_column(self) -> str | None:
+        """The column whose date makes a row known (its event date unless declared later)."""
+        return self.known_from_column or self.event_date_column
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -162,6 +173,7 @@ SOURCES: dict[str, Source] = {
             agency="health board",
             id_column="spell_id",
             event_date_column="admission_date",
+            known_from_column="discharge_date",
             columns=(
                 C("spell_id", K.ID, True),
                 C("nhs_number", K.NHS_NUMBER),

@@ -1,7 +1,8 @@
 """The whole pipeline on a synthetic world: what `make demo` runs.
 
 synth -> ingest -> link -> features -> baselines + tuned LightGBM -> champion -> commissioners'
-report -> two monthly scoring runs (so that changes and alerts show). Everything is written under
+report -> two monthly scoring runs (so that changes and alerts show) -> one day's delivery notified
+to the teams. Everything is written under
 ``demo/`` (the synthetic world, the workspace, reports, monthly runs, the demo's secret key) except
 the MLflow store and the Optuna study, which live in the project directory so that `mlflow ui`
 shows the runs.
@@ -26,6 +27,8 @@ from falls_risk.catalog import (
     FEATURE_TABLE,
     LEDGER,
     LINKAGE_REPORT,
+    MONITOR_PAGE,
+    NOTIFY_OUTBOX_DIR,
     QUARANTINE,
     RISK_LIST,
     RUN_SUMMARY,
@@ -38,6 +41,11 @@ WORLD_END = date(2025, 12, 31)
 # then two scoring months.
 TRAINING_INDEX_DATES = "2020-01-01:2024-10-01:quarterly"
 SCORING_MONTHS = (date(2025, 11, 1), date(2025, 12, 1))
+# The day after the second monthly run: its records are delivered and notified.
+NOTIFY_DAY = date(2025, 12, 2)
+# A month inside the champion's out-of-time test period, scored first, so that the monitor page
+# (the demo's last step) has a month whose whole outcome window the extract already holds.
+BACKTEST_MONTH = date(2024, 10, 1)
 EXPERIMENTS = Path("experiments")
 
 
@@ -49,6 +57,7 @@ class DemoPaths:
     reports: Path = field(init=False)
     runs: Path = field(init=False)
     key_file: Path = field(init=False)
+    monitor: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.world = self.root / "world"
@@ -56,6 +65,7 @@ class DemoPaths:
         self.reports = self.root / "reports"
         self.runs = self.root / "runs"
         self.key_file = self.root / "secret.key"
+        self.monitor = self.root / "monitor"
 
 
 @dataclass
@@ -65,6 +75,8 @@ class DemoResult:
     champion: Any = None
     report: Path | None = None
     scoring_runs: list[Any] = field(default_factory=list)
+    notified: Any = None
+    monitor: Any = None
 
 
 def _timed(result: DemoResult, step: str, action: Callable[[], Any]) -> Any:
@@ -134,7 +146,7 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
         "Commissioners' report",
         lambda: build_report("models:/falls-risk@champion", paths.workspace, paths.reports),
     )
-    for as_of in SCORING_MONTHS:
+    for as_of in (BACKTEST_MONTH, *SCORING_MONTHS):
         month = as_of.strftime("%Y-%m")
         run = _timed(
             result,
@@ -146,8 +158,29 @@ def run_demo(root: Path = Path("demo"), *, people: int = 20_000, seed: int = 1, 
         )
         print_result(run)
         result.scoring_runs.append(run)
+    result.notified = _timed(result, f"Notify the teams of {NOTIFY_DAY}'s delivery", lambda: _notify_day(paths))
+    from falls_risk.monitor import MonitorRequest, run_monitor
+    from falls_risk.monitor import print_result as print_monitor
+
+    result.monitor = _timed(
+        result,
+        "Monitor: every run against the latest extract's outcomes",
+        lambda: run_monitor(MonitorRequest(paths.world / "extract", paths.runs, paths.monitor, key_file=paths.key_file)),
+    )
+    print_monitor(result.monitor)
     _print_outputs(result, candidates)
     return result
+
+
+def _notify_day(paths: DemoPaths) -> Any:
+    """One day's delivery (the spine and that day's new records) cut from the world, then notified."""
+    from falls_risk.notify import NotifyRequest, run_notify
+    from falls_risk.synth.deliveries import cut_delivery
+
+    delivery = paths.root / "deliveries" / NOTIFY_DAY.isoformat()
+    cut_delivery(paths.world, delivery, NOTIFY_DAY)
+    return run_notify(NotifyRequest(delivery / "extract", paths.runs, key_file=paths.key_file,
+                                    extract_date=NOTIFY_DAY), progress=True)
 
 
 def _print_outputs(result: DemoResult, candidates: list[Any]) -> None:
@@ -180,6 +213,8 @@ def _print_outputs(result: DemoResult, candidates: list[Any]) -> None:
         ("Practitioners' risk list (identifiable)", RISK_LIST.path(latest)),
         ("Monthly summary", RUN_SUMMARY.path(latest)),
         ("Run ledger", LEDGER.path(paths.runs)),
+        ("Notifications outbox (identifiable)", NOTIFY_OUTBOX_DIR.path(paths.runs)),
+        ("Monitor page (how the model performs in use)", MONITOR_PAGE.path(paths.monitor)),
         ("Time taken", f"{sum(result.timings.values()) / 60:.1f} minutes"),
     ):
         outputs.add_row(what, str(where))

@@ -10,7 +10,8 @@ a single quote, which every spreadsheet shows as text and hides, so the value st
 Only text is touched: a number column (a probability, a negative change) is written as numbers,
 and so is a signed number held as text (``-3.5``).
 :func:`falls_risk.catalog.write_private_csv`, the one writer of every CSV that names people
-(``risk_list.csv``, ``clerical_review.csv``), calls :func:`neutralise_frame`.
+(every ``PrivateCsvArtefact``: ``risk_list.csv``, ``clerical_review.csv``, the notification outbox,
+the actions quarantine), calls :func:`neutralise_frame`.
 """
 
 from __future__ import annotations

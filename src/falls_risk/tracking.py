@@ -21,6 +21,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,11 +52,13 @@ def _default_uri() -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_DB}"
 
 
-def configure(tracking_uri: str | None = None) -> str:
+def configure(tracking_uri: str | None = None, *, existing: bool = False) -> str:
     """Point MLflow at the tracking store; returns the URI used.
 
     Precedence: ``tracking_uri`` argument, then ``MLFLOW_TRACKING_URI``, then a SQLite file
-    ``mlflow.db`` in the current directory.
+    ``mlflow.db`` in the current directory. ``existing=True`` (the commands that only read:
+    ``compare``, ``report``, ``score``, ``promote``) refuses a local store that does not exist,
+    where MLflow would silently create a new, empty one (a misspelt ``--tracking-uri``).
     """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -66,9 +69,37 @@ def configure(tracking_uri: str | None = None) -> str:
             f"Tracking URI {uri!r} is a path, not a URI. Give a SQLite store such as "
             f"sqlite:///{Path(uri).expanduser().resolve()} (or a tracking server's http(s):// address)."
         )
+    if existing:
+        _require_existing_store(uri, tracking_uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return uri
+
+
+def _local_store_path(uri: str) -> Path | None:
+    """The file or folder a local store lives in (None for a server, which is not checked)."""
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+    if uri.startswith("file:"):
+        return Path(uri.removeprefix("file://").removeprefix("file:"))
+    return None
+
+
+def _require_existing_store(uri: str, given: str | None) -> None:
+    path = _local_store_path(uri)
+    if path is None or path.exists():
+        return
+    source = (
+        "--tracking-uri" if given else
+        "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else
+        f"the default store ./{DEFAULT_DB}"
+    )
+    raise ModelError(
+        f"No MLflow tracking store at {path.expanduser().resolve()} ({uri}, from {source}). A command that "
+        "reads models and runs never creates a store: check the spelling of the URI, or train a model "
+        "into it first (`falls-risk train EXPERIMENT.yaml --tracking-uri ...`)."
+    )
 
 
 def artifact_root(tracking_uri: str | None = None) -> str:
@@ -111,12 +142,84 @@ def git_commit() -> dict[str, str]:
 # -- runs and logging helpers ---------------------------------------------------------------------
 @contextlib.contextmanager
 def start_run(experiment: str, run_name: str, tags: dict[str, str] | None = None,
-              nested: bool = False) -> Iterator[str]:
-    """Start a run in ``experiment``; yields its run id."""
+              nested: bool = False, started_at: float | None = None,
+              description: str | None = None) -> Iterator[str]:
+    """Start a run in ``experiment``; yields its run id. ``started_at`` (epoch seconds) backdates
+    its start, e.g. to when tuning began, so the run's duration is the whole of the work it
+    records; ``description`` is the run's note in the MLflow UI."""
     experiment_id = get_or_create_experiment(experiment)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested,
-                          tags={**git_commit(), **(tags or {})}) as run:
+    all_tags = {**git_commit(), **(tags or {})}
+    if description:
+        all_tags[NOTE_TAG] = description
+    if started_at is None:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, nested=nested, tags=all_tags) as run:
+            yield run.info.run_id
+        return
+    parent = mlflow.active_run()
+    if nested and parent is not None:
+        all_tags[PARENT_TAG] = parent.info.run_id
+    created = MlflowClient().create_run(experiment_id, start_time=int(started_at * 1000), tags=all_tags,
+                                        run_name=run_name)
+    with mlflow.start_run(run_id=created.info.run_id, nested=nested) as run:
         yield run.info.run_id
+
+
+NOTE_TAG = "mlflow.note.content"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def dataset_from_frame(frame: pd.DataFrame, *, name: str, source: str, targets: str | None = None) -> Any:
+    """An MLflow dataset of ``frame`` (its digest, schema and size are logged, never its rows)."""
+    from mlflow.data.pandas_dataset import from_pandas
+
+    # MLflow's own hints (source resolution, integer schema, a pandas deprecation) are about its
+    # internals, not this data: not for the person reading the training output.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return from_pandas(frame, source=source, name=name, targets=targets)
+
+
+def log_input(dataset: Any, context: str) -> None:
+    """Record that the active run used ``dataset`` (``dataset_from_frame``), e.g. for "training"."""
+    mlflow.log_input(dataset, context=context)
+
+
+def log_trials(trials: list[dict[str, Any]], *, dataset: Any | None, study: str, storage: str,
+               objective: str) -> list[str]:
+    """Each tuning trial as a child run of the active run: its parameters, its objective value
+    (``cv_log_loss``), its state, its real start and end, the dataset it was tuned on
+    (``mlflow.log_input``, context "tuning") and a description. Returns the child run ids."""
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("log_trials needs an active run: the tuning run the trials belong to.")
+    client = MlflowClient()
+    ids = []
+    for trial in trials:
+        start = trial.get("start") or time.time()
+        note = (f"Optuna trial {trial['number']} of study {study!r} ({trial['state']}); objective: {objective}. "
+                f"The study is stored in {storage}: `optuna-dashboard sqlite:///{storage}` shows it.")
+        created = client.create_run(
+            parent.info.experiment_id, start_time=int(start * 1000), run_name=f"trial {trial['number']}",
+            tags={PARENT_TAG: parent.info.run_id, NOTE_TAG: note, "optuna.study": study,
+                  "optuna.trial_state": trial["state"]},
+        )
+        with mlflow.start_run(run_id=created.info.run_id, nested=True):
+            mlflow.log_params({k: str(v) for k, v in trial.get("params", {}).items()})
+            values = {"cv_log_loss": trial.get("value"), "best_iteration": trial.get("best_iteration"),
+                      "trial_number": trial["number"]}
+            mlflow.log_metrics({k: float(v) for k, v in values.items() if v is not None})
+            if dataset is not None:
+                mlflow.log_input(dataset, context="tuning")
+        status = "FINISHED" if trial["state"] in ("complete", "pruned") else "FAILED"
+        end = trial.get("end") or start
+        client.set_terminated(created.info.run_id, status=status, end_time=int(end * 1000))
+        ids.append(created.info.run_id)
+    return ids
+
+
+def log_table(frame: pd.DataFrame, artifact_file: str) -> None:
+    """Log a table artifact (MLflow's table view: ``artifact_file`` ends in ``.json``)."""
+    mlflow.log_table(data=frame, artifact_file=artifact_file)
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -139,6 +139,7 @@ def test_summary_counts_listed_and_acted_on_per_month_and_team_and_last_contacts
     assert last.loc[keys[0], "last_action"] == "assessed"
     assert last.loc[keys[0], "last_action_date"] == date(2026, 2, 10)
     assert set(last.index) == set(keys[:3])
+    assert last_contacts(tmp_path / "no_actions_recorded") is None
 
 
 def test_cli_import_and_summary(tmp_path, capsys):

@@ -51,8 +51,9 @@ class Case:
 
     def event(self, key: str, code: str, when: datetime, *, end: datetime | None = None,
               value: float | None = None, p: float | None = 1.0) -> None:
+        # A gp_events record: known from its own time (``known_time``, as ``events.build`` writes it).
         self.events.append({"person_key": key, "event_time": when, "source": "gp_events", "code": code,
-                            "value": value, "end_time": end, "match_probability": p})
+                            "value": value, "end_time": end, "match_probability": p, "known_time": when})
 
 
 def _count(spec: FeatureSpec, c: Case, binary: bool) -> None:
@@ -224,5 +225,6 @@ def population_frame() -> pd.DataFrame:
 
 def events_frame() -> pd.DataFrame:
     frame = pd.DataFrame([e for case in CASES.values() for e in case.events])
-    return frame.astype({"event_time": "datetime64[us]", "end_time": "datetime64[us]", "value": "float64",
+    return frame.astype({"event_time": "datetime64[us]", "end_time": "datetime64[us]",
+                         "known_time": "datetime64[us]", "value": "float64",
                          "match_probability": "float64", "person_key": "str", "source": "str", "code": "str"})

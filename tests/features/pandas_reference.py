@@ -26,7 +26,7 @@ def _as_day(values: pd.Series) -> pd.Series:
 def events_frame(table: pa.Table) -> pd.DataFrame:
     """Events as pandas with categorical keys and codes (keeps 50M+ rows in memory)."""
     table = table.select(
-        ["person_key", "event_time", "source", "code", "value", "end_time", "match_probability"]
+        ["person_key", "event_time", "source", "code", "value", "end_time", "match_probability", "known_time"]
     )
     columns = {}
     for name in table.column_names:
@@ -115,7 +115,8 @@ def pandas_features(
     end_days = (day - _as_day(ev["end_time"])).dt.days.to_numpy(dtype="float64", na_value=np.nan)
     lag = ev["source"].astype(str).map(config.arrival_lag_days).fillna(0).to_numpy(dtype="float64")
     prob = ev["match_probability"].fillna(1.0).to_numpy()
-    known = days_before > lag  # the point-in-time rule
+    known_days = (day - _as_day(ev["known_time"])).dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    known = known_days > lag  # the point-in-time rule: known to the agency (NaN: never) before the lag
     strong = prob >= config.min_match_probability
     weak = prob < config.weak_link_probability
     still_open = ~(end_days > lag)  # NaN (no end) compares False -> open

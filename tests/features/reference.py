@@ -161,6 +161,9 @@ def reference_features(
             fall_admissions = 0
             for e in by_person.get(person["person_key"], []):
                 start, end = _day(e["event_time"]), _day(e.get("end_time"))
+                # When the record reached its agency's extract (a spell: at discharge); never None
+                # for a known record.
+                became_known = _day(e.get("known_time"))
                 p = 1.0 if _missing(e.get("match_probability")) else float(e["match_probability"])
                 days_before = (on - start).days
                 lag = config.arrival_lag_days.get(e["source"], 0)
@@ -170,7 +173,8 @@ def reference_features(
                     and 1 <= -days_before <= horizon
                 ):
                     fall_admissions += 1
-                if days_before > lag:  # the point-in-time rule
+                # The point-in-time rule: known to the agency strictly before the index date - lag.
+                if became_known is not None and (on - became_known).days > lag:
                     known.append(
                         {
                             "code": e["code"],

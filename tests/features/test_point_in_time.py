@@ -1,7 +1,8 @@
 """Leakage and correctness properties of the generated SQL (Hypothesis).
 
-1. Adding, removing or moving any event on or after the index date (or moving the end of an
-   episode that was still open at the index date) never changes a feature.
+1. Adding, removing or moving any record not known before the index date (an event on or after
+   it, a spell discharged on or after it) or moving the end of an episode that was still open at
+   the index date never changes a feature.
 2. The SQL agrees with the plain-Python reference implementation on random event histories.
 """
 
@@ -78,37 +79,59 @@ CONFIGS = [
 ]
 
 
+ADMISSIONS = ("inpatient/emergency", "inpatient/elective")  # the codes whose end_time is the discharge
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
+
+
 @st.composite
-def event(draw, min_offset: int = -900, max_offset: int = 400) -> dict:
+def event(draw, min_offset: int = -900, max_offset: int = 400, known_from: date | None = None) -> dict:
+    """One event as ``events.build`` writes it. A spell's events become known at its discharge;
+    every other record at its event time. ``known_from``: a record known on or after that day
+    (a spell discharged then, though maybe admitted before)."""
     code = draw(st.sampled_from(sorted(CODES)))
+    source = CODES[code]
     offset = draw(st.integers(min_offset, max_offset))
     hour = draw(st.sampled_from([0, 0, 9, 23]))
-    start = datetime.combine(D, datetime.min.time()) + timedelta(days=offset, hours=hour)
-    episodic = code.split("/")[0] in ("inpatient", "social_care", "housing")
+    start = _midnight(D) + timedelta(days=offset, hours=hour)
     end = None
-    if episodic and draw(st.booleans()):
-        end = start.replace(hour=0) + timedelta(days=draw(st.integers(0, 300)))
+    known = start
+    if source == "inpatient_spells":
+        known = start.replace(hour=0) + timedelta(days=draw(st.integers(0, 60)))
+        if known_from is not None and known.date() < known_from:
+            known = _midnight(known_from) + timedelta(days=draw(st.integers(0, 90)))
+        end = known if code in ADMISSIONS else None
+    else:
+        if known_from is not None and start.date() < known_from:
+            start = known = _midnight(known_from) + timedelta(days=draw(st.integers(0, 90)), hours=hour)
+        if source in ("social_care", "housing_adaptations") and draw(st.booleans()):
+            end = start.replace(hour=0) + timedelta(days=draw(st.integers(0, 300)))
+    episodic = code.split("/")[0] in ("inpatient", "social_care", "housing")
     value = draw(st.one_of(st.none(), st.sampled_from([0.0, 2.5, 7.0, 14.0]))) if episodic else None
     return {
         "person_key": draw(st.sampled_from(["p1", "p2", "p3"])),
         "event_time": start,
-        "source": CODES[code],
+        "source": source,
         "code": code,
         "value": value,
         "end_time": end,
         "match_probability": draw(st.sampled_from([None, 1.0, 0.999, 0.97, 0.95, 0.9])),
+        "known_time": known,
     }
 
 
+COLUMNS = ["person_key", "event_time", "source", "code", "value", "end_time", "match_probability", "known_time"]
+
+
 def frame(events: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(
-        events,
-        columns=["person_key", "event_time", "source", "code", "value", "end_time", "match_probability"],
-    )
+    df = pd.DataFrame(events, columns=COLUMNS)
     return df.astype(
         {
             "event_time": "datetime64[us]",
             "end_time": "datetime64[us]",
+            "known_time": "datetime64[us]",
             "value": "float64",
             "match_probability": "float64",
             "person_key": "str",
@@ -122,37 +145,35 @@ def features(events: list[dict], config: FeatureConfig, dates: tuple[date, ...] 
     return compute_from_frames(frame(events), POPULATION, list(dates), config=config, label_known_until=UNTIL)
 
 
-def _after(e: dict) -> bool:
-    return e["event_time"].date() >= D
+def _unknown_at_d(e: dict) -> bool:
+    return e["known_time"].date() >= D
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     events=st.lists(event(), max_size=30),
-    added=st.lists(event(min_offset=0), max_size=6),
+    added=st.lists(st.one_of(event(min_offset=0), event(min_offset=-120, max_offset=0, known_from=D)), max_size=6),
     data=st.data(),
     config=st.sampled_from(CONFIGS),
 )
-def test_events_after_the_index_date_never_change_a_feature(events, added, data, config) -> None:
+def test_what_was_not_known_before_the_index_date_never_changes_a_feature(events, added, data, config) -> None:
+    """Adding, removing or moving a record known on or after the index date (a spell discharged
+    after it, though admitted before), or moving the end of an episode still open at the index
+    date, never changes a feature."""
     changed = []
     for e in events:
-        if _after(e):
+        if _unknown_at_d(e):
             action = data.draw(st.sampled_from(["keep", "drop", "move"]))
             if action == "drop":
                 continue
             if action == "move":
-                e = {
-                    **e,
-                    "event_time": datetime.combine(D, datetime.min.time())
-                    + timedelta(days=data.draw(st.integers(0, 500)), hours=data.draw(st.integers(0, 23))),
-                }
+                known = _midnight(D) + timedelta(days=data.draw(st.integers(0, 500)))
+                start = known - timedelta(days=data.draw(st.integers(0, 60)) if e["source"] == "inpatient_spells" else 0)
+                e = {**e, "event_time": start + timedelta(hours=data.draw(st.integers(0, 23))), "known_time": known,
+                     "end_time": known if e["code"] in ADMISSIONS else e["end_time"]}
         elif e["end_time"] is not None and e["end_time"].date() >= D:
             # An episode still open at the index date: when it ends afterwards is the future.
-            e = {
-                **e,
-                "end_time": datetime.combine(D, datetime.min.time())
-                + timedelta(days=data.draw(st.integers(0, 500))),
-            }
+            e = {**e, "end_time": _midnight(D) + timedelta(days=data.draw(st.integers(0, 500)))}
         changed.append(e)
     changed += added
     before = features(events, config)[["person_key", *feature_names()]]
@@ -204,7 +225,7 @@ def _fall_admission(person: str, day: date) -> dict:
     return {
         "person_key": person, "event_time": datetime.combine(day, datetime.min.time()),
         "source": "inpatient_spells", "code": "inpatient/fall_emergency", "value": None,
-        "end_time": None, "match_probability": 1.0,
+        "end_time": None, "match_probability": 1.0, "known_time": datetime.combine(day, datetime.min.time()),
     }
 
 

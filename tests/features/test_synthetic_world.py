@@ -93,3 +93,33 @@ def test_sql_equals_reference_on_a_sample(feature_workspace: Path) -> None:
     )
     assert len(sql) >= 100
     compare_with_reference(sql, ref, skip=("lives_alone",))
+
+
+def test_a_move_away_in_the_label_window_gives_a_missing_label_that_training_drops(
+    feature_workspace: Path, features: pd.DataFrame
+) -> None:
+    from falls_risk.modelling.data import load_features, temporal_split
+
+    ws = Workspace(feature_workspace)
+    spine = catalog.POPULATION.load(ws).set_index("person_key")
+    until = pd.Timestamp(label_known_until(ws, FeatureConfig()))
+    rows = features[features["index_date"] + pd.Timedelta(days=365) <= until].copy()
+    moved = pd.to_datetime(rows["person_key"].map(spine["deregistration_date"]))
+    died = pd.to_datetime(rows["person_key"].map(spine["date_of_death"]))
+    after = (moved - rows["index_date"]).dt.days
+    moved_away = after.between(1, 365) & (died.isna() | (died > moved))
+    assert moved_away.sum() >= 5  # the world has people leaving the region
+    # Censored, never "no fall": missing unless a fall admission came before the move.
+    assert rows.loc[moved_away, "label"].isna().mean() >= 0.8
+    assert not (rows.loc[moved_away, "label"] == 0).any()
+    # A death is not a move: who died in the window keeps a known label.
+    died_in = (died - rows["index_date"]).dt.days.between(1, 365) & ~moved_away
+    assert died_in.sum() >= 5 and rows.loc[died_in, "label"].notna().all()
+    # Training excludes the missing labels and counts them in its record.
+    split = temporal_split(load_features(ws), test_months=12)
+    used = pd.concat([split.train, split.calibration, split.test])
+    assert used["label"].notna().all() and len(used) + features["label"].isna().sum() == len(features)
+    assert split.info["unlabelled_rows_dropped"] == int(features["label"].isna().sum())
+    censored = rows.loc[moved_away & rows["label"].isna(), ["person_key", "index_date"]]
+    used_keys = set(zip(used["person_key"], pd.to_datetime(used["index_date"]), strict=True))
+    assert not any(key in used_keys for key in zip(censored["person_key"], censored["index_date"], strict=True))

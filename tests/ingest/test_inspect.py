@@ -134,6 +134,7 @@ def test_yearly_files_are_drafted_as_one_source_with_a_glob(tmp_path: Path, caps
     assert text.count("inpatient_spells:") == 1 and 'file: "PEDW_*.csv"' in text
     assert '"ADMIS_MTHD_CD": admission_method' in text and '"GNDR_CD": sex' in text
     assert 'admission_date: "%d/%m/%Y"' in text
+    assert 'null_values: ["NULL"]' in text  # PEDW_2023.csv spells a missing NHS number NULL
     assert "Wrote a draft mapping" in capsys.readouterr().err
     assert load_mapping(out).for_source("inpatient_spells").file == ("PEDW_*.csv",)
 
@@ -150,3 +151,23 @@ def test_pedw_admission_method_codes_are_drafted_by_their_first_digit(tmp_path: 
     inspect_extract(folder, out=out, show=False)
     maps = load_mapping(out).for_source("inpatient_spells").value_maps["admission_method"]
     assert maps == {"11": "elective", "21": "emergency", "2A": "emergency", "81": "other"}
+
+
+def test_spellings_of_missing_are_set_aside_so_a_dates_format_is_still_found(tmp_path: Path) -> None:
+    folder = tmp_path / "agency"
+    folder.mkdir()
+    write_csv(folder / "dfg_grants.csv", [
+        {"Application Ref": f"H{i}", "Date Completed": "N/K" if i % 3 == 0 else f"{1 + i:02d}/03/2022",
+         "Works": ["Stairlift", "Ramp"][i % 2]}
+        for i in range(9)
+    ])
+    profile = profile_extract(folder)
+    completed = {c.name: c for c in profile.files[0].columns}["Date Completed"]
+    assert completed.null_spellings == ["N/K"] and completed.date_formats[0] == "%d/%m/%Y"
+    assert completed.filled == 6
+    out = tmp_path / "draft.yaml"
+    inspect_extract(folder, out=out, show=False)
+    housing = load_mapping(out).for_source("housing_adaptations")
+    assert housing.null_values == ("N/K",)
+    assert housing.date_formats["completed_date"] == ("%d/%m/%Y",)
+    assert housing.rename["Application Ref"] == "application_id"

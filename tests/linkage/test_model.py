@@ -63,3 +63,40 @@ def test_a_saved_model_that_does_not_fit_is_refused_with_what_to_do(tmp_path: Pa
     path.write_text("{not json")
     with pytest.raises(LinkageError, match="not valid JSON"):
         load_saved_settings(path)
+
+
+def _level(settings: dict, comparison: str, label_start: str) -> dict:
+    [found] = [
+        lvl
+        for c in settings["comparisons"]
+        if c["output_column_name"] == comparison
+        for lvl in c["comparison_levels"]
+        if lvl.get("label_for_charts", "").startswith(label_start)
+    ]
+    return found
+
+
+def test_a_birth_date_decades_apart_is_checked_before_partial_agreement_and_never_cheap() -> None:
+    # "John Jones" born 1984-02-04 against his father born 1957-02-04: day and month agree, but
+    # the 20-years level comes first, so the partial-agreement level cannot rescue the pair.
+    settings = model.build_settings(1e-4).create_settings_dict("duckdb")
+    labels = [
+        lvl.get("label_for_charts", "")
+        for c in settings["comparisons"]
+        if c["output_column_name"] == "date_of_birth"
+        for lvl in c["comparison_levels"]
+    ]
+    impossible = next(i for i, label in enumerate(labels) if label.startswith("20 or more years"))
+    partial = labels.index("Two of day, month, year agree")
+    assert impossible < partial
+    # EM finds no such matches (m ~ 0): the floors grade how much a disagreement may cost.
+    trained = json.loads(json.dumps(settings))
+    for c in trained["comparisons"]:
+        for lvl in c["comparison_levels"]:
+            if not lvl.get("is_null_level") and not lvl.get("fix_m_probability"):
+                lvl["m_probability"] = 1e-12
+    floored = model.floor_m_probabilities(trained)
+    assert _level(floored, "date_of_birth", "20 or more years")["m_probability"] == model.IMPOSSIBLE_M
+    assert _level(floored, "date_of_birth", "6 to 19 years")["m_probability"] <= 1e-8
+    assert _level(floored, "date_of_birth", "Within 5 years")["m_probability"] <= 1e-4
+    assert _level(floored, "nhs_number", "Valid NHS number of someone")["m_probability"] == model.NHS_ELSEWHERE_M

@@ -17,6 +17,7 @@ from falls_risk.contract import DIRECT_IDENTIFIERS
 from falls_risk.errors import LinkageError
 from falls_risk.identity import person_keys
 from falls_risk.linkage import evaluate_linkage, load_secret, run_linkage
+from falls_risk.linkage import model as model_spec
 
 
 def copy_ws(src: Path, dst: Path) -> Path:
@@ -145,13 +146,7 @@ def test_population_is_pseudonymised_with_birth_month_and_household(mini_linked:
 def test_model_is_saved_and_reused_with_the_same_predictions(mini_linked: Path, tmp_path: Path) -> None:
     saved = json.loads((mini_linked / "linkage" / "model.json").read_text())
     assert saved["link_type"] == "link_only"
-    assert [c["output_column_name"] for c in saved["comparisons"]] == [
-        "forename",
-        "surname",
-        "date_of_birth",
-        "sex",
-        "location",
-    ]
+    assert tuple(c["output_column_name"] for c in saved["comparisons"]) == model_spec.COMPARISON_NAMES
     ws = copy_ws(mini_linked, tmp_path / "ws")
     summary = run_linkage(ws, progress=False)
     assert not summary.trained

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from falls_risk.linkage.vega import LIBRARIES, script_json, vega_libraries
+from tests.browser import CHROMIUM, require_browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -36,11 +35,8 @@ def test_the_vega_runtime_comes_from_the_installed_splink() -> None:
 
 @pytest.mark.browser
 @pytest.mark.enable_socket  # the driver talks to Chromium over a local pipe / socket
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make browser` installs it from Debian)")
 def test_linkage_report_draws_its_charts_in_chromium_offline(mini_linked: Path) -> None:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (it drives Chromium)"
-    )
+    sync_api, _ = require_browser()  # skipped without Chromium, but fails in CI
     page_path = mini_linked / "reports" / "linkage.html"
     errors: list[str] = []
     requests: list[str] = []

@@ -75,6 +75,20 @@ def test_a_number_whose_name_and_date_of_birth_disagree_goes_to_stage_two(tmp_pa
     assert out["demographics_disagree"].tolist() == [True, False]
 
 
+def test_a_spouses_number_with_sex_and_name_disagreeing_goes_to_stage_two(tmp_path: Path) -> None:
+    # William Davies's number on a record of a woman called Ann Jones, birth date missing.
+    out = run_stage_one(tmp_path, [record("4010232137", None, "F", forename="ann")])
+    assert out.loc[0, "stage1_status"] == "stage2"
+
+
+def test_another_womans_number_on_a_record_with_a_wholly_different_name_goes_to_stage_two(tmp_path: Path) -> None:
+    # Margaret Jones's number on Gladys Brown's record, no birth date: forename and surname differ.
+    other = {**record("9434765919", None, "F", forename="gladys"), "surname": "brown"}
+    married = {**record("9434765919", None, "F"), "surname": "price"}  # a new surname alone still links
+    out = run_stage_one(tmp_path, [other, married])
+    assert out["stage1_status"].tolist() == ["stage2", "nhs_number"]
+
+
 def test_a_placeholder_number_never_links_on_the_number(tmp_path: Path) -> None:
     # 0000000000 passes modulus 11; ingest's one rule refuses it, so stage 1 never sees it.
     out = run_stage_one(tmp_path, [record("0000000000", date(1940, 3, 7), "F")])

@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from falls_risk.errors import ModelError
+from falls_risk.errors import FallsRiskError, ModelError
 from falls_risk.modelling import train_model
 from falls_risk.modelling.model import FallsRiskModel
 from tests.modelling.modelling_fixtures import FEATURES, SPECS
@@ -111,9 +111,9 @@ def test_missing_feature_column_names_it(fitted, synthetic_split):
 
 def test_unknown_parameter_and_kind_are_named(synthetic_split):
     s = synthetic_split
-    with pytest.raises(Exception, match="'model kind'.*'forest'"):
+    with pytest.raises(FallsRiskError, match="'model kind'.*'forest'"):
         train_model(s.train, s.calibration, kind="forest", specs=SPECS, registry_version="t")
-    with pytest.raises(Exception, match="penalty"):
+    with pytest.raises(FallsRiskError, match=r"model.params for logistic.*\['penalty'\]"):
         train_model(s.train, s.calibration, kind="logistic", params={"penalty": "l1"}, specs=SPECS,
                     registry_version="t")
 

@@ -101,13 +101,32 @@ def test_loaded_model_is_the_falls_risk_model_and_pyfunc_agrees(experiment_runs,
     assert model.reference_["rows"] == results[1].metrics["test_rows"]
 
 
-def test_rerun_resumes_the_same_tuning_study(experiment_runs):
+def test_rerun_resumes_the_same_tuning_study(experiment_runs, synthetic_frame, mlflow_store):
+    """Re-running the experiment with a bigger budget continues the stored study: the trials
+    already finished are kept and only the missing one runs (not a fresh study of three)."""
     import optuna
 
-    results, _, root = experiment_runs
-    summaries = optuna.get_all_study_summaries(f"sqlite:///{root / 'optuna.db'}")
-    assert [s.study_name for s in summaries] == [results[1].tuning.study_name]
-    assert results[1].tuning.study_name.startswith("unit.tuned.")
+    results, config, root = experiment_runs
+    storage = f"sqlite:///{root / 'optuna.db'}"
+    name = results[1].tuning.study_name
+    assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == [name]
+    assert name.startswith("unit.tuned.")
+    before = optuna.load_study(study_name=name, storage=storage).trials
+    finished = [t for t in before if t.state.is_finished()]
+    assert len(finished) == 2
+
+    rerun = config.model_copy(update={
+        "models": [m for m in config.models if m.name == "tuned"],
+        "tuning": config.tuning.model_copy(update={"n_trials": 3}),
+    })
+    [again] = run_experiment(rerun, workspace=root / "ws", tracking_uri=mlflow_store, specs=SPECS,
+                             registry_version="synthetic", frame=synthetic_frame, progress=False)
+    assert again.tuning.study_name == name  # the same study, resumed
+    after = optuna.load_study(study_name=name, storage=storage).trials
+    assert [t.number for t in after[: len(before)]] == [t.number for t in before]
+    assert [t.params for t in after[: len(before)]] == [t.params for t in before]  # kept, not re-run
+    assert len([t for t in after if t.state.is_finished()]) == 3  # one new trial
+    assert [s.study_name for s in optuna.get_all_study_summaries(storage)] == [name]
 
 
 def test_promote_records_who_when_why_and_loads_champion(experiment_runs, mlflow_store):

@@ -11,6 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from falls_risk.config import TuningConfig
+from falls_risk.errors import ModelError
 from falls_risk.modelling import tuning
 from falls_risk.modelling.tuning import open_storage, study_name, tune_lightgbm
 from tests.modelling.modelling_fixtures import FEATURES, SPECS
@@ -113,7 +114,7 @@ def test_persistent_failure_stops_with_a_clear_error(small_train, tmp_path, monk
         raise RuntimeError("always broken")
 
     monkeypatch.setattr(tuning._Objective, "__call__", broken)
-    with pytest.raises(Exception, match="keeps failing.*resumes"):
+    with pytest.raises(ModelError, match="keeps failing.*resumes"):
         _tune(small_train, tmp_path / "optuna.db", n_trials=1, max_retries=1)
 
 

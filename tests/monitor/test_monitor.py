@@ -11,13 +11,16 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from falls_risk import tracking
+from falls_risk.actions import import_actions
 from falls_risk.catalog import SCORES, TRUTH_FALL_ADMISSIONS
 from falls_risk.cli import main
 from falls_risk.features import load_feature_table
 from falls_risk.identity import person_keys
+from falls_risk.modelling.leaderboard import compare_runs
 from falls_risk.modelling.registered import load_registered
 from falls_risk.monitor import MonitorRequest, run_monitor
 from falls_risk.scoring import ScoringRequest, TierPolicy, run_scoring
@@ -31,15 +34,28 @@ def monitored(trained_model, world_dir, tmp_path_factory):
     tracking.configure(trained_model.tracking_uri)
     registered = load_registered(trained_model.model_uri)
     root = tmp_path_factory.mktemp("monitor") / "runs"
-    for as_of in (IN_TEST_PERIOD, STILL_OPEN):
-        run_scoring(ScoringRequest(world_dir / "extract", as_of, root / as_of.strftime("%Y-%m"),
-                                   TierPolicy(capacity=60), tracking_uri=trained_model.tracking_uri),
-                    model=registered, progress=False)
+
+    def score(as_of, holdout_percent=0.0):
+        return run_scoring(ScoringRequest(world_dir / "extract", as_of, root / as_of.strftime("%Y-%m"),
+                                          TierPolicy(capacity=60), tracking_uri=trained_model.tracking_uri,
+                                          holdout_percent=holdout_percent), model=registered, progress=False)
+
+    score(IN_TEST_PERIOD)
+    # The teams assessed the first 20 people of July's flagged tier.
+    risk_list = pd.read_csv(root / "2024-07" / "risk_list.csv", dtype=str)
+    assessed = risk_list[risk_list["tier"] == "high"].head(20)
+    actions = root.parent / "actions.csv"
+    pd.DataFrame({"nhs_number": assessed["nhs_number"], "action_date": "2024-07-20", "action": "assessed",
+                  "team": "North"}).to_csv(actions, index=False)
+    import_actions(actions, root, today=date(2026, 1, 1))
+    open_month = score(STILL_OPEN, holdout_percent=30)
+    rerun = score(STILL_OPEN, holdout_percent=30)
     out = root.parent / "monitor_out"
     result = run_monitor(MonitorRequest(world_dir / "extract", root, out, tracking_uri=trained_model.tracking_uri,
                                         n_bootstrap=50))
-    return {"root": root, "out": out, "result": result, "registered": registered,
-            "months": {m["month"]: m for m in result.data["months"]}}
+    return {"root": root, "out": out, "result": result, "registered": registered, "open_month": open_month,
+            "tracking_uri": trained_model.tracking_uri,
+            "rerun": rerun, "assessed": assessed, "months": {m["month"]: m for m in result.data["months"]}}
 
 
 def test_realised_auroc_is_the_auroc_against_the_labels_features_gives_and_near_the_truth(
@@ -95,7 +111,9 @@ def test_monitor_json_and_page_hold_every_month_with_tiers_subgroups_and_actions
     flagged = july["flagged"]
     assert july["n_flagged"] == 60 and 50 < flagged["n"] <= 60  # a few flagged people moved away (censored)
     assert 0 < flagged["ppv"] <= 1 and flagged["ppv_ci_low"] <= flagged["ppv"] <= flagged["ppv_ci_high"]
-    assert [a["group"] for a in july["by_action"]] == ["not acted on"] and july["holdout_effect"] is None
+    by_action = {a["group"]: a for a in july["by_action"]}
+    assert set(by_action) == {"acted on", "not acted on"} and july["holdout_effect"] is None
+    assert 15 <= by_action["acted on"]["n"] <= 20 and by_action["acted on"]["n"] + by_action["not acted on"]["n"] == flagged["n"]
     page = (monitored["out"] / "monitor.html").read_text()
     assert "2024-07" in page and "partial: " in page and "Descriptive, not causal" in page
     scores = SCORES.load(monitored["root"] / "2024-07", columns=["person_key"])
@@ -107,9 +125,42 @@ def test_complete_months_are_logged_to_the_model_version(monitored):
     history = tracking.realised_history(registered.run_id, "auroc")
     assert history == [(202407, pytest.approx(monitored["months"]["2024-07"]["auroc"]))]
     assert np.isfinite(tracking.run_data(registered.run_id)["metrics"]["realised_observed_expected"])
+    board = compare_runs(csv=None, tracking_uri=monitored["tracking_uri"], console=Console(width=250))
+    row = board.set_index("run_id").loc[registered.run_id]
+    assert row["realised_auroc"] == pytest.approx(monitored["months"]["2024-07"]["auroc"])
+    assert row["test_auroc_ci_low"] < row["test_auroc_ci_high"]  # validated beside realised
 
 
 def test_cli_monitor_refuses_a_runs_folder_without_runs(tmp_path, world_dir, capsys):
     assert main(["monitor", "--extract", str(world_dir / "extract"), "--runs", str(tmp_path),
                  "--out", str(tmp_path / "m")]) == 1
     assert "no scoring run is recorded" in "".join(capsys.readouterr())
+
+
+def test_the_holdout_is_recorded_withheld_from_the_list_and_compared_by_monitor(monitored):
+    folder = monitored["root"] / "2025-06"
+    scores = SCORES.load(folder, columns=["person_key", "tier", "holdout"])
+    held = set(scores.loc[scores["holdout"], "person_key"])
+    assert 5 < len(held) < 35 and scores.loc[scores["holdout"], "tier"].eq("high").all()
+    assert monitored["open_month"].manifest.row_counts["held_out"] == len(held)
+    assert monitored["open_month"].ledger_entry["holdout_percent"] == 30
+    risk_list = pd.read_csv(folder / "risk_list.csv", dtype=str)
+    assert (risk_list["tier"] == "high").sum() == 60 - len(held)
+    listed_keys = set(person_keys(os.environ["FALLS_RISK_SECRET"].encode(), risk_list["nhs_number"]))
+    assert not held & listed_keys
+    # The re-run of the month drew nobody anew: identical outputs, the ledger unchanged.
+    assert monitored["rerun"].recorded is False
+    month = monitored["months"]["2025-06"]
+    assert month["n_holdout"] == len(held) and month["by_action_is_causal"]
+    effect = month["holdout_effect"]
+    assert effect["n_holdout"] + effect["n_listed"] == month["flagged"]["n"]
+    assert effect["ci_low"] <= effect["difference"] <= effect["ci_high"]
+    assert "Randomised comparison" in (monitored["out"] / "monitor.html").read_text()
+
+
+def test_the_next_months_worklists_say_when_a_person_was_last_acted_on(monitored):
+    pages = " ".join(p.read_text() for p in (monitored["root"] / "2025-06").rglob("*.html") if "worklist" in str(p))
+    risk_list = pd.read_csv(monitored["root"] / "2025-06" / "risk_list.csv", dtype=str)
+    again = set(risk_list["nhs_number"]) & set(monitored["assessed"]["nhs_number"])
+    assert again, "some of July's assessed people are on June 2025's list"
+    assert "assessed on" in pages

@@ -24,9 +24,10 @@ def scored_runs(world_dir, trained_model, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def december_delivery(world_dir, tmp_path_factory):
-    """The records new in December 2025 as one delivery, with its truth."""
+    """The records new from October to December 2025 as one delivery (enough events for precision
+    and recall to mean something), with its truth."""
     from falls_risk.synth.deliveries import cut_delivery
 
     out = tmp_path_factory.mktemp("delivery_dec")
-    cut_delivery(world_dir, out, date(2025, 12, 1), date(2025, 12, 31))
+    cut_delivery(world_dir, out, date(2025, 10, 1), date(2025, 12, 31))
     return out

@@ -12,18 +12,24 @@ import pytest
 from falls_risk.catalog import NOTIFY_STATE, TRUTH_RECORD_PERSON
 from falls_risk.identity import person_keys
 from falls_risk.linkage.secret import load_secret
-from falls_risk.notify import NotifyRequest, run_notify
+from falls_risk.notify import NotifyConfig, NotifyRequest, run_notify
 from falls_risk.notify import channels as channels_mod
 from falls_risk.notify.channels import OUTBOX_COLUMNS
 from falls_risk.notify.state import open_state
 from falls_risk.scoring.work import RUN_LOCK
 
 NOTIFIED_TIERS = ("high", "moderate")
+# Three months' events in one delivery: the cap (tested in test_state) is lifted so all go out.
+UNCAPPED = NotifyConfig(daily_cap=10_000)
+
+
+def _outbox_files(outbox) -> pd.DataFrame:
+    files = sorted(outbox.rglob("*.csv"))
+    return pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
 
 
 def _outbox(request: NotifyRequest) -> pd.DataFrame:
-    files = sorted(request.outbox.rglob("*.csv"))
-    return pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+    return _outbox_files(request.outbox)
 
 
 def _pairs(outbox: pd.DataFrame) -> pd.DataFrame:
@@ -65,7 +71,8 @@ def _alertable(extract) -> pd.DataFrame:
 def notified(scored_runs, december_delivery, trained_model, tmp_path_factory):
     runs = tmp_path_factory.mktemp("notify_e2e") / "runs"
     shutil.copytree(scored_runs, runs)
-    request = NotifyRequest(december_delivery / "extract", runs, tracking_uri=trained_model.tracking_uri)
+    request = NotifyRequest(december_delivery / "extract", runs, config=UNCAPPED,
+                            tracking_uri=trained_model.tracking_uri)
     first = run_notify(request)
     return {"request": request, "first": first, "outbox": _outbox(request)}
 
@@ -78,6 +85,9 @@ def test_a_delivery_is_notified_to_each_team_named_with_risk_tier_and_reasons(no
     assert (outbox["nhs_number"].str.len() == 10).all() and (outbox["surname"] != "").all()
     high = outbox[outbox["tier"] == "high"]
     assert len(high) and (high["reasons"].str.contains("raises risk")).all()
+    # The run explained its flagged tier only; notify explains the moderate tier it notifies.
+    moderate = outbox[outbox["tier"] == "moderate"]
+    assert len(moderate) and (moderate["reasons"].str.contains("risk by")).all()
     assert {p.parent.name for p in result.written} == set(outbox["local_authority"])
     for path in result.written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -137,7 +147,8 @@ def test_a_run_killed_after_its_batches_were_chosen_writes_the_same_batch_on_the
         scored_runs, december_delivery, trained_model, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     shutil.copytree(scored_runs, runs)
-    request = NotifyRequest(december_delivery / "extract", runs, tracking_uri=trained_model.tracking_uri)
+    request = NotifyRequest(december_delivery / "extract", runs, config=UNCAPPED,
+                            tracking_uri=trained_model.tracking_uri)
     real = channels_mod.write_outbox
 
     def killed(*args, **kwargs):

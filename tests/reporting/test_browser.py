@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+from tests.browser import CHROMIUM, require_browser
+
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-default-apps", "--disable-extensions",
@@ -21,11 +22,8 @@ EXPECTED_FIGURES = {"importance", "beeswarm", "agencies", "roc", "calibration", 
 
 @pytest.mark.browser
 @pytest.mark.enable_socket  # the driver talks to Chromium over a local pipe / socket
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (`make browser` installs it from Debian)")
 def test_report_renders_in_chromium_without_errors(report_html, report_summary, tmp_path: Path):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is not installed (it drives Chromium)"
-    )
+    sync_api, _ = require_browser()  # skipped without Chromium, but fails in CI
     page_path = tmp_path / "model_report.html"
     page_path.write_text(report_html, encoding="utf-8")
     console: list[tuple[str, str]] = []

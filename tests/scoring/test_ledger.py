@@ -25,10 +25,12 @@ from falls_risk.scoring.ledger import (
     previous_run,
     read_ledger,
     read_lines,
+    read_runs,
     resolve_pending,
     runs_for_month,
     same_run,
     verify_ledger,
+    verify_runs,
     verify_summary,
 )
 from falls_risk.scoring.manifest import output_hash
@@ -172,7 +174,7 @@ def test_another_key_is_refused_with_its_fingerprint(tmp_path):
 def test_write_ahead_a_kill_after_the_rename_is_completed_by_the_next_run(tmp_path):
     pending = append_pending(tmp_path, SECRET, _entry("2026-01", output_hash=_run_folder(tmp_path, "2026-01")))
     # Killed here: the folder is in place, the run pending.
-    [run] = verify_ledger(tmp_path, SECRET)
+    [run] = verify_runs(tmp_path, SECRET)
     assert run["status"] == PENDING and runs_for_month(tmp_path, "2026-01") == []
     assert "interrupted before being marked complete (entries 1)" in verify_summary(tmp_path, SECRET)[1]
     [settled] = resolve_pending(tmp_path, SECRET)
@@ -185,11 +187,11 @@ def test_write_ahead_a_kill_before_the_rename_is_abandoned_and_the_old_month_sta
     first = _scored(tmp_path, "2026-01", content="first")
     append_pending(tmp_path, SECRET, _entry("2026-01", output_hash="never-in-place"))
     # Killed before the rename: the folder still holds the first run's outputs.
-    runs = verify_ledger(tmp_path, SECRET)
+    runs = verify_runs(tmp_path, SECRET)
     assert [r["status"] for r in runs] == [COMPLETED, PENDING]
     [settled] = resolve_pending(tmp_path, SECRET)
     assert settled["status"] == ABANDONED
-    assert [r["status"] for r in verify_ledger(tmp_path, SECRET)] == [COMPLETED, ABANDONED]
+    assert [r["status"] for r in verify_runs(tmp_path, SECRET)] == [COMPLETED, ABANDONED]
     assert runs_for_month(tmp_path, "2026-01")[-1]["output_hash"] == first["output_hash"]
 
 
@@ -207,7 +209,7 @@ def test_previous_run_is_latest_completed_earlier_month_and_its_latest_rerun(tmp
     append_entry(tmp_path, _entry("2026-03", output_hash="rerun"), SECRET)
     append_pending(tmp_path, SECRET, _entry("2026-03", output_hash="killed"))
     append_entry(tmp_path, _entry("2026-05"), SECRET)
-    entries = read_ledger(tmp_path)
+    entries = read_runs(tmp_path)  # pending runs included: previous_run skips them
     assert previous_run(entries, "2026-04")["output_hash"] == "rerun"
     assert previous_run(entries, "2026-03")["month"] == "2026-01"
     assert previous_run(entries, "2026-01") is None

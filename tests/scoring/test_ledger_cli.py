@@ -108,3 +108,19 @@ def test_other_os_errors_still_show_their_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr("falls_risk.ingest.run_ingest", fails)
     with pytest.raises(OSError, match="I/O error"):
         main(["ingest", str(tmp_path), "--workspace", str(tmp_path / "ws")])
+
+
+def test_the_default_key_file_is_checked_too(tmp_path, monkeypatch):
+    from falls_risk.errors import ScoringError
+    from falls_risk.scoring.safety import check_key_file
+
+    monkeypatch.delenv("FALLS_RISK_SECRET")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    default = tmp_path / ".config" / "falls-risk" / "secret.key"
+    default.parent.mkdir(parents=True)
+    default.write_bytes(SECRET)
+    default.chmod(0o604)
+    with pytest.raises(ScoringError, match="can be read by others"):
+        check_key_file(None, tmp_path / "runs")
+    default.chmod(0o600)
+    check_key_file(None, tmp_path / "runs")

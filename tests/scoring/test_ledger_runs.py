@@ -24,9 +24,10 @@ from falls_risk.scoring.ledger import (
     COMPLETED,
     PENDING,
     ledger_path,
-    read_ledger,
     read_lines,
+    read_runs,
     verify_ledger,
+    verify_runs,
 )
 from falls_risk.scoring.manifest import output_hash
 from falls_risk.scoring.work import WORK_OWNER
@@ -65,7 +66,7 @@ def runs(november, tmp_path):
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _december(runs, loaded, **kw):
@@ -91,10 +92,10 @@ def test_killed_after_the_write_ahead_entry_before_the_rename(runs, loaded, monk
     assert not (root / "2025-12").exists()
     assert _snapshot(root / "2025-11") == november
     assert ledger_path(root).read_bytes().startswith(ledger_before)  # appended to, never rewritten
-    assert [r["status"] for r in verify_ledger(root)] == [COMPLETED, PENDING]
+    assert [r["status"] for r in verify_runs(root)] == [COMPLETED, PENDING]
 
     result = _december(runs, loaded)  # the next run settles the pending entry, then scores
-    assert [r["status"] for r in read_ledger(root)] == [COMPLETED, ABANDONED, COMPLETED]
+    assert [r["status"] for r in read_runs(root)] == [COMPLETED, ABANDONED, COMPLETED]
     assert result.recorded and result.ledger_entry["output_hash"] == output_hash(root / "2025-12")
     assert verify_ledger(root)[-1]["month"] == "2025-12"
 
@@ -112,12 +113,12 @@ def test_killed_after_the_rename_before_the_entry_is_completed(runs, loaded, mon
         _december(runs, loaded)
     monkeypatch.undo()
     assert (root / "2025-12").is_dir()
-    [_, december] = verify_ledger(root)  # the month is recorded: its pending entry names its outputs
+    [_, december] = verify_runs(root)  # the month is recorded: its pending entry names its outputs
     assert december["status"] == PENDING and december["output_hash"] == output_hash(root / "2025-12")
 
     again = _december(runs, loaded)  # settles it as completed; the identical rerun adds nothing
-    assert [r["status"] for r in read_ledger(root)] == [COMPLETED, COMPLETED]
-    assert read_ledger(root)[-1]["recovered"] and not again.recorded
+    assert [r["status"] for r in read_runs(root)] == [COMPLETED, COMPLETED]
+    assert read_runs(root)[-1]["recovered"] and not again.recorded
 
 
 def test_a_rerun_killed_at_the_swap_leaves_the_month_in_place(runs, loaded, monkeypatch):
@@ -135,7 +136,7 @@ def test_a_rerun_killed_at_the_swap_leaves_the_month_in_place(runs, loaded, monk
         run_scoring(rerun, model=loaded, progress=False)
     monkeypatch.undo()
     assert _snapshot(root / "2025-12") == december
-    runs_now = verify_ledger(root)  # the folder still holds the completed run's outputs
+    runs_now = verify_runs(root)  # the folder still holds the completed run's outputs
     assert [r["status"] for r in runs_now] == [COMPLETED, COMPLETED, PENDING]
 
 
@@ -145,6 +146,7 @@ def test_a_second_run_at_once_is_refused_while_the_first_holds_the_lock(runs, lo
     with run_lock(runs["root"], "2025-12"), pytest.raises(ScoringError, match="Another `falls-risk score` is running"):
         _december(runs, loaded)
     assert not (runs["root"] / "2025-12").exists()
+    assert list((runs["root"] / ".work").iterdir()) == []  # the lock file goes with the lock
 
 
 @pytest.mark.slow
@@ -170,6 +172,7 @@ def test_a_second_run_at_once_is_refused(runs, loaded):
     assert not (root / "2025-12").exists()
     _december(runs, loaded)  # the kernel released the dead holder's lock
     assert (root / "2025-12").is_dir()
+    assert list((root / ".work").iterdir()) == []  # neither a working folder nor the lock file is left
 
 
 def test_scoring_with_another_key_is_refused_with_the_fingerprint(runs, loaded, tmp_path):
@@ -219,9 +222,18 @@ def test_a_real_kill_of_a_new_months_run_leaves_earlier_months_ledger_and_work_i
     assert (work / WORK_OWNER).exists()  # left by the killed run, with the month's identifiers
     assert [line["status"] for line in read_lines(root)][-1] == PENDING
     assert not (root / "2025-12").exists()
-    assert [r["status"] for r in verify_ledger(root)] == [COMPLETED, PENDING]
+    assert [r["status"] for r in verify_runs(root)] == [COMPLETED, PENDING]
 
     _december(runs, loaded)
     assert not work.exists()
-    assert [r["status"] for r in verify_ledger(root)] == [COMPLETED, ABANDONED, COMPLETED]
+    assert [r["status"] for r in verify_runs(root)] == [COMPLETED, ABANDONED, COMPLETED]
     assert _snapshot(root / "2025-11") == november
+
+
+def test_score_refuses_a_ledger_that_does_not_verify(runs, loaded):
+    """A deleted ledger beside November's folder: December would re-fire every alert and lose
+    November's tier, so the run is refused before any work, naming the month."""
+    ledger_path(runs["root"]).unlink()
+    with pytest.raises(ScoringError, match="Month 2025-11 is missing from the ledger"):
+        _december(runs, loaded)
+    assert not (runs["root"] / "2025-12").exists()

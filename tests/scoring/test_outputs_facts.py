@@ -141,3 +141,32 @@ def test_everyone_listed_has_a_numeric_change_and_previous_risk_leavers_included
         "-17.0 points since last run"
     assert by_key.loc["c", "already_known_to"] == "Social care: telecare, reablement (1 episode in the last 12 months)"
     assert listed["risk_change_points"].dtype.kind == "f"
+
+
+def test_the_worklist_card_shows_the_last_recorded_action_from_the_ledger_hook():
+    from falls_risk.worklist import build_cards, render_worklists
+
+    listed = pd.DataFrame({"person_key": ["a", "b"], "local_authority": ["Cardiff", "Cardiff"], "forename": ["Ann", "Bob"],
+                           "surname": ["Jones", "Evans"], "risk_percent": [30.0, 20.0], "tier": ["high", "high"],
+                           "listed_because": ["flagged tier"] * 2, "new_to_flagged_tier": [False, False]})
+    contacts = pd.DataFrame({"person_key": ["a"], "last_action_date": [date(2026, 2, 3)],
+                             "last_action": ["home visit"]})
+    cards = build_cards(listed, reason_items={}, waterfalls={}, base_probability=0.05, facts={},
+                        alerts=pd.DataFrame(columns=["person_key", "alert", "event_date"]), as_of=AS_OF,
+                        contacts=contacts)
+    assert [c.last_contact for c in cards] == ["home visit on 3 Feb 2026", None]
+    [page] = render_worklists(listed, cards, month="2026-03", as_of=AS_OF, horizon="12 months", min_points=0.5,
+                              ledger_available=True).values()
+    assert "Last recorded contact: home visit on 3 Feb 2026" in page
+    assert "Last recorded contact: no action recorded" in page and "1 of the people here" in page
+
+
+def test_the_docs_define_points_and_every_risk_list_column():
+    from pathlib import Path
+
+    from falls_risk.features import wording
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "practitioners.md").read_text(encoding="utf-8")
+    assert wording.points_definition("12 months") in doc
+    assert all(f"| `{name}` |" in doc for name, _ in wording.RISK_LIST_COLUMNS)
+    assert all(f"| `{row.name}` |" in doc for row in guidance.action_rows())

@@ -142,7 +142,8 @@ def test_changes_risers_and_alerts_since_the_previous_run(runs):
 
 def test_rerunning_a_month_is_idempotent_and_an_interrupted_rerun_leaves_it_intact(runs, loaded, monkeypatch):
     out = runs["root"] / "2025-12"
-    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name not in ("manifest.json", "summary.html")}
+    before = {p.name: p.read_bytes() for p in out.iterdir()
+              if p.is_file() and p.name not in ("manifest.json", "summary.html")}
     again = score(runs["extract"], DEC, out, loaded, capacity=40, linkage_model=runs["linkage_model"])
     assert not again.recorded and len(read_ledger(runs["root"])) == 2
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in before} == before

@@ -20,7 +20,9 @@ def _truth(world_dir: Path, source: str) -> pd.DataFrame:
     rp = pd.read_parquet(world_dir / "truth" / "record_person.parquet")
     people = pd.read_parquet(world_dir / "truth" / "people.parquet")
     rows = rp[rp["source"] == source].sort_values("row_number")
-    return rows.merge(people, on="nhs_number", how="left")
+    # record_person carries the person's kind and true birth date itself.
+    return rows.merge(people.drop(columns=[c for c in rows.columns if c in people and c != "nhs_number"]),
+                      on="nhs_number", how="left")
 
 
 def _valid_nhs(value: str) -> bool:

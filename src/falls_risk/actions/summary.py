@@ -16,8 +16,8 @@ import pandas as pd
 
 from falls_risk.actions.ledger import read_actions
 from falls_risk.actions.validate import ACTED_ON, ACTIONS
-from falls_risk.catalog import SCORES
-from falls_risk.scoring.ledger import read_ledger
+from falls_risk.catalog import ACTIONS_LEDGER, SCORES
+from falls_risk.scoring.ledger import completed, read_ledger
 from falls_risk.scoring.tiers import HIGH
 
 ALL_TEAMS = "all teams"
@@ -26,9 +26,9 @@ HOLDOUT_COLUMN = "holdout"
 
 
 def current_runs(root: str | os.PathLike[str]) -> list[dict]:
-    """The current (last recorded) run of each month, oldest month first."""
+    """The current (last completed) run of each month, oldest month first."""
     latest: dict[str, dict] = {}
-    for entry in read_ledger(root):
+    for entry in completed(read_ledger(root)):
         latest[entry["month"]] = entry
     return [latest[m] for m in sorted(latest)]
 
@@ -89,9 +89,12 @@ def actions_summary(root: str | os.PathLike[str]) -> pd.DataFrame:
                                        "not_listed", *ACTIONS])
 
 
-def last_contacts(runs_dir: str | os.PathLike[str]) -> pd.DataFrame:
+def last_contacts(runs_dir: str | os.PathLike[str]) -> pd.DataFrame | None:
     """Per person_key the last recorded action and its date (``last_action_date``, ``last_action``);
-    the latest import wins a tie. For the worklist and the notifications."""
+    the latest import wins a tie. For the worklist and the notifications. None when the runs folder
+    has no actions ledger (the teams do not record actions here), so nobody reads "no contact"."""
+    if not ACTIONS_LEDGER.exists(runs_dir):
+        return None
     actions = read_actions(runs_dir)
     ordered = actions.sort_values(["action_date", "import_sequence", "row_number"], kind="stable")
     last = ordered.groupby("person_key", sort=True).tail(1)

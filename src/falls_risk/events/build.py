@@ -2,7 +2,9 @@
 
 Columns: ``person_key``, ``event_time`` (timestamp), ``source`` (the contract source),
 ``code``, ``value`` (double; bed days, weekly hours), ``end_time`` (end of an episode, when it
-has one), ``match_probability``. Records that linkage could not attach to a person are left out.
+has one), ``match_probability``, ``known_time`` (when the record became known to its agency's
+extract: ``contract.Source.known_column``, so a spell's events at its discharge; never before the
+event itself). Records that linkage could not attach to a person are left out.
 
 Every code is emitted through its kind in ``falls_risk.events.vocabulary``, which lists them all
 (``inpatient/fall_emergency``, ``ed/<presenting_complaint>``, ``gp/<snomed_code>``, ...), with
@@ -13,20 +15,24 @@ The table is built by one DuckDB query (``events_sql``), so it scales to the who
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from falls_risk import codelists
 from falls_risk.catalog import EVENTS, LINKED, POPULATION
 from falls_risk.config import FeatureConfig
-from falls_risk.contract import OUTCOME_ICD10_PREFIXES, PERSON_SOURCES
+from falls_risk.contract import OUTCOME_ICD10_PREFIXES, PERSON_SOURCES, SOURCES
 from falls_risk.errors import WorkspaceError
 from falls_risk.events import vocabulary as v
 from falls_risk.events.vocabulary import EventKind
 from falls_risk.workspace import Workspace, atomic_path, sql_path
 
-EVENT_COLUMNS = ("person_key", "event_time", "source", "code", "value", "end_time", "match_probability")
+EVENT_COLUMNS = (
+    "person_key", "event_time", "source", "code", "value", "end_time", "match_probability", "known_time"
+)
 
 
 def _diagnosis_regex(prefixes: tuple[str, ...]) -> str:
@@ -44,12 +50,22 @@ def _select(
     end: str = "NULL",
     where: str = "TRUE",
 ) -> str:
-    """Events of one kind: its code from the SQL ``of`` its value (or the whole ``code`` SQL)."""
+    """Events of one kind: its code from the SQL ``of`` its value (or the whole ``code`` SQL).
+
+    Its ``known_time``: when its row became known (the source's ``known_column``), or the event's
+    own time if later (a completion filled in on an application sent before). NULL (a spell
+    without a discharge) is never known.
+    """
     code = kind.sql(of) if code is None else code
+    known_from = SOURCES[kind.source].known_column
+    known = f"CAST({time} AS TIMESTAMP)" if known_from in (None, time) else (
+        f"CASE WHEN {known_from} IS NOT NULL "
+        f"THEN greatest(CAST({known_from} AS TIMESTAMP), CAST({time} AS TIMESTAMP)) END"
+    )
     return (
         f"SELECT person_key, CAST({time} AS TIMESTAMP) AS event_time, '{kind.source}' AS source, {code} AS code, "
         f"CAST({value} AS DOUBLE) AS value, CAST({end} AS TIMESTAMP) AS end_time, "
-        f"CAST(match_probability AS DOUBLE) AS match_probability "
+        f"CAST(match_probability AS DOUBLE) AS match_probability, {known} AS known_time "
         f"FROM {table} WHERE person_key IS NOT NULL AND {time} IS NOT NULL AND ({where})"
     )
 
@@ -109,12 +125,17 @@ def events_sql(workspace: Workspace) -> str:
         path = LINKED.path(workspace, source=source)
         if path.exists():
             parts.extend(source_events_sql(source, f"read_parquet({sql_path(path)})"))
+    return _union(parts)
+
+
+def _union(parts: list[str]) -> str:
     if not parts:
         # No person source at all: an empty table with the right columns.
         parts.append(
             "SELECT CAST(NULL AS VARCHAR) AS person_key, CAST(NULL AS TIMESTAMP) AS event_time, "
             "CAST(NULL AS VARCHAR) AS source, CAST(NULL AS VARCHAR) AS code, CAST(NULL AS DOUBLE) AS value, "
-            "CAST(NULL AS TIMESTAMP) AS end_time, CAST(NULL AS DOUBLE) AS match_probability WHERE FALSE"
+            "CAST(NULL AS TIMESTAMP) AS end_time, CAST(NULL AS DOUBLE) AS match_probability, "
+            "CAST(NULL AS TIMESTAMP) AS known_time WHERE FALSE"
         )
     return "\nUNION ALL\n".join(parts)
 
@@ -125,6 +146,21 @@ def connect(config: FeatureConfig) -> duckdb.DuckDBPyConnection:
     )
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+def events_from_frames(sources: Mapping[str, pd.DataFrame], config: FeatureConfig | None = None) -> pd.DataFrame:
+    """The event table from in-memory linked source tables (``{source: frame}``), by the same
+    query as :func:`build_events`; writes nothing."""
+    con = connect(config or FeatureConfig())
+    try:
+        parts: list[str] = []
+        for source in PERSON_SOURCES:
+            if source in sources:
+                con.register(f"linked_{source}", sources[source])
+                parts.extend(source_events_sql(source, f"linked_{source}"))
+        return con.sql(_union(parts)).df()
+    finally:
+        con.close()
 
 
 def require_linked(workspace: Workspace) -> None:

@@ -22,7 +22,7 @@ from falls_risk.catalog import EVENTS, FEATURE_PARTITION, FEATURE_TABLE, INGEST_
 from falls_risk.config import FeatureConfig, SparkConfig
 from falls_risk.engines import Engine
 from falls_risk.errors import FallsRiskError, WorkspaceError
-from falls_risk.events.build import build_events, connect, events_sql
+from falls_risk.events.build import EVENT_COLUMNS, build_events, connect, events_sql
 from falls_risk.features.manifest import FeaturesManifest, IndexDateCounts
 from falls_risk.features.registry import FEATURES, REGISTRY_VERSION, feature_names
 from falls_risk.features.sql import code_map_sql, feature_sql
@@ -55,12 +55,16 @@ def label_known_until(ws: Workspace, config: FeatureConfig) -> date | None:
 
 
 def _events_fresh(ws: Workspace) -> bool:
+    """The events file exists, is newer than every linked table, and has this code's columns (an
+    events table from before ``known_time`` is rebuilt, not misread)."""
     path = EVENTS.path(ws)
     if not path.exists():
         return False
     newest_linked = max((p.stat().st_mtime for p in LINKED.path(ws, source="*").parent.glob("*.parquet")),
                         default=0.0)
-    return path.stat().st_mtime >= newest_linked
+    if path.stat().st_mtime < newest_linked:
+        return False
+    return set(EVENT_COLUMNS) <= set(pq.read_schema(path).names)
 
 
 def _register(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:

@@ -8,12 +8,13 @@ count's description is the plural, and its ``singular`` is declared beside it ("
 for a fall ..."). ``features.wording`` writes the sentences; how each aggregation reads is
 declared with the aggregations in ``features.spec``.
 
-Aggregations (all over the person's events known at the index date, i.e. strictly before the
-index date minus the source's arrival lag, linked at or above the configured match probability):
+Aggregations (all over the person's events known at the index date, i.e. known to their agency
+(a spell at discharge) strictly before the index date minus the source's arrival lag, linked at
+or above the configured match probability):
 
 - ``count``: events with one of ``codes`` in the window.
 - ``any``: 1 if there is at least one such event, else 0.
-- ``bed_days``: days in hospital of spells admitted in the window, counted up to the cut-off.
+- ``bed_days``: days in hospital of the known (so discharged) spells admitted in the window.
 - ``days_since``: days from the latest such event to the index date; missing if none ever.
 - ``active_any``: 1 if an episode with one of ``codes`` started and had not ended by the cut-off.
 - ``active_sum_value``: sum of ``value`` (e.g. weekly hours) over those open episodes.
@@ -34,7 +35,7 @@ import hashlib
 import json
 
 from falls_risk import codelists
-from falls_risk.contract import SEX_CODES
+from falls_risk.contract import PERSON_SOURCES, SEX_CODES, SOURCES
 from falls_risk.errors import FallsRiskError
 from falls_risk.events import vocabulary
 from falls_risk.features import wording
@@ -577,11 +578,29 @@ FEATURES: tuple[FeatureSpec, ...] = _build()
 _BY_NAME = {f.name: f for f in FEATURES}
 
 
+# Bump when the SQL computes a feature differently with no spec changed (the point-in-time rule,
+# a statistic, how an event is built): feature tables and models of the old computation are then
+# refused. ``tests/features/test_registry_version.py`` pins the SQL each version stands for, and
+# fails when the SQL changes under an unchanged version.
+# 2: events count from when their record became known (a spell's at its discharge).
+COMPUTATION_REVISION = 2
+
+
 def _registry_hash(specs: tuple[FeatureSpec, ...]) -> str:
-    """A short hash of what decides the features' values (``spec.COMPUTATION_FIELDS``): feature
-    tables and models carry it, and refuse to mix with code whose features would differ. Wording
-    (descriptions, singulars, labels, units) is left out, so rewording a reason forces no rebuild."""
-    payload = json.dumps([s.computation() for s in specs], sort_keys=True, default=list)
+    """A short hash of what decides the features' values: every spec's ``COMPUTATION_FIELDS``,
+    when each source's records become known (``contract.Source.known_column``) and the
+    ``COMPUTATION_REVISION`` of the SQL. Feature tables and models carry it, and refuse to mix
+    with code whose features would differ. Wording (descriptions, singulars, labels, units) is
+    left out, so rewording a reason forces no rebuild."""
+    payload = json.dumps(
+        {
+            "features": [s.computation() for s in specs],
+            "known_from": {name: SOURCES[name].known_column for name in PERSON_SOURCES},
+            "revision": COMPUTATION_REVISION,
+        },
+        sort_keys=True,
+        default=list,
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
 
 

@@ -36,10 +36,12 @@ def quote(text: str) -> str:
 
 
 def known_at_index(days_before: str, lag: str = "lag_days") -> str:
-    """An event (or an episode's end) is known at an index date only if it happened strictly
-    before the index date minus its source's arrival lag.
+    """An event (or an episode's end) is known at an index date only if it became known to its
+    agency strictly before the index date minus the agency's arrival lag.
 
-    ``days_before`` is ``index_date - date of the event`` in days (1 = the day before).
+    ``days_before`` is ``index_date - the day it became known`` in days (1 = the day before): for
+    an event its ``known_time`` (a spell's events at discharge: ``contract.Source.known_column``),
+    for an episode's end the end itself. NULL (never known) is not known.
     """
     return f"({days_before} > {lag})"
 
@@ -345,13 +347,14 @@ ev AS (
   SELECT c.cid, e.code, e.value,
     date_diff('day', CAST(e.event_time AS DATE), c.index_date) AS days_before,
     date_diff('day', CAST(e.end_time AS DATE), c.index_date) AS end_days_before,
+    date_diff('day', CAST(e.known_time AS DATE), c.index_date) AS known_days_before,
     {lag_days_expr("e.source", config)} AS lag_days,
     coalesce(e.match_probability, 1.0) >= {min_p} AS strong,
     coalesce(e.match_probability, 1.0) < {weak_p} AS weak
   FROM events e JOIN cohort c ON e.person_key = c.person_key
 ),
 known AS (
-  SELECT * FROM ev WHERE {known_at_index("days_before")}
+  SELECT * FROM ev WHERE {known_at_index("known_days_before")}
 ),
 link_stats AS (
   SELECT cid,

@@ -318,6 +318,9 @@ def render_yaml(draft: Draft, today: dt.date) -> str:
             lines.append(f"    encoding: {first.encoding}")
         if first.delimiter not in (None, ","):
             lines.append(f"    delimiter: {q(first.delimiter)}")
+        nulls = sorted({v for f in sd.files for c in f.columns for v in c.null_spellings})
+        if nulls:
+            lines.append(f"    null_values: [{', '.join(q(v) for v in nulls)}]")
         if sd.renames:
             lines.append("    rename:")
             lines.extend(f"      {q(h)}: {c}" for h, c in sd.renames.items())

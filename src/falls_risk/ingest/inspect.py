@@ -39,6 +39,8 @@ DATETIME_FORMATS = (
     "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
     *(f"{d} {t}" for d in DATE_FORMATS[1:] for t in TIME_FORMATS[:2]),
 )
+# Values that mean "missing" in agency exports (compared case-folded).
+NULL_TOKENS = ("null", "n/k", "not known", "unknown date", "n/a", "na", "none", "-", "?", "nk", "not recorded")
 # Header words that mark a direct identifier: such a column's values are never shown.
 IDENTIFIER_WORDS = ("name", "nhs", "dob", "birth", "postcode", "post_code", "address", "street", "forename",
                     "surname", "patient_id")
@@ -56,6 +58,7 @@ class ColumnProfile:
     time_formats: list[str] = field(default_factory=list)
     all_numeric: bool = False
     covers: list[str] = field(default_factory=list)  # formats that read every value only together
+    null_spellings: list[str] = field(default_factory=list)  # NULL, N/K ... as written
 
     @property
     def formats_text(self) -> str:
@@ -138,8 +141,12 @@ def looks_identifying(name: str) -> bool:
 def profile_column(name: str, values: pd.Series) -> ColumnProfile:
     present = values.dropna()
     present = present[present.str.len() > 0]
+    # Spellings of "missing" are set aside first: a date column holding NULL still has a format.
+    is_null = present.str.casefold().isin(NULL_TOKENS)
+    nulls = sorted(present[is_null].drop_duplicates())
+    present = present[~is_null]
     distinct = present.drop_duplicates()
-    profile = ColumnProfile(name=name, filled=len(present), distinct=len(distinct))
+    profile = ColumnProfile(name=name, filled=len(present), distinct=len(distinct), null_spellings=nulls)
     if distinct.empty:
         return profile
     probe = distinct.head(500)

@@ -159,8 +159,9 @@ def refuse_duplicate_header(label: object, names: Sequence[str]) -> None:
 
 
 def read_source(file: SourceFile, mapping: SourceMapping, header_test: HeaderTest | None = None) -> ReadSource:
-    """All columns as trimmed text; blank (or a mapping's null spelling) -> missing. Several
-    files (or sheets) are stacked in order; they must have the same columns."""
+    """All columns as trimmed text (``.frame``); blank (or a mapping's null spelling) -> missing.
+    Several files (or sheets) are stacked in order; they must have the same columns, and
+    ``.parts`` says which rows came from which."""
     frames: list[pd.DataFrame] = []
     result = ReadSource(frame=pd.DataFrame())
     for path in file.paths:

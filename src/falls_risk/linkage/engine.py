@@ -57,6 +57,7 @@ def comparison_arrow(frame: pd.DataFrame) -> pa.Table:
             ("postcode_district", pa.string()),
             ("previous_postcode", pa.string()),
             ("address_key", pa.string()),
+            ("nhs_elsewhere", pa.string()),
         ]
     )
     columns = {}

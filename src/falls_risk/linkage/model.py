@@ -7,6 +7,15 @@ now, Spark later). The one dialect-specific piece is therefore Splink's, not our
 
 Postcode and address are one comparison ("location"): older records carry the address a person
 had before moving, so "postcode and address both differ" is one piece of evidence, not two.
+
+Relatives share a household's surname and address, sometimes its forename: name and address
+alone must not outweigh a date of birth that disagrees by decades. So the date of birth is
+graded by how far apart it is, the levels years apart with m fixed (not learnt: EM mistakes
+relatives for matches), and a date 20 or more years apart is a prohibitive level (m fixed at
+:data:`IMPOSSIBLE_M`): no record whose stated age makes it impossible for the spine person
+ever links. A record carrying a valid NHS number that belongs to nobody in the spine is
+strong evidence against every spine candidate (level with m fixed at :data:`NHS_ELSEWHERE_M`).
+See docs/linkage.md for the reasoning and the figures.
 """
 
 from __future__ import annotations
@@ -40,9 +49,27 @@ COMPARISON_COLUMNS: tuple[str, ...] = (
     "postcode_district",
     "previous_postcode",
     "address_key",
+    "nhs_elsewhere",
 )
 
-COMPARISON_NAMES: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "location")
+COMPARISON_NAMES: tuple[str, ...] = ("forename", "surname", "date_of_birth", "sex", "location", "nhs_number")
+
+# Years apart from which a date of birth cannot be the same person's (a son, a grandchild).
+IMPOSSIBLE_YEARS = 20
+# m of that level: no typing slip moves a birth year by decades in our data; 1e-15 is a
+# Bayes factor of about 2^-49, more than any agreement of name, sex and address can outweigh.
+IMPOSSIBLE_M = 1e-15
+# m of a birth date some years away, fixed rather than learnt: EM cannot tell a data-entry slip
+# from a relative (the pairs that train the birth date share forename, surname and postcode, and
+# so include fathers and sons), and learnt m ~ 0.001-0.003 for both levels on the harder world,
+# which let a son 18 years younger pass on name and address. No slip in the data we know moves a
+# year by 2-5 (m 1e-4) or by 6-19 years (m 1e-8) as often as that.
+WITHIN_FIVE_YEARS_M = 1e-4
+YEARS_APART_M = 1e-8
+# m of "the record's valid NHS number belongs to nobody in the spine": a true match carries a
+# valid number that is not its own only when a mis-keyed number passes the check by chance
+# (about 1 in 11 mis-keyings, which are under 1% of records).
+NHS_ELSEWHERE_M = 1e-3
 
 
 def forename_comparison() -> CustomComparison:
@@ -56,9 +83,11 @@ def forename_comparison() -> CustomComparison:
                 label_for_charts="Same nickname/alias group"
             ),
             cll.JaroWinklerLevel("forename", 0.92),
-            cll.DamerauLevenshteinLevel("forename", 1).configure(
-                label_for_charts="One typo (Damerau-Levenshtein <= 1)"
-            ),
+            # One letter in a short name makes another name (Dan / Ian, Tom / Tim), not a typo.
+            cll.And(
+                cll.DamerauLevenshteinLevel("forename", 1),
+                cll.CustomLevel("length(forename_l) >= 5 AND length(forename_r) >= 5"),
+            ).configure(label_for_charts="One typo (Damerau-Levenshtein <= 1, five letters or more)"),
             cll.CustomLevel(
                 "substr(forename_l, 1, 1) = substr(forename_r, 1, 1)", label_for_charts="Same initial"
             ),
@@ -96,10 +125,23 @@ def surname_comparison() -> CustomComparison:
 def date_of_birth_comparison() -> CustomComparison:
     return CustomComparison(
         output_column_name="date_of_birth",
-        comparison_description="Date of birth: exact, day/month swapped, year off by one, partial",
+        comparison_description=(
+            "Date of birth: exact, one digit mistyped, day/month swapped, year off by one, partial, "
+            "a 1 January placeholder, "
+            f"then by years apart ({IMPOSSIBLE_YEARS}+ years apart never links)"
+        ),
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob"),
+            # One mistyped or transposed digit (1915-11-11 as 1925-11-11): a keying slip, even
+            # when it moves the year by decades. A son shares day, month and all but one digit of
+            # his father's year about once in several thousand families.
+            cll.DamerauLevenshteinLevel("dob", 1).configure(label_for_charts="One digit mistyped or transposed"),
+            # Before the partial levels: the same day and month 27 years apart is a son, not a slip.
+            cll.CustomLevel(
+                f"abs(dob_year_l - dob_year_r) >= {IMPOSSIBLE_YEARS}",
+                label_for_charts=f"{IMPOSSIBLE_YEARS} or more years apart (never the same person)",
+            ).configure(m_probability=IMPOSSIBLE_M, fix_m_probability=True),
             cll.CustomLevel(
                 "dob_year_l = dob_year_r AND dob_day_l = dob_month_r AND dob_month_l = dob_day_r",
                 label_for_charts="Day and month swapped",
@@ -114,7 +156,18 @@ def date_of_birth_comparison() -> CustomComparison:
                 " OR (dob_month_l = dob_month_r AND dob_day_l = dob_day_r)",
                 label_for_charts="Two of day, month, year agree",
             ),
-            cll.ElseLevel(),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND ((dob_month_l = 1 AND dob_day_l = 1) OR (dob_month_r = 1 AND dob_day_r = 1))",
+                label_for_charts="Same year, 1 January on one side (only the year known)",
+            ),
+            cll.CustomLevel("abs(dob_year_l - dob_year_r) <= 5", label_for_charts="Within 5 years").configure(
+                m_probability=WITHIN_FIVE_YEARS_M, fix_m_probability=True
+            ),
+            cll.ElseLevel().configure(
+                label_for_charts=f"6 to {IMPOSSIBLE_YEARS - 1} years apart",
+                m_probability=YEARS_APART_M,
+                fix_m_probability=True,
+            ),
         ],
     )
 
@@ -159,6 +212,28 @@ def location_comparison() -> CustomComparison:
     )
 
 
+def nhs_number_comparison() -> CustomComparison:
+    """A record's valid NHS number that is nobody's in the spine: the record is most likely of
+    someone outside it (a relative, a visitor). Both m are fixed (EM sees too few such pairs
+    among matches to estimate them); u comes from random sampling like every other level."""
+    return CustomComparison(
+        output_column_name="nhs_number",
+        comparison_description="The record's valid NHS number belongs to nobody in the spine",
+        comparison_levels=[
+            cll.CustomLevel("nhs_elsewhere_l IS NOT NULL OR nhs_elsewhere_r IS NOT NULL").configure(
+                m_probability=NHS_ELSEWHERE_M,
+                fix_m_probability=True,
+                label_for_charts="Valid NHS number of someone outside the spine",
+            ),
+            cll.ElseLevel().configure(
+                m_probability=1 - NHS_ELSEWHERE_M,
+                fix_m_probability=True,
+                label_for_charts="No valid NHS number outside the spine",
+            ),
+        ],
+    )
+
+
 def comparisons() -> list[CustomComparison]:
     return [
         forename_comparison(),
@@ -166,6 +241,7 @@ def comparisons() -> list[CustomComparison]:
         date_of_birth_comparison(),
         sex_comparison(),
         location_comparison(),
+        nhs_number_comparison(),
     ]
 
 
@@ -209,18 +285,29 @@ def training_blocking_rules() -> list[Any]:
 
 
 # EM sets m to ~0 for a disagreement level it never saw among matches (e.g. sex recorded wrongly);
-# that would make one clerical slip an absolute veto, so m is floored here.
+# that would make one clerical slip an absolute veto, so m is floored. The floor is the evidence
+# a level can carry at most, so it is graded: a birth date years away is far rarer among true
+# matches than a wrong sex, and a floor as high as the others' would make it cheap (a relative
+# sharing name and address would then pass). Levels whose m is fixed keep it.
 MIN_M_PROBABILITY = 1e-3
+# Levels with their own floor (none now: the birth-date levels that need more than the common
+# floor have m fixed, see WITHIN_FIVE_YEARS_M and YEARS_APART_M).
+M_FLOORS: dict[tuple[str, str], float] = {}
 
 
 def floor_m_probabilities(settings: dict[str, Any], floor: float = MIN_M_PROBABILITY) -> dict[str, Any]:
-    """A copy of a trained settings dict with every non-null level's m at least ``floor``."""
+    """A copy of a trained settings dict with every non-null, not fixed level's m at least its
+    floor (:data:`M_FLOORS`, else ``floor``)."""
     out = json.loads(json.dumps(settings))
     for comparison in out["comparisons"]:
+        name = comparison.get("output_column_name", "")
         for level in comparison["comparison_levels"]:
             m = level.get("m_probability")
-            if not level.get("is_null_level") and m is not None and m < floor:
-                level["m_probability"] = floor
+            if level.get("is_null_level") or level.get("fix_m_probability") or m is None:
+                continue
+            level_floor = M_FLOORS.get((name, level.get("label_for_charts", "")), floor)
+            if m < level_floor:
+                level["m_probability"] = level_floor
     return out
 
 

@@ -1,9 +1,9 @@
 """Inputs of linkage, read from the workspace into DuckDB: the spine, stage 1, the stage-2 records.
 
 Stage 1 (deterministic) is one SQL query per source: a valid NHS number present in the spine
-links, unless the date of birth disagrees with the spine and so does the sex or the name (a
-likely mis-keyed number, or a placeholder typed on many people's records): such a record goes
-to stage 2, where the whole identity decides. Placeholder numbers (``0000000000``...) never get
+links, unless two of date of birth, sex, forename initial and surname disagree with the spine (a
+likely mis-keyed number, or a spouse's: "William Williams, M" on Ann Williams's number; "Gladys
+Brown" on Christine Edwards's): such a record goes to stage 2, where the whole identity decides. Placeholder numbers (``0000000000``...) never get
 here: the one NHS-number rule (:mod:`falls_risk.identity`) refuses them at ingest.
 Rows not linked there that carry enough identifiers go to stage 2; they are collapsed to their
 distinct identities (the same name, birth date, sex and address written the same way), so each
@@ -34,7 +34,11 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "sex",
     "postcode",
     "address_line",
+    # 'Y' when the row carries a valid NHS number that is nobody's in the spine.
+    "nhs_elsewhere",
 )
+# Dates of birth systems type for "unknown": compared as missing.
+PLACEHOLDER_BIRTH_DATES = ("1900-01-01",)
 
 # Why a record is left unlinked (``unlinked_reason``).
 REASON_NOT_IN_SPINE = "nhs_number_not_in_spine"
@@ -129,23 +133,20 @@ def _dob_disagrees(columns: list[str]) -> str:
     if "date_of_birth" not in columns:
         return "FALSE"
     # A day/month swap is a typing slip, not a different person.
-    return """(r.date_of_birth IS NOT NULL AND s.date_of_birth IS NOT NULL
-               AND r.date_of_birth <> s.date_of_birth
-               AND NOT (year(r.date_of_birth) = year(s.date_of_birth)
-                        AND month(r.date_of_birth) = day(s.date_of_birth)
-                        AND day(r.date_of_birth) = month(s.date_of_birth)))"""
+    r, s = "CAST(r.date_of_birth AS DATE)", "CAST(s.date_of_birth AS DATE)"
+    return f"""({r} IS NOT NULL AND {s} IS NOT NULL AND {r} <> {s}
+               AND NOT (year({r}) = year({s}) AND month({r}) = day({s}) AND day({r}) = month({s})))"""
 
 
-def _name_disagrees(columns: list[str]) -> str:
+def _name_disagreements(columns: list[str]) -> str:
+    """0, 1 or 2: another forename initial, another surname (letters only)."""
     if "forename" not in columns or "surname" not in columns:
-        return "FALSE"
-    # Another initial or another surname: not the person the number belongs to, or a name
-    # change that stage 2 can still recognise (it knows previous surnames and nicknames).
-    return """(r.forename IS NOT NULL AND r.surname IS NOT NULL AND s.forename IS NOT NULL
-               AND s.surname IS NOT NULL
-               AND (substr(lower(trim(r.forename)), 1, 1) <> substr(lower(trim(s.forename)), 1, 1)
-                    OR regexp_replace(lower(r.surname), '[^a-z]', '', 'g')
-                       <> regexp_replace(lower(s.surname), '[^a-z]', '', 'g')))"""
+        return "0"
+    forename = """(r.forename IS NOT NULL AND s.forename IS NOT NULL
+        AND substr(lower(trim(r.forename)), 1, 1) <> substr(lower(trim(s.forename)), 1, 1))"""
+    surname = """(r.surname IS NOT NULL AND s.surname IS NOT NULL
+        AND regexp_replace(lower(r.surname), '[^a-z]', '', 'g') <> regexp_replace(lower(s.surname), '[^a-z]', '', 'g'))"""
+    return f"(coalesce(({forename})::INT, 0) + coalesce(({surname})::INT, 0))"
 
 
 def _sex_disagrees(columns: list[str]) -> str:
@@ -173,8 +174,8 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                 r.row_number,
                 {nhs} AS nhs,
                 s.person_key AS spine_person_key,
-                {_dob_disagrees(columns)} AND ({_sex_disagrees(columns)} OR {_name_disagrees(columns)})
-                    AS demographics_disagree,
+                coalesce(({_dob_disagrees(columns)})::INT, 0) + coalesce(({_sex_disagrees(columns)})::INT, 0)
+                    + {_name_disagreements(columns)} >= 2 AS demographics_disagree,
                 {"r.nhs_number_invalid" if "nhs_number_invalid" in columns else "FALSE"} AS nhs_number_refused,
                 ({" + ".join(present)}) >= 2 AND {key_present} AS has_identifiers,
                 {_col(columns, "forename", "VARCHAR")} AS forename,
@@ -183,7 +184,8 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
                 CASE WHEN {_col(columns, "sex", "VARCHAR")} IN ('M', 'F') THEN {_col(columns, "sex", "VARCHAR")} END
                     AS sex,
                 {_col(columns, "postcode", "VARCHAR")} AS postcode,
-                {_col(columns, "address_line", "VARCHAR")} AS address_line
+                {_col(columns, "address_line", "VARCHAR")} AS address_line,
+                CASE WHEN {nhs} IS NOT NULL AND s.person_key IS NULL THEN 'Y' END AS nhs_elsewhere
             FROM read_parquet({sql_path(path)}) r
             LEFT JOIN spine s ON s.nhs = {nhs}
         )
@@ -203,7 +205,8 @@ def stage_one(con: duckdb.DuckDBPyConnection, source: str, path: Path) -> str:
             END AS stage1_reason,
             concat_ws('|', coalesce(forename, ''), coalesce(surname, ''),
                       coalesce(CAST(date_of_birth AS VARCHAR), ''), coalesce(sex, ''),
-                      coalesce(postcode, ''), coalesce(lower(trim(address_line)), '')) AS fingerprint
+                      coalesce(postcode, ''), coalesce(lower(trim(address_line)), ''))
+                || CASE WHEN nhs_elsewhere IS NOT NULL THEN '|nhs-elsewhere' ELSE '' END AS fingerprint
         FROM joined
         """
     )
@@ -243,6 +246,7 @@ def comparison_frame(frame: pd.DataFrame, uid: pd.Series) -> pd.DataFrame:
     out["surname_first"] = [p[0] for p in parts]
     out["surname_last"] = [p[1] for p in parts]
     dob = pd.to_datetime(frame["date_of_birth"], errors="coerce")
+    dob = dob.where(~dob.isin(pd.to_datetime(list(PLACEHOLDER_BIRTH_DATES))))
     out["dob"] = dob.dt.strftime("%Y-%m-%d").to_numpy()
     out["dob_year"] = dob.dt.year.astype("Int32").to_numpy()
     out["dob_month"] = dob.dt.month.astype("Int32").to_numpy()
@@ -257,6 +261,7 @@ def comparison_frame(frame: pd.DataFrame, uid: pd.Series) -> pd.DataFrame:
     out["address_key"] = [names.address_key(v) if isinstance(v, str) else None for v in frame["address_line"]]
     out["previous_surname_key"] = None
     out["previous_postcode"] = None
+    out["nhs_elsewhere"] = frame["nhs_elsewhere"].to_numpy() if "nhs_elsewhere" in frame else None
     return out
 
 
@@ -268,7 +273,8 @@ def spine_frame(con: duckdb.DuckDBPyConnection, stage1_tables: dict[str, str]) -
     surname changed. The most frequent earlier value is kept.
     """
     spine = con.sql(
-        f"SELECT spine_uid, person_key, {', '.join(IDENTITY_COLUMNS)} FROM spine ORDER BY spine_uid"
+        f"SELECT spine_uid, person_key, {', '.join(c for c in IDENTITY_COLUMNS if c != 'nhs_elsewhere')} "
+        "FROM spine ORDER BY spine_uid"
     ).df()
     out = comparison_frame(spine, spine["spine_uid"])
     out["person_key"] = spine["person_key"].to_numpy()

@@ -152,3 +152,48 @@ def person_folds(frame: pd.DataFrame, n_folds: int, seed: int) -> list[tuple[np.
     fold_of_person = np.random.default_rng(seed).permutation(len(persons)) % n_folds
     fold = fold_of_person[person_index]
     return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(n_folds)]
+
+
+# --- treatment-aware training (the actions ledger) ----------------------------------------------
+INCLUDE, EXCLUDE = "include", "exclude"
+
+
+def treated_person_months(frame: pd.DataFrame, actions: pd.DataFrame, horizon_days: int) -> np.ndarray:
+    """True for each row (person, index date) whose outcome was open to a recorded intervention:
+    an acted-on action dated in (index date - horizon, index date + horizon], i.e. during its
+    outcome window or within one horizon before it (an intervention's effect lasts about as long
+    as the horizon the model predicts over)."""
+    from falls_risk.actions.validate import ACTED_ON  # the one vocabulary of what counts as acting
+
+    acted = actions.loc[actions["action"].isin(ACTED_ON), ["person_key", "action_date"]]
+    treated = np.zeros(len(frame), dtype=bool)
+    if acted.empty or frame.empty:
+        return treated
+    rows = pd.DataFrame({"row": np.arange(len(frame)), "person_key": frame["person_key"].to_numpy(),
+                         "index_date": pd.to_datetime(frame["index_date"]).to_numpy()})
+    pairs = rows.merge(acted.assign(action_date=pd.to_datetime(acted["action_date"])), on="person_key")
+    days = (pairs["action_date"] - pairs["index_date"]).dt.days
+    hit = pairs.loc[(days > -horizon_days) & (days <= horizon_days), "row"].unique()
+    treated[hit] = True
+    return treated
+
+
+def apply_treatment_policy(
+    frame: pd.DataFrame, actions: pd.DataFrame | None, horizon_days: int, policy: str
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``frame`` under the experiment's ``treated_person_months`` policy, and what it did (for the
+    training record and the model card): ``exclude`` drops treated person-months (the model then
+    learns risk without the teams' interventions), ``include`` keeps them as if untreated."""
+    if policy not in (INCLUDE, EXCLUDE):
+        raise ModelError(f"treated_person_months must be {INCLUDE} or {EXCLUDE}, got {policy!r}.")
+    if actions is None:
+        return frame, {"policy": policy, "actions_recorded": False, "treated_rows": 0, "treated_persons": 0,
+                       "rows_excluded": 0}
+    treated = treated_person_months(frame, actions, horizon_days)
+    record = {"policy": policy, "actions_recorded": True, "actions": len(actions),
+              "treated_rows": int(treated.sum()),
+              "treated_persons": int(frame.loc[treated, "person_key"].nunique()),
+              "rows_excluded": int(treated.sum()) if policy == EXCLUDE else 0}
+    if policy == EXCLUDE:
+        return frame.loc[~treated].reset_index(drop=True), record
+    return frame, record

@@ -21,6 +21,9 @@ COLUMNS = (
     ("test_ece", "ECE", 4),
     ("test_ppv_top2pct", "PPV top 2%", 3),
     ("test_sensitivity_top2pct", "Sens. top 2%", 3),
+    # In use (falls-risk monitor): the latest month whose outcome window is complete.
+    ("realised_auroc", "Realised AUROC", 3),
+    ("realised_observed_expected", "Realised O/E", 2),
 )
 
 
@@ -42,7 +45,7 @@ def compare_runs(
     limit: int = 30,
 ) -> pd.DataFrame:
     """Print the leaderboard (best out-of-time AUROC first) and write it as CSV; returns it."""
-    uri = tracking.configure(tracking_uri)
+    uri = tracking.configure(tracking_uri, existing=True)
     board = leaderboard_frame(experiments)
     out = console or Console()
     if board.empty:

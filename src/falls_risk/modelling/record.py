@@ -131,6 +131,8 @@ class TrainingRecord:
     data: DataRecord
     thresholds: dict[str, float]
     tuning: TuningRecord | None = None
+    # What the treated_person_months policy did: policy, treated rows and persons, rows excluded.
+    treatment: dict[str, Any] | None = None
 
     @property
     def horizon_days(self) -> int:
@@ -171,6 +173,7 @@ class TrainingRecord:
                 data=DataRecord(**source),
                 thresholds=dict(data["thresholds"]),
                 tuning=None if tuning is None else TuningRecord(**tuning),
+                treatment=data.get("treatment"),
             )
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             raise ModelError(

@@ -19,13 +19,14 @@ from lightgbm.basic import LightGBMError
 
 from falls_risk import figures, tracking
 from falls_risk.catalog import FEATURE_TABLE, FEATURES_MANIFEST
-from falls_risk.config import EvaluationConfig, ExperimentConfig, ModelConfig
+from falls_risk.config import EvaluationConfig, ExperimentConfig, FeatureConfig, ModelConfig
 from falls_risk.errors import ConfigError
 from falls_risk.features.spec import FeatureSpec
 from falls_risk.modelling.calibration import CALIBRATION_METHODS
 from falls_risk.modelling.data import (
     KEY_COLUMNS,
     Split,
+    apply_treatment_policy,
     check_feature_frame,
     feature_table_hash,
     load_features,
@@ -139,6 +140,9 @@ class RunResult:
     seconds: float = 0.0
 
 
+NET_BENEFIT_METRIC = "test_net_benefit_"
+
+
 def _log_run(
     config: ExperimentConfig, model_cfg: ModelConfig, model: FallsRiskModel, result: ModelEvaluation,
     split: Split, tuning_result: TuningResult | None, record: TrainingRecord,
@@ -151,7 +155,20 @@ def _log_run(
         "registry_version": model.registry_version_,
         "calibration_method": model.calibrator_.method if model.calibrator_ else "none",
     }
-    with tracking.start_run(config.tracking.experiment, run_name=name, tags=tags) as run_id:
+    description = (
+        f"{model_cfg.kind} of experiment {config.name!r}, trained on {split.info['rows']['train']:,} person-months "
+        f"(feature table {record.data.feature_table_hash}), tested out of time on "
+        f"{split.info['test_index_dates'][0]} to {split.info['test_index_dates'][-1]}."
+        + (f" Tuned first by Optuna study {tuning_result.study_name!r}: each trial is a child run."
+           if tuning_result is not None else "")
+    )
+    started_at = tuning_result.started_at if tuning_result is not None else None
+    with tracking.start_run(config.tracking.experiment, run_name=name, tags=tags, started_at=started_at,
+                            description=description) as run_id:
+        train_data = tracking.dataset_from_frame(
+            split.train[[*model.feature_names_, "label"]], name=f"feature_table_{record.data.feature_table_hash}",
+            source=str(FEATURE_TABLE.path(record.data.workspace)), targets="label")
+        tracking.log_input(train_data, context="training")
         params = {
             "experiment": config.name,
             "seed": config.seed,
@@ -180,7 +197,10 @@ def _log_run(
             metrics["tuning_seconds"] = tuning_result.seconds
             metrics["tuning_trials_complete"] = tuning_result.trials.get("complete", 0)
             metrics["tuning_trials_pruned"] = tuning_result.trials.get("pruned", 0)
-        tracking.log_metrics(metrics)
+        # The net-benefit grid (30 thresholds, with intervals) is a table, not 90 metrics that swamp
+        # MLflow's metrics panel: it is logged as evaluation/net_benefit.json below.
+        tracking.log_metrics({k: v for k, v in metrics.items() if not k.startswith(NET_BENEFIT_METRIC)})
+        tracking.log_table(result.decision_curve, "evaluation/net_benefit.json")
         tracking.log_dict(config.model_dump(mode="json"), "config/experiment.json")
         tracking.log_dict(split.info, "config/split.json")
         tracking.log_dict(model.reference_, "drift/reference.json")
@@ -191,7 +211,10 @@ def _log_run(
                           "evaluation/metrics.json")
         tracking.log_parquet(result.predictions, "evaluation/test_predictions.parquet")
         if tuning_result is not None:
-            tracking.log_dict(tuning_result.__dict__, "tuning/result.json")
+            tracking.log_dict({k: v for k, v in tuning_result.__dict__.items() if k != "history"}, "tuning/result.json")
+            tracking.log_trials(tuning_result.history, dataset=train_data, study=tuning_result.study_name,
+                                storage=tuning_result.storage,
+                                objective="mean log loss over the cross-validation folds of the training split")
         # For people and other tools (the training record carries all of it for scoring).
         if record.data.feature_config is not None:
             tracking.log_dict(record.data.feature_config.model_dump(mode="json"), "scoring/feature_config.json")
@@ -214,6 +237,17 @@ def _log_run(
         if logged["version"] is not None:
             tracking.set_tags({"registered_version": logged["version"]})
     return run_id, (None if logged["version"] is None else str(logged["version"])), logged["model_uri"]
+
+
+def _treatment_policy(frame: pd.DataFrame, config: ExperimentConfig, data: DataRecord
+                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The feature table under ``data.treated_person_months``, given the actions ledger of ``data.actions_runs``."""
+    from falls_risk.actions import read_actions
+
+    runs = config.data.actions_runs
+    actions = None if runs is None else read_actions(runs)
+    horizon = (data.feature_config or FeatureConfig()).label_horizon_days
+    return apply_treatment_policy(frame, actions, horizon, config.data.treated_person_months)
 
 
 def run_experiment(
@@ -242,9 +276,10 @@ def run_experiment(
     check_feature_frame(frame, specs, source=f"feature table in {FEATURE_TABLE.path(ws)}")
     feature_cols = [s.name for s in specs]
     data_hash = feature_table_hash(frame[[*KEY_COLUMNS, *feature_cols, "label"]])
+    data_record = DataRecord.from_workspace(ws, feature_table_hash=data_hash, registry_version=registry_version)
+    frame, treatment = _treatment_policy(frame, config, data_record)
     split = temporal_split(frame, config.split.test_months, config.split.calibration_fraction,
                            config.split.gap_days, seed=config.seed)
-    data_record = DataRecord.from_workspace(ws, feature_table_hash=data_hash, registry_version=registry_version)
     tracking.configure(tracking_uri or config.tracking.tracking_uri)
     roles = config.features.model_dump(exclude_none=True)
     if progress:
@@ -301,6 +336,7 @@ def run_experiment(
                 study=tuning_result.study_name, storage=tuning_result.storage, n_trials=config.tuning.n_trials,
                 best_value=tuning_result.best_value, trials=dict(tuning_result.trials),
                 seconds=tuning_result.seconds),
+            treatment=treatment,
         )
         model.training_record_ = record
         run_id, version, model_uri = _log_run(config, model_cfg, model, result, split, tuning_result, record)
@@ -320,9 +356,11 @@ def run_experiment(
 
 
 def leaderboard_frame(experiments: list[str] | None = None) -> pd.DataFrame:
-    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct"], experiments)
+    # Realised metrics: logged by `falls-risk monitor` for months whose outcome window is complete.
+    return tracking.leaderboard(list(HEADLINE) + ["test_ppv_top2pct", "test_sensitivity_top2pct",
+                                                  "realised_auroc", "realised_observed_expected"], experiments)
 
 
 def promote(version: str, alias: str, reason: str, tracking_uri: str | None = None) -> dict[str, str]:
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     return tracking.set_alias(version, alias, reason)

@@ -144,6 +144,11 @@ class TuningResult:
     trials: dict[str, int] = field(default_factory=dict)
     retried: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    # When tuning began (epoch seconds), so the run that records it spans the tuning too.
+    started_at: float | None = None
+    # Every trial of the study (resumed ones included): number, state, value (CV log loss),
+    # params, start and end (epoch seconds), for MLflow's child runs.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Objective:
@@ -193,6 +198,7 @@ def tune_lightgbm(
 ) -> TuningResult:
     """Run (or continue) the study ``name`` until ``config.n_trials`` trials have finished."""
     started = time.monotonic()
+    started_wall = time.time()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage_path = Path(storage_path or config.storage)
     storage = open_storage(storage_path, config)
@@ -257,4 +263,22 @@ def tune_lightgbm(
         retried=sorted({int(t.system_attrs["failed_trial"]) for t in study.get_trials(deepcopy=False)
                         if "failed_trial" in t.system_attrs and t.state in FINISHED}),
         seconds=time.monotonic() - started,
+        started_at=started_wall,
+        history=trial_history(study),
     )
+
+
+def trial_history(study: optuna.Study) -> list[dict[str, Any]]:
+    """The study's trials as plain data (what MLflow's child runs record)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": None if t.value is None else float(t.value),
+            "params": dict(t.params),
+            "best_iteration": t.user_attrs.get("best_iteration"),
+            "start": t.datetime_start.timestamp() if t.datetime_start else None,
+            "end": t.datetime_complete.timestamp() if t.datetime_complete else None,
+        })
+    return rows

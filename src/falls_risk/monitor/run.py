@@ -104,14 +104,14 @@ def validation_warnings(month: dict[str, Any], validated: dict[str, float]) -> l
 
 def run_monitor(request: MonitorRequest) -> MonitorResult:
     root = Path(request.runs_dir)
-    verify_ledger(root)
+    secret = load_secret(request.key_file)
     runs = current_runs(root)
     if not runs:
         raise ScoringError(f"{root}: no scoring run is recorded in the ledger; run `falls-risk score` first.")
-    tracking.configure(request.tracking_uri)
+    verify_ledger(root, secret)
+    tracking.configure(request.tracking_uri, existing=True)
     models = {run_id: _scored_model(run_id) for run_id in {e.get("model", {}).get("run_id") for e in runs}}
     latest_model = models[runs[-1].get("model", {}).get("run_id")]
-    secret = load_secret(request.key_file)
     actions = attribute_actions(read_actions(root), runs)
     months, warnings = [], []
     with working_folder(root, WORK_NAME) as ws:

@@ -1,9 +1,10 @@
 """The latest monthly run, as notifications see it: each person's risk, tier and reasons.
 
-The run is found through the ledger (the latest as-of date; of its month, the last recorded run),
+The run is found through the ledger, verified (the latest as-of date among completed runs; of
+its month, the last),
 and read through the catalog: ``scores`` (everyone eligible: person_key, probability, tier,
-reasons for the people explained). A ``suggested_actions`` column, where a run has one, is
-carried through; otherwise the field stays empty (nothing is derived here).
+reasons for the people explained) and ``explanations`` (``suggested_actions``, where the run has
+that column, for the people explained; otherwise the field stays empty: nothing is derived here).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from falls_risk.catalog import LINKAGE_MODEL, SCORES
+from falls_risk.catalog import EXPLANATIONS, LINKAGE_MODEL, RUN_FEATURES, SCORES
 from falls_risk.errors import NotifyError
 from falls_risk.scoring import ledger
 from falls_risk.workspace import Workspace
@@ -40,7 +41,7 @@ class LatestRun:
 
 def latest_run(root: Path) -> LatestRun:
     """The run notifications take risk from; an error naming what to do when there is none."""
-    entries = ledger.verify_ledger(root)
+    entries = ledger.completed(ledger.verify_ledger(root))
     if not entries:
         raise NotifyError(
             f"{root} holds no recorded monthly run (no ledger entries): notifications need each person's "
@@ -56,6 +57,10 @@ def latest_run(root: Path) -> LatestRun:
         )
     present = set(SCORES.columns(folder))
     scores = SCORES.load(folder, columns=[c for c in SCORE_COLUMNS if c in present])
+    if "suggested_actions" not in scores.columns and EXPLANATIONS.exists(folder) and \
+            "suggested_actions" in EXPLANATIONS.columns(folder):
+        actions = EXPLANATIONS.load(folder, columns=["person_key", "suggested_actions"]).drop_duplicates("person_key")
+        scores = scores.merge(actions, on="person_key", how="left")
     for column in ("reasons", "suggested_actions"):
         if column not in scores.columns:
             scores[column] = ""
@@ -67,18 +72,40 @@ def latest_run(root: Path) -> LatestRun:
                      scores=scores[list(SCORE_COLUMNS)])
 
 
-def linkage_model_into(ws: Workspace, run: LatestRun, given: Path | None, tracking_uri: str | None) -> Path:
+def load_run_model(run: LatestRun, tracking_uri: str | None) -> Any:
+    """The registered model the latest run scored with (from MLflow)."""
+    from falls_risk import tracking
+    from falls_risk.modelling.registered import load_registered
+
+    tracking.configure(tracking_uri, existing=True)
+    return load_registered(run.model_uri)
+
+
+def explain_missing(run: LatestRun, people: pd.Series, registered: Any, top_n: int = 3) -> dict[str, str]:
+    """Reasons for notified people the monthly run scored but did not explain (it explains the
+    flagged tier only): SHAP on the features that run scored (``run_features``), with the model
+    it scored them with, so the reasons match the risk shown."""
+    if registered is None or not RUN_FEATURES.exists(run.folder) or people.empty:
+        return {}
+    from falls_risk.explain import explain
+
+    model = registered.model
+    wanted = list(dict.fromkeys(people))
+    features = RUN_FEATURES.load(run.folder, filters=[("person_key", "in", wanted)])
+    if features.empty:
+        return {}
+    frame = features.drop_duplicates("person_key").set_index("person_key")
+    reasons = explain(model, frame.loc[:, list(model.feature_names_)], top_n=top_n).reasons_text(top_n)
+    return {k: v for k, v in reasons.items() if v}
+
+
+def linkage_model_into(ws: Workspace, run: LatestRun, given: Path | None, registered: Any) -> Path:
     """The Splink model to link the delivery with: the one given, else the one recorded with the
-    training of the model the latest run used (loaded from MLflow). Never trained here."""
+    training of the model the latest run used (``registered``, from MLflow). Never trained here."""
     if given is not None:
         if not Path(given).exists():
             raise NotifyError(f"--linkage-model {given} does not exist. Check the path.")
         return Path(given)
-    from falls_risk import tracking
-    from falls_risk.modelling.registered import load_registered
-
-    tracking.configure(tracking_uri)
-    registered = load_registered(run.model_uri)
     training = registered.training
     if training is None or training.data.linkage_model is None:
         raise NotifyError(

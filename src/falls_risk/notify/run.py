@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +34,7 @@ from falls_risk.notify import channels
 from falls_risk.notify.candidates import candidates, delivery_events, person_teams, rules_of
 from falls_risk.notify.config import NotifyConfig
 from falls_risk.notify.delivery import ingest_delivery
-from falls_risk.notify.latest import latest_run, linkage_model_into
+from falls_risk.notify.latest import explain_missing, latest_run, linkage_model_into, load_run_model
 from falls_risk.notify.link_new import link_delivery
 from falls_risk.notify.state import Absorbed, State, open_state
 from falls_risk.progress import console
@@ -52,6 +54,8 @@ class NotifyRequest:
     tracking_uri: str | None = None
     key_file: Path | None = None
     now: datetime | None = None  # the clock (tests move it on to pass a back-off)
+    # The day the delivery was taken (default: today): records dated after it are quarantined.
+    extract_date: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extract_dir", Path(self.extract_dir))
@@ -75,6 +79,7 @@ class NotifyResult:
     failed: dict[str, int]
     pending: int
     warnings: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # per stage, for bench/bench_notify.py
 
     def lines(self) -> list[str]:
         c, a = self.counts, self.absorbed
@@ -148,6 +153,27 @@ def send_due(state: State, request: NotifyRequest, now: datetime) -> tuple[dict[
     return sent, failed
 
 
+def _registered(run, request: NotifyRequest):
+    """The model the latest run used, from MLflow. With --linkage-model and no --tracking-uri, MLflow is
+    not asked (None): notify links and notifies, and unexplained people's reasons stay empty."""
+    if request.linkage_model is not None and request.tracking_uri is None:
+        return None
+    return load_run_model(run, request.tracking_uri)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
 def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResult:
     """Notify the teams of one delivery's events (see the module docstring)."""
     now = request.now or datetime.now(UTC).replace(tzinfo=None)
@@ -155,30 +181,44 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
     run = latest_run(request.runs)
     secret = load_secret(request.key_file)
     warnings: list[str] = []
+    clock = _Clock()
     with open_state(request.runs) as state, working_folder(request.runs, WORK_NAME) as ws:
-        extract = ingest_delivery(request.extract_dir, ws, request.mapping)
-        model_path = linkage_model_into(ws, run, request.linkage_model, request.tracking_uri)
-        linkage = link_delivery(ws, model_path, config.linkage, secret)
-        events = delivery_events(ws, rules_of(config.events))
-        found = candidates(events, run.scores, person_teams(ws), tiers=config.tiers, min_age=config.min_age,
-                           min_match_probability=config.min_match_probability)
+        with clock.stage("ingest"):
+            extract = ingest_delivery(request.extract_dir, ws, request.mapping,
+                                      request.extract_date or min(now.date(), date.today()))
+        with clock.stage("linkage"):
+            registered = _registered(run, request)
+            model_path = linkage_model_into(ws, run, request.linkage_model, registered)
+            linkage = link_delivery(ws, model_path, config.linkage, secret)
+        with clock.stage("candidates"):
+            events = delivery_events(ws, rules_of(config.events))
+            found = candidates(events, run.scores, person_teams(ws), tiers=config.tiers, min_age=config.min_age,
+                               min_match_probability=config.min_match_probability)
+            # The run explains its flagged tier only: explain the other notified people here.
+            unexplained = found.notify.loc[found.notify["scored"] & (found.notify["reasons"] == ""), "person_key"]
+            if len(unexplained):
+                reasons = explain_missing(run, unexplained, registered)
+                found.notify["reasons"] = [reasons.get(k, r) if r == "" else r for k, r in
+                                           zip(found.notify["person_key"], found.notify["reasons"], strict=True)]
         counts = dict(found.counts)
         counts["records"] = sum(v["accepted"] for k, v in extract.counts().items() if k != "population")
         counts["quarantined"] = sum(v["quarantined"] for v in extract.counts().values())
         counts["unlinked"] = sum(s.get("unlinked", 0) for s in linkage.sources.values())
         delivery_id = _delivery_id(extract.input_hashes())
-        stamp = now.strftime("%Y%m%dT%H%M%S")
-        with state.transaction():
+        stamp = f"{now:%Y%m%dT%H%M%S}-{delivery_id[:6]}"  # one batch name per run and delivery
+        with clock.stage("state"), state.transaction():
             times = state.record_delivery(delivery_id, extract.extract_date, counts, now)
             absorbed = state.absorb(found.notify, delivery_id, quiet_days=config.quiet_period_days, now=now)
             caps = {team: config.cap(team) for team in config.teams}
             waiting = state.batch_today(caps, config.daily_cap, now, stamp)
-        people = identities(INGESTED.path(ws, source="population"), secret)
-        written = write_batches(state, request, people, now, warnings)
-        sent, failed = send_due(state, request, now)
+        with clock.stage("outbox"):
+            people = identities(INGESTED.path(ws, source="population"), secret)
+            written = write_batches(state, request, people, now, warnings)
+        with clock.stage("channels"):
+            sent, failed = send_due(state, request, now)
         pending = int(state.scalar("SELECT count(*) FROM channel_deliveries WHERE delivered_at IS NULL"))
     result = NotifyResult(run.month, delivery_id, times, counts, absorbed, waiting, written, sent, failed, pending,
-                          warnings)
+                          warnings, clock.seconds)
     if progress:
         for line in result.lines():
             console.print(line, highlight=False, soft_wrap=True)

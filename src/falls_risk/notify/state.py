@@ -205,7 +205,11 @@ class State:
                 waiting[team] = len(rest)
             if not chosen:
                 continue
-            batch = f"{stamp}-{_slug(team)}"
+            batch, n = f"{stamp}-{_slug(team)}", 1
+            while self.con.execute("SELECT 1 FROM batches WHERE batch_id = ? AND written_at IS NOT NULL",
+                                   (batch,)).fetchone():  # a written batch never takes more
+                n += 1
+                batch = f"{stamp}-{_slug(team)}-{n}"
             self.con.execute("INSERT OR IGNORE INTO batches VALUES (?, ?, ?, NULL)", (batch, team, _iso(now)))
             self.con.executemany(
                 "UPDATE notifications SET status = ?, batch_id = ?, sent_at = ? WHERE notification_id = ?",

@@ -40,6 +40,16 @@ def _heterogeneity(subgroups: list[dict[str, Any]]) -> str:
     )
 
 
+def treatment_text(treatment: dict[str, Any] | None) -> str:
+    """What training did with person-months that followed a recorded intervention (actions ledger)."""
+    if not treatment or not treatment.get("actions_recorded"):
+        return "No actions ledger was read: outcomes may include the effect of teams acting on earlier lists."
+    done = ("excluded from training" if treatment["policy"] == "exclude" else "kept, as if untreated")
+    return (f"Person-months whose outcome followed a recorded intervention: {suppress_count(treatment['treated_rows'])} "
+            f"of {suppress_count(treatment['treated_persons'])} people, {done} (treated_person_months: "
+            f"{treatment['policy']}).")
+
+
 def model_card(
     record: RunRecord, split: ReportSplit, *, metrics_rows: list[dict[str, str]], subgroups: list[dict[str, Any]],
     specs: dict[str, Any], capacity: list[dict[str, Any]], missing_share: dict[str, float],
@@ -113,6 +123,7 @@ def model_card(
             f"Person-months: {_fmt_counts(split_record.rows)}.",
             f"People: {_fmt_counts(split_record.persons)}.",
             f"Fall admissions: {_fmt_counts(split_record.events)}.",
+            treatment_text(training.treatment if training else None),
         ]), ""),
         ("11", "Missing data", (
             "Missing values are kept as missing (LightGBM learns a direction for them) and each predictor's "

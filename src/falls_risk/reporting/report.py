@@ -90,7 +90,7 @@ def load_run_record(model_uri: str, tracking_uri: str | None = None) -> RunRecor
     from falls_risk import tracking
     from falls_risk.modelling.registered import load_registered
 
-    tracking.configure(tracking_uri)
+    tracking.configure(tracking_uri, existing=True)
     loaded = load_registered(model_uri)
     run = tracking.run_data(loaded.run_id) if loaded.run_id else {}
     return RunRecord(

@@ -148,10 +148,15 @@ def _runs(lines: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
     return list(runs.values())
 
 
-def read_ledger(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def read_runs(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every run the ledger records, oldest first, with its ``status`` (pending / completed /
-    abandoned); not verified (see :func:`verify_ledger`)."""
+    abandoned); not verified (see :func:`verify_runs`)."""
     return _runs(read_lines(root), ledger_path(root))
+
+
+def read_ledger(root: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The completed runs, oldest first (what "the runs so far" means to every reader); not verified."""
+    return completed(read_runs(root))
 
 
 def completed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -160,7 +165,7 @@ def completed(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def runs_for_month(root: str | os.PathLike[str], month: str) -> list[dict[str, Any]]:
     """Every completed run of ``month`` (YYYY-MM), oldest first; the last one is current."""
-    return [e for e in completed(read_ledger(root)) if e.get("month") == month]
+    return [e for e in read_ledger(root) if e.get("month") == month]
 
 
 def previous_run(entries: list[dict[str, Any]], month: str) -> dict[str, Any] | None:
@@ -253,9 +258,14 @@ def _check_folders(root: Path, runs: list[dict[str, Any]]) -> None:
 
 
 def verify_ledger(root: str | os.PathLike[str], secret: bytes | None = None) -> list[dict[str, Any]]:
-    """Check the ledger's keyed chain and every month folder against it; return the runs (as
-    :func:`read_ledger`). Raise ScoringError naming the first bad entry or missing month.
-    ``secret`` defaults to the configured pseudonymisation secret."""
+    """:func:`verify_runs`, returning the completed runs only (as :func:`read_ledger`)."""
+    return completed(verify_runs(root, secret))
+
+
+def verify_runs(root: str | os.PathLike[str], secret: bytes | None = None) -> list[dict[str, Any]]:
+    """Check the ledger's keyed chain and every month folder against it; return every run (as
+    :func:`read_runs`, pending and abandoned ones included). Raise ScoringError naming the first
+    bad entry or missing month. ``secret`` defaults to the configured pseudonymisation secret."""
     root = Path(root)
     path = ledger_path(root)
     lines = read_lines(root)
@@ -302,9 +312,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def append_pending(root: str | os.PathLike[str], secret: bytes, entry: LedgerEntry) -> dict[str, Any]:
-    """Record a run before its folder is renamed into place (write-ahead)."""
-    return _append(Path(root), secret, entry.to_dict() | {"status": PENDING})
+def append_pending(root: str | os.PathLike[str], secret: bytes, entry: LedgerEntry | Mapping[str, Any]) -> dict[str, Any]:
+    """Record a run before its folder is renamed into place (write-ahead). ``entry`` is a
+    :class:`LedgerEntry` (a plain mapping is accepted for tests that fake a run)."""
+    body = entry.to_dict() if isinstance(entry, LedgerEntry) else dict(entry)
+    return _append(Path(root), secret, body | {"status": PENDING})
 
 
 def _close(root: Path, secret: bytes, pending: Mapping[str, Any], status: str, **more: Any) -> dict[str, Any]:
@@ -320,7 +332,9 @@ def complete(root: str | os.PathLike[str], secret: bytes, pending: Mapping[str, 
     return _close(Path(root), secret, pending, COMPLETED)
 
 
-def append_entry(root: str | os.PathLike[str], entry: LedgerEntry, secret: bytes | None = None) -> dict[str, Any]:
+def append_entry(
+    root: str | os.PathLike[str], entry: LedgerEntry | Mapping[str, Any], secret: bytes | None = None
+) -> dict[str, Any]:
     """Record a run whose folder is already in place (pending and completed at once)."""
     secret = _secret(secret)
     return complete(root, secret, append_pending(root, secret, entry))
@@ -331,7 +345,7 @@ def resolve_pending(root: str | os.PathLike[str], secret: bytes) -> list[dict[st
     kill came after the rename), abandoned otherwise. Returns the runs settled."""
     root = Path(root)
     settled = []
-    for run in read_ledger(root):
+    for run in read_runs(root):
         if run["status"] != PENDING:
             continue
         folder = root / str(run.get("output_dir"))
@@ -346,7 +360,7 @@ def resolve_pending(root: str | os.PathLike[str], secret: bytes) -> list[dict[st
 def verify_summary(root: str | os.PathLike[str], secret: bytes | None = None) -> list[str]:
     """What ``falls-risk ledger verify`` prints when the ledger verifies."""
     root = Path(root)
-    runs = verify_ledger(root, secret)
+    runs = verify_runs(root, secret)
     months = sorted({r["month"] for r in completed(runs)})
     pending = [r for r in runs if r["status"] == PENDING]
     lines = [

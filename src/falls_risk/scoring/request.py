@@ -42,6 +42,8 @@ class ScoringRequest:
     n_risers: int = 50
     keep_work: bool = False
     today: date | None = None
+    # Share of the flagged tier withheld at random from the practitioners (0 = off; scoring/holdout.py).
+    holdout_percent: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extract_dir", Path(self.extract_dir))

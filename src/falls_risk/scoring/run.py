@@ -12,7 +12,7 @@ The whole run holds the runs folder's lock (``work.run_lock``).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from falls_risk.progress import console, progress_bar
 from falls_risk.scoring import ledger as ledger_mod
 from falls_risk.scoring.drift import drift_table, drift_warnings
 from falls_risk.scoring.facts import PersonFacts, person_facts
+from falls_risk.scoring.holdout import assign_holdout, check_same_percent, shown
 from falls_risk.scoring.ledger import LedgerEntry
 from falls_risk.scoring.manifest import AlertPeriod, ModelUsed, PreviousRunRef, RunManifest, StageTimer
 from falls_risk.scoring.month import MonthInputs, build_month
@@ -93,7 +94,7 @@ class ScoringResult:
 def _load_model(request: ScoringRequest) -> RegisteredModel:
     from falls_risk import tracking
 
-    tracking.configure(request.tracking_uri)
+    tracking.configure(request.tracking_uri, existing=True)
     return load_registered(request.model_uri)
 
 
@@ -149,6 +150,7 @@ def _counts(month: MonthInputs, scored: ScoredPopulation, news: SinceLastRun, ri
         "explained": int(scores["explained"].sum()),
         "risk_list": len(risk_list),
         "alerts": len(news.alerts),
+        "held_out": int(scores["holdout"].sum()) if "holdout" in scores.columns else 0,
     }
     if news.changes is not None and news.risers is not None:
         counts |= {"entered": len(news.entrants), "left": len(news.leavers), "risers": len(news.risers)}
@@ -205,6 +207,7 @@ def _ledger_entry(request: ScoringRequest, manifest: RunManifest) -> LedgerEntry
         counts={k: v for k, v in manifest.row_counts.items() if not k.startswith("ingested.")},
         recorded_at=manifest.created_at,
         code_commit=manifest.code_version.get("commit"),
+        extra={"holdout_percent": request.holdout_percent},
     )
 
 
@@ -239,10 +242,12 @@ def run_scoring(
             check_key_file(request.key_file, root)
             secret = load_secret(request.key_file)
             stack.enter_context(run_lock(root, month_name))
-            entries = ledger_mod.verify_ledger(root, secret)
+            entries = ledger_mod.verify_runs(root, secret)
             if ledger_mod.resolve_pending(root, secret):
-                entries = ledger_mod.verify_ledger(root, secret)
+                entries = ledger_mod.verify_runs(root, secret)
             check_month_folder(entries, month_name, request.out)
+            check_same_percent([e for e in ledger_mod.completed(entries) if e.get("month") == month_name],
+                               request.holdout_percent, month_name)
             previous_entry = ledger_mod.previous_run(entries, month_name)
         done(1)
         with timer.stage("model"):
@@ -270,6 +275,8 @@ def run_scoring(
                                         news.people_to_explain, top_n=request.top_n,
                                         min_points=request.min_reason_points, facts=facts, as_of=request.as_of,
                                         backend=backend)
+                scored = replace(scored, scores=assign_holdout(scored.scores, secret, month_name,
+                                                               request.holdout_percent))
                 drift, drift_notes = _drift(registered, month, scored.scores)
                 warnings += drift_notes
             done(4)
@@ -277,7 +284,7 @@ def run_scoring(
             with timer.stage("changes"):
                 news, riser_notes = _explain_news(registered, month, news, previous)
                 warnings += riser_notes
-                listed = build_risk_list(scored.scores, alerts=news.alerts, risers=news.risers,
+                listed = build_risk_list(shown(scored.scores), alerts=news.alerts, risers=news.risers,
                                          entrants=news.entrants, leavers=news.leavers,
                                          by_local_authority=request.policy.per == PER_LOCAL_AUTHORITY,
                                          previous_scores=None if previous is None else previous.scores,

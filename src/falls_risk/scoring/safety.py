@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from collections.abc import Sequence
@@ -115,9 +116,14 @@ def check_model_compatible(
 
 
 def check_key_file(key_file: Path | None, runs_root: Path) -> None:
-    """The key file must be readable by its owner only, and never kept with the runs it keys."""
+    """The key file must be readable by its owner only, and never kept with the runs it keys
+    (the default key file too, when neither --key-file nor FALLS_RISK_SECRET is given)."""
     if key_file is None:
-        return
+        from falls_risk.linkage.secret import DEFAULT_KEY_FILE, SECRET_ENV
+
+        if os.environ.get(SECRET_ENV, "").strip():
+            return
+        key_file = DEFAULT_KEY_FILE
     path = Path(key_file).expanduser()
     if not path.exists():
         return  # load_secret says how to create one

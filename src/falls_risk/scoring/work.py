@@ -71,30 +71,43 @@ def working_folder(root: Path, month: str, *, keep: bool = False) -> Iterator[Wo
 RUN_LOCK = "score.lock"
 
 
-@contextlib.contextmanager
-def run_lock(root: Path, month: str) -> Iterator[None]:
-    """Hold the runs folder's scoring lock (fcntl, released by the kernel if the run dies); refuse
-    at once when another run holds it, since two runs would race for the month and the ledger."""
-    folder = SCORING_WORK.path(root, month=month).parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / RUN_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
+def _lock_file(path: Path, root: Path, month: str) -> int:
+    """An open descriptor of ``path`` holding its exclusive lock; refuse when another run holds it.
+    The file is removed when released, so it is re-checked after locking: if the path was removed
+    (a run just finished) or replaced meanwhile, lock the new file instead."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = handle.read().strip() or "another run"
+            holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "another run"
+            os.close(fd)
             raise ScoringError(
                 f"Another `falls-risk score` is running in {root} ({holder}); two runs at once would race "
                 f"for month {month} and the ledger. Wait for it to finish, then run this one again."
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"process {os.getpid()}, month {month}")
-        handle.flush()
         try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(root: Path, month: str) -> Iterator[None]:
+    """Hold the runs folder's scoring lock (fcntl, released by the kernel if the run dies); refuse
+    at once when another run holds it, since two runs would race for the month and the ledger.
+    The lock file is removed on release (nothing is left in the work folder)."""
+    folder = SCORING_WORK.path(root, month=month).parent
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / RUN_LOCK
+    fd = _lock_file(path, root, month)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"process {os.getpid()}, month {month}".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still holding the lock: a waiting run re-checks the path
+        os.close(fd)

@@ -4,7 +4,8 @@ Each person source has a :class:`DirtProfile`: how often its NHS numbers are mis
 mis-keyed (the modulus-11 check then fails) or someone else's valid number; how often names
 are nicknames, typos, in another case, without their Welsh accents, hyphenated or the previous
 surname; how often dates of birth are missing, have day and month swapped or the year off by
-one; how often postcodes are missing, unspaced, lower case or stale after a move. All functions
+one, or a placeholder (1 January of the year, 1900-01-01); placeholder NHS numbers
+(0000000000, 9999999999); how often postcodes are missing, unspaced, lower case or stale after a move. All functions
 are vectorised over records and draw from the generator they are given.
 """
 
@@ -53,6 +54,7 @@ class DirtProfile:
     nhs_spaces: float = 0.0
     nhs_miskeyed: float = 0.0
     nhs_wrong_person: float = 0.0
+    nhs_placeholder: float = 0.0  # 0000000000 or 9999999999 typed when the number is unknown
     nickname: float = 0.0
     forename_typo: float = 0.0
     surname_typo: float = 0.0
@@ -63,6 +65,8 @@ class DirtProfile:
     dob_missing: float = 0.0
     dob_swapped: float = 0.0
     dob_year_off: float = 0.0
+    dob_first_january: float = 0.0  # only the year known: 1 January of it
+    dob_1900: float = 0.0  # 1900-01-01 typed for "unknown"
     postcode_missing: float = 0.0
     postcode_unspaced: float = 0.0
     postcode_lower: float = 0.0
@@ -110,6 +114,9 @@ PROFILES: dict[str, DirtProfile] = {
         postcode_stale=0.2,
         code_case=0.05,
         datetime_space=0.15,
+        nhs_placeholder=0.004,
+        dob_first_january=0.005,
+        dob_1900=0.003,
     ),
     "ambulance_calls": DirtProfile(
         nhs_missing=0.35,
@@ -132,6 +139,9 @@ PROFILES: dict[str, DirtProfile] = {
         postcode_stale=0.25,
         code_case=0.05,
         datetime_space=0.5,
+        nhs_placeholder=0.01,
+        dob_first_january=0.02,
+        dob_1900=0.01,
     ),
     "gp_events": DirtProfile(nhs_spaces=0.01, nhs_miskeyed=0.0002, code_case=0.0),
     "prescriptions": DirtProfile(nhs_spaces=0.01, nhs_miskeyed=0.0002, code_case=0.005),
@@ -151,6 +161,7 @@ PROFILES: dict[str, DirtProfile] = {
         postcode_stale=0.25,
         address_variant=0.3,
         code_case=0.05,
+        dob_first_january=0.005,
     ),
     "police_incidents": DirtProfile(
         nickname=0.2,
@@ -168,6 +179,8 @@ PROFILES: dict[str, DirtProfile] = {
         postcode_lower=0.1,
         postcode_stale=0.3,
         code_case=0.08,
+        dob_first_january=0.02,
+        dob_1900=0.01,
     ),
     "housing_adaptations": DirtProfile(
         nickname=0.05,
@@ -185,12 +198,17 @@ PROFILES: dict[str, DirtProfile] = {
         postcode_stale=0.1,
         address_variant=0.3,
         code_case=0.05,
+        dob_first_january=0.01,
+        dob_1900=0.005,
     ),
 }
 
 
 def _pick(rng: np.random.Generator, n: int, p: float) -> np.ndarray:
     return np.flatnonzero(rng.random(n) < p) if p > 0 else np.zeros(0, dtype=np.int64)
+
+
+PLACEHOLDER_NHS = ("0000000000", "9999999999")
 
 
 def miskey(rng: np.random.Generator, digits: str) -> str:
@@ -211,6 +229,8 @@ def nhs_numbers(
     out = true_nhs.astype(str).astype(object)
     for i in _pick(rng, n, profile.nhs_wrong_person):
         out[i] = str(other_nhs[i])
+    for i in _pick(rng, n, profile.nhs_placeholder):
+        out[i] = PLACEHOLDER_NHS[int(rng.integers(0, len(PLACEHOLDER_NHS)))]
     for i in _pick(rng, n, profile.nhs_miskeyed):
         out[i] = miskey(rng, out[i])
     for i in _pick(rng, n, profile.nhs_spaces):
@@ -290,6 +310,9 @@ def dates_of_birth(rng: np.random.Generator, dob: np.ndarray, profile: DirtProfi
         y, mo, d = text[i].split("-")
         year = int(y) + (1 if rng.random() < 0.5 else -1)
         text[i] = f"{year}-{mo}-{'28' if (mo == '02' and d == '29') else d}"
+    for i in _pick(rng, n, profile.dob_first_january):
+        text[i] = f"{text[i][:4]}-01-01"
+    text[_pick(rng, n, profile.dob_1900)] = "1900-01-01"
     text[_pick(rng, n, profile.dob_missing)] = None
     return text
 

@@ -6,6 +6,12 @@ married women carry their husband's surname; their birth surname is kept as the 
 surname); the rest live alone or with people outside the spine. Some people register during
 the period. People outside the spine (registered with a GP elsewhere, or younger people met by
 the police) get identities too, so that "unlinked" is a real outcome.
+
+Linkage is hard where outsiders look like spine people, so the world has them on purpose:
+adult children (born 1970-1992) of a third of households, sharing the household's surname and
+often its address, some sons with their father's forename ("John Jones" and son); visitors
+from outside the region; and twins, in the spine or one outside it (same birth date and
+surname). ``kind`` tells them apart (:data:`PERSON_KINDS`), as the truth does.
 """
 
 from __future__ import annotations
@@ -46,6 +52,22 @@ def new_nhs_numbers(rng: np.random.Generator, n: int, exclude: np.ndarray | None
     return np.concatenate(out)
 
 
+# ``People.kind`` codes; the truth names them with PERSON_KIND_NAMES (relative / outsider / spine).
+SPINE, OLDER_OUTSIDER, YOUNG_CONTACT, RELATIVE, VISITOR = range(5)
+PERSON_KINDS = ("spine", "outsider", "outsider", "relative", "outsider")
+# Share of spine households with adult children in the records, and how those children look.
+HOUSEHOLDS_WITH_CHILDREN = 0.35
+SECOND_CHILD = 0.3
+CHILD_BIRTH_YEARS = (1970, 1992)
+CHILD_LIVES_IN = 0.45
+SON_HAS_FATHERS_FORENAME = 0.2
+DAUGHTER_HAS_MOTHERS_FORENAME = 0.08
+DAUGHTER_KEEPS_SURNAME = 0.55
+VISITORS = 0.06  # per spine person: people from outside the region met by ED, WAST, police
+TWINS_IN_SPINE = 0.004  # pairs per spine person
+TWINS_ACROSS = 0.003  # a spine person whose twin lives outside the region
+
+
 def add_days(d: date, days: np.ndarray) -> np.ndarray:
     return np.datetime64(d, "D") + days.astype("timedelta64[D]")
 
@@ -68,6 +90,10 @@ class People:
     address0: np.ndarray  # address at the start (or at registration)
     reg_month: np.ndarray  # first month registered (negative: before the start)
     registration_date: np.ndarray  # datetime64[D]
+    kind: np.ndarray  # SPINE, OLDER_OUTSIDER, YOUNG_CONTACT, RELATIVE or VISITOR
+    relationship: np.ndarray  # "son", "daughter" for relatives; "" otherwise
+    relative_of: np.ndarray  # the spine parent of a relative, else -1
+    twin: np.ndarray  # index of the twin, else -1
 
     @property
     def n(self) -> int:
@@ -187,7 +213,10 @@ def build_people(
     before = add_days(start, -np.round(years_before * 365.25).astype(np.int64) - 1)
     registration_date = np.where(reg_month >= 0, in_period, before)
     nhs = new_nhs_numbers(rng, n)
-    return People(
+    kind = np.full(n, YOUNG_CONTACT, dtype=np.int8)
+    kind[:n_spine] = SPINE
+    kind[n_spine:n_older] = OLDER_OUTSIDER
+    people = People(
         n_spine=n_spine,
         n_older=n_older,
         nhs=nhs,
@@ -202,4 +231,158 @@ def build_people(
         address0=address0,
         reg_month=reg_month,
         registration_date=registration_date,
+        kind=kind,
+        relationship=np.full(n, "", dtype=object),
+        relative_of=np.full(n, -1, dtype=np.int64),
+        twin=np.full(n, -1, dtype=np.int64),
     )
+    # Drawn after everything above, so the spine and its simulation keep their draws. Twins are
+    # made after the simulation (world.py calls make_twins), for the same reason.
+    _append(people, _relatives(rng, geo, people, heads, start))
+    _append(people, _visitors(rng, geo, n_spine, start))
+    return people
+
+
+def _append(people: People, extra: dict[str, np.ndarray]) -> None:
+    """Add people (not simulated: they only appear in agency records) with fresh NHS numbers."""
+    k = len(extra["sex"])
+    if k == 0:
+        return
+    rng = extra.pop("rng")
+    n = people.n
+    extra["nhs"] = new_nhs_numbers(rng, k, exclude=people.nhs)
+    extra.setdefault("previous_surname", np.full(k, "", dtype=object))
+    extra.setdefault("relationship", np.full(k, "", dtype=object))
+    extra.setdefault("relative_of", np.full(k, -1, dtype=np.int64))
+    extra["spouse"] = np.full(k, -1, dtype=np.int64)
+    extra["twin"] = np.full(k, -1, dtype=np.int64)
+    extra["lives_with_others"] = np.zeros(k, dtype=bool)
+    extra["reg_month"] = np.full(k, -10_000, dtype=np.int64)
+    for name, values in extra.items():
+        current = getattr(people, name)
+        setattr(people, name, np.concatenate([current, np.asarray(values, dtype=current.dtype)]))
+    assert people.n == n + k
+
+
+def _birth(rng: np.random.Generator, start: date, year_low: np.ndarray, year_high: np.ndarray) -> np.ndarray:
+    year = year_low + (rng.random(len(year_low)) * (year_high - year_low + 1)).astype(np.int64)
+    first = (year - 1970).astype("datetime64[Y]").astype("datetime64[D]")
+    return first + rng.integers(0, 365, len(year)).astype("timedelta64[D]")
+
+
+def _age_at(start: date, birth: np.ndarray) -> np.ndarray:
+    return (np.datetime64(start, "D") - birth).astype(np.int64) / 365.25
+
+
+def _relatives(
+    rng: np.random.Generator, geo: Geography, people: People, heads: np.ndarray, start: date
+) -> dict[str, np.ndarray]:
+    """Adult children of spine households: the household's surname, often its address."""
+    with_children = heads[rng.random(len(heads)) < HOUSEHOLDS_WITH_CHILDREN]
+    household = np.repeat(with_children, 1 + (rng.random(len(with_children)) < SECOND_CHILD))
+    spouse = people.spouse[household]
+    members = np.stack([household, np.where(spouse >= 0, spouse, household)])
+    father = np.where(people.sex[members[0]] == 0, members[0], np.where(people.sex[members[1]] == 0, members[1], -1))
+    mother = np.where(people.sex[members[0]] == 1, members[0], np.where(people.sex[members[1]] == 1, members[1], -1))
+    youngest_parent_year = np.max(people.birth_date[members].astype("datetime64[Y]").astype(int) + 1970, axis=0)
+    low = np.maximum(CHILD_BIRTH_YEARS[0], youngest_parent_year + 18)
+    high = np.minimum(CHILD_BIRTH_YEARS[1], youngest_parent_year + 45)
+    ok = low <= high
+    household, father, mother, low, high = household[ok], father[ok], mother[ok], low[ok], high[ok]
+    k = len(household)
+    sex = (rng.random(k) < 0.5).astype(np.int8)
+    birth = _birth(rng, start, low, high)
+    forename = _forenames(rng, sex, birth.astype("datetime64[Y]").astype(int) + 1970)
+    son_named = (sex == 0) & (father >= 0) & (rng.random(k) < SON_HAS_FATHERS_FORENAME)
+    forename[son_named] = people.forename[father[son_named]]
+    daughter_named = (sex == 1) & (mother >= 0) & (rng.random(k) < DAUGHTER_HAS_MOTHERS_FORENAME)
+    forename[daughter_named] = people.forename[mother[daughter_named]]
+    family = people.surname[np.where(father >= 0, father, household)]
+    surname = family.copy()
+    previous = np.full(k, "", dtype=object)
+    married = (sex == 1) & (rng.random(k) >= DAUGHTER_KEEPS_SURNAME)
+    new_names = _surnames(rng, int(married.sum()))
+    surname[married] = new_names
+    previous[married] = np.where(new_names != family[married], family[married], "")
+    lives_in = rng.random(k) < CHILD_LIVES_IN
+    address = people.address0[household].copy()
+    near = np.flatnonzero(~lives_in)
+    address[near] = geo.new_addresses(rng, geo.address_lsoa(address[near]), len(near))
+    return {
+        "rng": rng,
+        "sex": sex,
+        "birth_date": birth,
+        "age0": _age_at(start, birth),
+        "forename": forename,
+        "surname": surname,
+        "previous_surname": previous,
+        "address0": address,
+        "registration_date": add_days(start, -np.round(_age_at(start, birth) * 365.25).astype(np.int64) + 1),
+        "kind": np.full(k, RELATIVE, dtype=np.int8),
+        "relationship": np.where(sex == 0, "son", "daughter").astype(object),
+        "relative_of": household,
+    }
+
+
+def _visitors(rng: np.random.Generator, geo: Geography, n_spine: int, start: date) -> dict[str, np.ndarray]:
+    """People from outside the region, of every adult age, met by ED, WAST and the police."""
+    k = max(5, round(n_spine * VISITORS))
+    sex = (rng.random(k) < 0.5).astype(np.int8)
+    age = 18 + rng.random(k) * 77
+    birth = add_days(start, -np.round(age * 365.25).astype(np.int64))
+    return {
+        "rng": rng,
+        "sex": sex,
+        "birth_date": birth,
+        "age0": age,
+        "forename": _forenames(rng, sex, birth.astype("datetime64[Y]").astype(int) + 1970),
+        "surname": _surnames(rng, k),
+        "address0": geo.new_addresses(rng, None, k),
+        "registration_date": birth,
+        "kind": np.full(k, VISITOR, dtype=np.int8),
+    }
+
+
+def make_twins(rng: np.random.Generator, people: People) -> None:
+    """Twin brothers: same birth date and surname, another forename. Some pairs are both in the
+    spine; in others one twin lives outside the region (an older outsider).
+
+    Called after the simulation, on men already born within a year of each other, so that the
+    simulated lives (and every random draw of the simulation) stay as they were: only the
+    recorded birth date moves, by under a year.
+    """
+    n_spine, n_older = people.n_spine, people.n_older
+    age = people.age0
+
+    def close_pairs(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if k == 0 or len(a) == 0 or len(b) == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        b_sorted = b[np.argsort(age[b], kind="stable")]
+        first = rng.permutation(a)
+        pos = np.clip(np.searchsorted(age[b_sorted], age[first]), 0, len(b_sorted) - 1)
+        second = b_sorted[pos]
+        ok = (np.abs(age[second] - age[first]) < 1) & (second != first)
+        first, second = first[ok], second[ok]
+        _, keep = np.unique(second, return_index=True)  # one twin each
+        keep = np.sort(keep)
+        first, second = first[keep], second[keep]
+        clash = np.isin(first, second)
+        return first[~clash][:k], second[~clash][:k]
+
+    single_men = np.flatnonzero((people.sex[:n_spine] == 0) & (people.spouse[:n_spine] < 0))
+    half = len(single_men) // 2
+    shuffled = rng.permutation(single_men)
+    in_first, in_second = close_pairs(shuffled[:half], shuffled[half:], round(n_spine * TWINS_IN_SPINE))
+    outside_men = np.flatnonzero(people.sex[n_spine:n_older] == 0) + n_spine
+    men = np.setdiff1d(np.flatnonzero(people.sex[:n_spine] == 0), np.concatenate([in_first, in_second]))
+    out_first, out_second = close_pairs(men, outside_men, round(n_spine * TWINS_ACROSS))
+    first = np.concatenate([in_first, out_first])
+    second = np.concatenate([in_second, out_second])
+    people.birth_date[second] = people.birth_date[first]
+    people.age0[second] = people.age0[first]
+    people.surname[second] = people.surname[first]
+    same = people.forename[second] == people.forename[first]
+    if same.any():
+        people.forename[second[same]] = _forenames(rng, people.sex[second[same]], np.full(int(same.sum()), 1950))
+    people.twin[first] = second
+    people.twin[second] = first

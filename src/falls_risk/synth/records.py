@@ -16,6 +16,7 @@ import pandas as pd
 
 from falls_risk import contract
 from falls_risk.synth import dirt
+from falls_risk.synth.people import RELATIVE, VISITOR, YOUNG_CONTACT
 from falls_risk.synth.reference import (
     ACUTE_DRUGS,
     CONDITIONS,
@@ -42,6 +43,15 @@ OUTSIDER_KEEP_GP = 0.25
 OTHER_GP_CODES_PER_YEAR = 2.2
 ACUTE_RX_PER_YEAR = 0.6
 REVIEW_CODED = 0.5
+# Encounters per person-year of the people who only appear in agency records (relatives of spine
+# households, visitors from outside the region). Chosen so that about a quarter of ED and
+# ambulance records and a third of police records belong to people outside the spine, as in a
+# region where adult children live in or near their parents' homes.
+ED_PER_YEAR = {RELATIVE: 0.16, VISITOR: 0.22}
+AMBULANCE_PER_YEAR = {RELATIVE: 0.08, VISITOR: 0.11}
+POLICE_PER_YEAR = {RELATIVE: 0.02, VISITOR: 0.007}
+# A co-resident adult child is the suspect in this share of a parent's domestic-abuse incidents.
+CHILD_SUSPECT = 0.5
 
 
 @dataclass
@@ -105,6 +115,20 @@ class Calendar:
         ok &= (month <= self.death_month[person]) & (month <= self.dereg_month[person])
         ok &= month >= self.reg_month[person]
         return day, ok
+
+
+def _record_only_encounters(
+    rng: np.random.Generator, world: World, cal: Calendar, per_year: dict[int, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(person, day) of encounters of relatives and visitors, uniform over the period."""
+    years = (cal.end - cal.start).astype(np.int64) / 365.25
+    kind = world.people.kind
+    who = np.flatnonzero(np.isin(kind, list(per_year)))
+    rate = np.array([per_year[int(k)] for k in kind[who]]) * years
+    person = np.repeat(who, rng.poisson(rate))
+    span = (cal.end - cal.start).astype(np.int64) + 1
+    day = cal.start + rng.integers(0, span, len(person)).astype("timedelta64[D]")
+    return person, day
 
 
 def _keep_outsiders(rng: np.random.Generator, world: World, person: np.ndarray, p: float) -> np.ndarray:
@@ -399,6 +423,18 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     ed_mode = np.concatenate([mode_adm, mode_x]).astype(object)
     ed_complaint = np.concatenate([complaint_adm, complaint_x]).astype(object)
     ed_disp = np.concatenate([np.full(n_adm_ed, "admitted", dtype=object), disp_x]).astype(object)
+    # Relatives and visitors: attendances of people the spine does not hold.
+    r_person, r_day = _record_only_encounters(rng, world, cal, ED_PER_YEAR)
+    nr = len(r_person)
+    ed_person = np.concatenate([ed_person, r_person])
+    ed_time = np.concatenate([ed_time, _times(rng, r_day)])
+    ed_mode = np.concatenate([ed_mode, rng.choice(["self", "ambulance", "other"], nr, p=[0.7, 0.2, 0.1])])
+    ed_complaint = np.concatenate(
+        [ed_complaint, rng.choice(["injury", "breathing", "chest_pain", "fall", "other"], nr, p=[0.4, 0.1, 0.1, 0.05, 0.35])]
+    ).astype(object)
+    ed_disp = np.concatenate(
+        [ed_disp, rng.choice(["discharged", "left", "transferred", "admitted"], nr, p=[0.8, 0.08, 0.04, 0.08])]
+    ).astype(object)
 
     # Ambulance rows: admitted chains by ambulance, not-admitted falls (0 not conveyed, 1 conveyed),
     # other calls (not conveyed), deaths (conveyed).
@@ -425,6 +461,13 @@ def build_health(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     )
     amb_chief = np.concatenate([chief_adm, chief_x]).astype(object)
     amb_conveyed = np.concatenate([np.ones(int(by_ambulance.sum()), bool), np.isin(xa, (1, 5))])
+    r_person, r_day = _record_only_encounters(rng, world, cal, AMBULANCE_PER_YEAR)
+    amb_person = np.concatenate([amb_person, r_person])
+    amb_time = np.concatenate([amb_time, _times(rng, r_day)])
+    amb_chief = np.concatenate(
+        [amb_chief, rng.choice(["breathing", "chest_pain", "unconscious", "fall", "other"], len(r_person))]
+    ).astype(object)
+    amb_conveyed = np.concatenate([amb_conveyed, rng.random(len(r_person)) < 0.6])
 
     # Inpatient source.
     (ip_person, ip_adm, ip_dis, ip_kind, ip_dx, ip_hip) = _sorted(
@@ -739,9 +782,20 @@ def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: I
     person, month, itype = person[keep], month[keep], itype[keep]
     day, ok = cal.event_dates(rng, person, month)
     person, day, itype = person[ok], day[ok], itype[ok]
+    # Incidents of relatives and visitors themselves.
+    r_person, r_day = _record_only_encounters(rng, world, cal, POLICE_PER_YEAR)
+    r_type = rng.choice(len(POLICE_TYPES), len(r_person))
+    person = np.concatenate([person, r_person])
+    day = np.concatenate([day, r_day])
+    itype = np.concatenate([itype, r_type.astype(itype.dtype)])
     person, day, itype = _sorted(day.astype(np.int64), person, day, itype)
     p = world.people
-    young = np.arange(p.n_older, p.n)
+    young = np.flatnonzero(p.kind == YOUNG_CONTACT)
+    # Adult children living in a spine person's home.
+    lives_in = np.flatnonzero((p.kind == RELATIVE) & (p.address0 == p.address0[np.maximum(p.relative_of, 0)]))
+    children_at_home: dict[int, list[int]] = {}
+    for child in lives_in.tolist():
+        children_at_home.setdefault(int(p.relative_of[child]), []).append(child)
     rows_inc, rows_person, rows_role = [], [], []
     for i in range(len(person)):
         t = POLICE_TYPES[itype[i]]
@@ -751,8 +805,13 @@ def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: I
         rows_role.append(roles[int(rng.integers(0, len(roles)))])
         sp = p.spouse[person[i]]
         spouse_there = sp >= 0 and cal.last_day[sp] >= day[i] and cal.first_day[sp] <= day[i]
+        at_home = children_at_home.get(int(person[i]), []) + children_at_home.get(int(sp), [])
         if rng.random() < _SUSPECT_P.get(t, 0.0):
-            if t == "domestic_abuse" and spouse_there and rng.random() < 0.5:
+            if t == "domestic_abuse" and at_home and rng.random() < CHILD_SUSPECT:
+                rows_inc.append(i)
+                rows_person.append(at_home[int(rng.integers(0, len(at_home)))])
+                rows_role.append("suspect")
+            elif t == "domestic_abuse" and spouse_there and rng.random() < 0.5:
                 rows_inc.append(i)
                 rows_person.append(sp)
                 rows_role.append("suspect")
@@ -763,6 +822,10 @@ def build_police(rng: np.random.Generator, world: World, cal: Calendar, ident: I
         if spouse_there and t != "domestic_abuse" and rng.random() < 0.25:
             rows_inc.append(i)
             rows_person.append(sp)
+            rows_role.append("witness")
+        elif at_home and rng.random() < 0.2:
+            rows_inc.append(i)
+            rows_person.append(at_home[int(rng.integers(0, len(at_home)))])
             rows_role.append("witness")
         elif rng.random() < 0.12 and len(young):
             rows_inc.append(i)

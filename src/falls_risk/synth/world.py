@@ -24,7 +24,7 @@ from falls_risk.errors import FallsRiskError, parameter_error
 from falls_risk.progress import console, progress_bar
 from falls_risk.synth import dirt, records
 from falls_risk.synth.geography import build_geography
-from falls_risk.synth.people import build_people
+from falls_risk.synth.people import PERSON_KINDS, People, build_people, make_twins
 from falls_risk.synth.reference import CONDITIONS, LOCAL_AUTHORITIES
 from falls_risk.synth.simulate import NEVER, World, simulate
 from falls_risk.workspace import atomic_path
@@ -136,8 +136,13 @@ def _rx_table(rng: np.random.Generator, world: World, cal: records.Calendar) -> 
     return table, person
 
 
-def _record_person_table(name: str, person: np.ndarray, record_id: Any, nhs_dict: pa.Array) -> pa.Table:
+def _record_person_table(name: str, person: np.ndarray, record_id: Any, folk: People) -> pa.Table:
+    """Who each row is about, and what kind of person that is (for ``link-eval``'s false links
+    by kind): in the spine or not, spine / relative / outsider, son or daughter, a twin."""
     n = len(person)
+    idx = pa.array(person.astype(np.int64))
+    kinds = np.array(PERSON_KINDS, dtype=object)[folk.kind]
+    twin_nhs = np.where(folk.twin >= 0, folk.nhs[np.maximum(folk.twin, 0)].astype(str), None).astype(object)
     return pa.table(
         {
             "source": pc.take(pa.array([name]), pa.array(np.zeros(n, dtype=np.int64))),
@@ -145,7 +150,13 @@ def _record_person_table(name: str, person: np.ndarray, record_id: Any, nhs_dict
             "record_id": pa.nulls(n, pa.string())
             if record_id is None
             else pa.array(record_id, type=pa.string()),
-            "nhs_number": pc.take(nhs_dict, pa.array(person.astype(np.int64))),
+            "nhs_number": pc.take(pa.array(folk.nhs_text, type=pa.string()), idx),
+            "in_spine": pa.array(person < folk.n_spine),
+            "person_kind": pc.take(pa.array(kinds, type=pa.string()), idx),
+            "relationship": pc.take(pa.array(np.where(folk.relationship == "", None, folk.relationship), type=pa.string()), idx),
+            "twin": pa.array(folk.twin[person] >= 0),
+            "twin_nhs_number": pc.take(pa.array(twin_nhs, type=pa.string()), idx),
+            "date_of_birth": pc.take(pa.array(folk.birth_date.astype("datetime64[D]")), idx),
         }
     )
 
@@ -175,6 +186,14 @@ def _people_table(world: World, cal: records.Calendar) -> pa.Table:
     cols: dict[str, pa.Array] = {
         "nhs_number": pa.array(p.nhs_text, type=pa.string()),
         "in_spine": pa.array(in_spine),
+        "person_kind": pa.array(np.array(PERSON_KINDS, dtype=object)[p.kind], type=pa.string()),
+        "relationship": pa.array(np.where(p.relationship == "", None, p.relationship), type=pa.string()),
+        "relative_of_nhs_number": pa.array(
+            np.where(p.relative_of >= 0, p.nhs[np.maximum(p.relative_of, 0)].astype(str), None), type=pa.string()
+        ),
+        "twin_nhs_number": pa.array(
+            np.where(p.twin >= 0, p.nhs[np.maximum(p.twin, 0)].astype(str), None), type=pa.string()
+        ),
         "forename": pa.array(p.forename, type=pa.string()),
         "surname": pa.array(p.surname, type=pa.string()),
         "previous_surname": pa.array(
@@ -233,7 +252,8 @@ def generate_world(
     out = Path(out)
     _check_arguments(out, people, start, end)
     n_months = _months_between(start, end)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(12)]
+    # The 13th stream (twins) came later: the first twelve children of the seed are unchanged.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(13)]
 
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("Building the region", total=2)
@@ -243,6 +263,7 @@ def generate_world(
         bar.advance(task)
         sim_task = bar.add_task("Simulating months", total=n_months)
         world = simulate(streams[2], folk, geo, n_months, on_month=lambda: bar.advance(sim_task))
+        make_twins(streams[12], folk)
 
         rec_task = bar.add_task("Drawing agency records", total=8)
         cal = records.Calendar(world, streams[3], start, end)
@@ -274,11 +295,9 @@ def generate_world(
         rp_tables = []
         for rec in csv_sources:
             id_col = contract.SOURCES[rec.name].id_column
-            rp_tables.append(
-                _record_person_table(rec.name, rec.person, rec.frame[id_col].to_numpy(), nhs_dict)
-            )
-        rp_tables.append(_record_person_table("gp_events", gp_person, None, nhs_dict))
-        rp_tables.append(_record_person_table("prescriptions", rx_person, None, nhs_dict))
+            rp_tables.append(_record_person_table(rec.name, rec.person, rec.frame[id_col].to_numpy(), folk))
+        rp_tables.append(_record_person_table("gp_events", gp_person, None, folk))
+        rp_tables.append(_record_person_table("prescriptions", rx_person, None, folk))
         inpatient = health.inpatient
         falls = inpatient.fall_admission
         fall_table = pa.table(

@@ -8,9 +8,10 @@ contribution chart on the probability scale (waterfall), the last 12 months of c
 (timeline), alerts, reasons, the case-finding criteria they meet and the suggested actions, each
 naming the fact that prompted it.
 
-The last recorded contact with the person (from the actions ledger) comes from the optional hook
-:func:`last_contacts`; until ``falls_risk.actions.last_contacts`` exists the cards say that no
-actions ledger is available, never an invented value.
+The last recorded contact with the person comes from the actions ledger through the optional hook
+:func:`last_contacts` (``falls_risk.actions.last_contacts``); where that package is absent the
+cards say that no actions ledger is available, and a person without a recorded action reads "no
+action recorded": never an invented value.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def last_contacts(runs_dir: Path | None) -> pd.DataFrame | None:
     if runs_dir is None:
         return None
     try:
-        from falls_risk.actions import last_contacts as from_ledger  # type: ignore[attr-defined]
+        from falls_risk.actions import last_contacts as from_ledger
     except ImportError:
         return None
     frame = from_ledger(runs_dir)
@@ -167,6 +168,7 @@ def render_worklists(
         "points_definition": wording.points_definition(horizon),
         "deficits_definition": wording.DEFICITS_DEFINITION, "min_points": f"{min_points:g}",
         "ledger_available": ledger_available,
+        "with_actions": sum(1 for c in cards if c.last_contact),
         "sources": [{"name": r.source, "url": r.url} for r in
                     {r.source: r for r in (*guidance.case_finding_rows(), *guidance.action_rows())}.values()],
     }
