@@ -129,6 +129,10 @@ DIRECT_IDENTIFIERS = frozenset(
     }
 )
 
+# Free text a person typed: it may name someone or hold clinical detail, and no feature reads it,
+# so, like the identifiers, it stops at linkage.
+FREE_TEXT_COLUMNS = frozenset({"drug_name"})
+
 K = Kind
 C = Column
 

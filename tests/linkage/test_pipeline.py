@@ -13,11 +13,12 @@ import pytest
 
 from falls_risk.cli import main
 from falls_risk.config import LinkageConfig
-from falls_risk.contract import DIRECT_IDENTIFIERS
+from falls_risk.contract import DIRECT_IDENTIFIERS, SOURCES
 from falls_risk.errors import LinkageError
 from falls_risk.identity import person_keys
 from falls_risk.linkage import evaluate_linkage, load_secret, run_linkage
 from falls_risk.linkage import model as model_spec
+from falls_risk.linkage.pipeline import kept_columns
 
 
 def copy_ws(src: Path, dst: Path) -> Path:
@@ -274,3 +275,11 @@ def test_extra_columns_stop_at_linkage_and_spine_rows_without_a_number_stay_peop
     assert {"event_date", "snomed_code", "person_key"} <= set(linked.columns)
     report = (ws / "reports" / "linkage.html").read_text()
     assert re.search(r"&lt;5\s+population row\(s\) have no valid NHS number", report)  # small counts hidden
+
+
+def test_free_text_stops_at_linkage_like_the_identifiers() -> None:
+    # Issue 19.9: a typed drug name may name someone or hold clinical detail; no feature reads it.
+    columns = [*SOURCES["prescriptions"].column_names, "row_number"]
+    kept = kept_columns(columns, "prescriptions")
+    assert "drug_name" in columns and "drug_name" not in kept
+    assert "nhs_number" not in kept and "row_number" in kept and len(kept) >= 3

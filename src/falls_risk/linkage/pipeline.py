@@ -22,7 +22,7 @@ from falls_risk.catalog import (
     REVIEW_DECISIONS,
 )
 from falls_risk.config import LinkageConfig, SparkConfig
-from falls_risk.contract import DIRECT_IDENTIFIERS, PERSON_SOURCES, SOURCES
+from falls_risk.contract import DIRECT_IDENTIFIERS, FREE_TEXT_COLUMNS, PERSON_SOURCES, SOURCES
 from falls_risk.engines import Engine
 from falls_risk.engines.session import spark_session
 from falls_risk.errors import LinkageError, WorkspaceError
@@ -72,10 +72,10 @@ class _Clock:
 
 def kept_columns(columns: list[str], source: str) -> list[str]:
     """Ingested columns of ``source`` that may travel past linkage: only its contract columns
-    and ``row_number``. An extract's extra columns are ignored by every later stage, and their
-    names cannot be trusted to reveal an identifier ("DOB", "Full Name", "NHS No")."""
+    and ``row_number``, without free text (``FREE_TEXT_COLUMNS``). An extract's extra columns
+    are ignored by every later stage, and their names cannot be trusted to reveal an identifier ("DOB", "Full Name", "NHS No")."""
     allowed = {*SOURCES[source].column_names, "row_number"}
-    return [c for c in columns if c in allowed and c not in DIRECT_IDENTIFIERS]
+    return [c for c in columns if c in allowed and c not in DIRECT_IDENTIFIERS | FREE_TEXT_COLUMNS]
 
 
 def run_linkage(
