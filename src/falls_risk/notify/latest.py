@@ -39,9 +39,10 @@ class LatestRun:
         return str(self.entry.get("model_uri"))
 
 
-def latest_run(root: Path) -> LatestRun:
-    """The run notifications take risk from; an error naming what to do when there is none."""
-    entries = ledger.completed(ledger.verify_ledger(root))
+def latest_run(root: Path, secret: bytes | None = None) -> LatestRun:
+    """The run notifications take risk from (the ledger verified with ``secret``, the key the runs
+    were made with); an error naming what to do when there is none."""
+    entries = ledger.completed(ledger.verify_ledger(root, secret))
     if not entries:
         raise NotifyError(
             f"{root} holds no recorded monthly run (no ledger entries): notifications need each person's "

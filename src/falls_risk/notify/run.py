@@ -178,8 +178,8 @@ def run_notify(request: NotifyRequest, *, progress: bool = False) -> NotifyResul
     """Notify the teams of one delivery's events (see the module docstring)."""
     now = request.now or datetime.now(UTC).replace(tzinfo=None)
     config = request.config
-    run = latest_run(request.runs)
     secret = load_secret(request.key_file)
+    run = latest_run(request.runs, secret)
     warnings: list[str] = []
     clock = _Clock()
     with open_state(request.runs) as state, working_folder(request.runs, WORK_NAME) as ws:
