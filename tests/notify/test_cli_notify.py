@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pandas as pd
@@ -40,3 +41,21 @@ def test_notify_then_status_then_ack_from_the_command_line(scored_runs, december
 def test_notify_without_a_monthly_run_says_what_to_do(tmp_path, december_delivery, capsys):
     assert main(["notify", "--extract", str(december_delivery / "extract"), "--runs", str(tmp_path)]) == 1
     assert "Run `falls-risk score" in capsys.readouterr().err
+
+
+def test_notify_with_a_key_file_needs_no_secret_in_the_environment(scored_runs, december_delivery, trained_model,
+                                                                   tmp_path, monkeypatch, capsys):
+    # The demo scored with --key-file and no FALLS_RISK_SECRET; notify then failed verifying the ledger
+    # because it looked for the key only in the environment.
+    runs = tmp_path / "runs"
+    shutil.copytree(scored_runs, runs)
+    key = tmp_path / "keys" / "secret.key"
+    key.parent.mkdir(mode=0o700)
+    key.write_text(os.environ["FALLS_RISK_SECRET"] + "\n", encoding="ascii")
+    key.chmod(0o600)
+    monkeypatch.delenv("FALLS_RISK_SECRET")
+    monkeypatch.setattr("falls_risk.linkage.secret.DEFAULT_KEY_FILE", tmp_path / "no-default.key")
+    code = main(["notify", "--extract", str(december_delivery / "extract"), "--runs", str(runs),
+                 "--tracking-uri", trained_model.tracking_uri, "--key-file", str(key)])
+    assert code == 0, capsys.readouterr().err
+    assert list((runs / "notifications" / "outbox").rglob("*.csv"))
