@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from falls_risk.reporting.plots import short_text
+from falls_risk.features.wording import short_text
 from falls_risk.reporting.summary import auroc_interval, observed_expected_interval, wilson_interval
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from falls_risk.errors import parameter_error
 from falls_risk.explain.contributions import import_shap
 from falls_risk.explain.reasons import Explanation, spec_for
+from falls_risk.features.wording import short_text
 
 
 def _shap_explanation(
@@ -28,7 +29,7 @@ def _shap_explanation(
         values = values.loc[sample]
     labels = labels or {}
     names = [
-        labels.get(n) or _short(spec_for(n, explanation.specs).description) for n in explanation.feature_names
+        labels.get(n) or short_text(spec_for(n, explanation.specs).description, 48) for n in explanation.feature_names
     ]
     return shap.Explanation(
         values=contributions.to_numpy(dtype=float),
@@ -37,15 +38,6 @@ def _shap_explanation(
         feature_names=names,
     )
 
-
-def _short(text: str, limit: int = 48) -> str:
-    """Cut at a word boundary (a label cut mid-word reads as a different word)."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut and not text[limit - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:(-…") + "…"
 
 
 def beeswarm_figure(
@@ -99,13 +91,13 @@ def dependence_figure(
     spec = spec_for(feature, explanation.specs)
     if spec.is_categorical and spec.categories:
         ax.set_xticks(range(len(spec.categories)))
-        ax.set_xticklabels([_short(c, 14) for c in spec.categories], rotation=30, ha="right")
+        ax.set_xticklabels([short_text(c, 14) for c in spec.categories], rotation=30, ha="right")
     elif spec.kind == "binary":
         ax.set_xticks([0, 1])
         ax.set_xticklabels(["no", "yes"])
     unit = f" ({spec.unit})" if spec.unit and spec.kind == "numeric" else ""
     # Shown at about half size in the report's two-column grid: text at 11-12 pt stays legible.
-    ax.set_xlabel(_short(label or spec.description, 44) + unit, fontsize=11)
+    ax.set_xlabel(short_text(label or spec.description, 44) + unit, fontsize=11)
     ax.set_ylabel("Contribution (log-odds)", fontsize=11)
     ax.tick_params(labelsize=10.5)
     ax.axhline(0, color="#888", lw=0.8, zorder=0)

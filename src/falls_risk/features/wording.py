@@ -388,3 +388,12 @@ def no_reason_text(min_points: float) -> str:
     return f"No single factor moves their risk by {min_points:g} points or more."
 
 
+def short_text(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters at a word boundary (a label cut mid-word reads as a
+    different word), with an ellipsis: labels in the report's figures and the worklist's charts."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:(-…") + "…"

@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 # The evaluation figures and the house style are shared with the MLflow artifacts of training.
+from falls_risk.features.wording import short_text
 from falls_risk.figures import GREY, calibration_figure, decision_curve_figure, roc_figure
 
 __all__ = [
@@ -55,7 +56,7 @@ def importance_figure(table: pd.DataFrame, top: int = 20) -> Figure:
     fig, ax = plt.subplots(figsize=(8.2, 0.3 * len(rows) + 1.1))
     ax.barh(range(len(rows)), rows["mean_abs_shap"], color=[agency_colour(a) for a in rows["agency"]])
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(rows["short_label"] if "short_label" in rows else [_short(t) for t in rows["label"]])
+    ax.set_yticklabels(rows["short_label"] if "short_label" in rows else [short_text(t) for t in rows["label"]])
     ax.set_xlabel("Mean |contribution| to risk (log-odds)")
     ax.set_title("What drives the risk score: average size of each feature's contribution")
     agencies = list(dict.fromkeys(table.head(top)["agency"]))
@@ -85,17 +86,7 @@ def agency_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def short_text(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters at a word boundary (never mid-word), with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut and not text[limit - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:(-…") + "…"
 
-
-_short = short_text
 
 
 def figures_from(builders: Sequence[tuple[str, Any]]) -> dict[str, str]:

@@ -44,7 +44,7 @@ def _short_label(spec: Any, limit: int = 46) -> str:
     measure over different windows stays distinguishable."""
     window = wording.window_text(spec)
     text = spec.description
-    text = plots.short_text(text, limit)
+    text = wording.short_text(text, limit)
     if window in ("", "on the index date"):
         return text
     short = _WINDOW_SHORT.get(window, window.removeprefix("in the last ").removeprefix("over the last "))

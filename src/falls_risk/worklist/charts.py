@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from html import escape
 
+from falls_risk.features.wording import short_text
+
 RAISE_COLOUR = "#b3261e"
 LOWER_COLOUR = "#2e7d32"
 AGENCY_COLOURS = {
@@ -19,13 +21,6 @@ AGENCY_COLOURS = {
     "police": "#1f4e8c", "housing": "#7b4f9d",
 }
 
-
-def _short(text: str, limit: int) -> str:
-    """Cut ``text`` at a word boundary (never mid-word), with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:(")
-    return cut + "…"
 
 
 def waterfall(steps: Sequence[tuple[str, float]], base: float, *, width: int = 560) -> str:
@@ -51,7 +46,7 @@ def waterfall(steps: Sequence[tuple[str, float]], base: float, *, width: int = 5
         title = escape(f"{text}: {value}{'' if kind != 'step' else ' points'}")
         parts.append(
             f'<g><title>{title}</title>'
-            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="11">{escape(_short(text, 34))}</text>'
+            f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end" font-size="11">{escape(short_text(text, 34))}</text>'
             f'<rect x="{x0:.1f}" y="{y + 3}" width="{max(x1 - x0, 1.0):.1f}" height="{row_h - 6}" fill="{colour}"/>'
             f'<text x="{width - 4}" y="{y + 13}" text-anchor="end" font-size="12">{escape(value)}</text></g>'
         )
