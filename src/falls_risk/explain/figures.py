@@ -39,7 +39,6 @@ def _shap_explanation(
     )
 
 
-
 def beeswarm_figure(
     explanation: Explanation,
     *,

@@ -86,9 +86,6 @@ def agency_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-
-
-
 def figures_from(builders: Sequence[tuple[str, Any]]) -> dict[str, str]:
     """Render ``(name, callable returning a Figure)`` pairs into data URIs."""
     return {name: to_data_uri(build()) for name, build in builders}

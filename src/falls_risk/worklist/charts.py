@@ -22,7 +22,6 @@ AGENCY_COLOURS = {
 }
 
 
-
 def waterfall(steps: Sequence[tuple[str, float]], base: float, *, width: int = 560) -> str:
     """An SVG waterfall: ``base`` (average risk, 0-1), then ``steps`` (label, points 0-1)."""
     label_w, value_w, row_h = 250, 58, 20
